@@ -1,0 +1,59 @@
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { authenticate } from "./auth/authenticate";
+import { entryRoutes } from "./entries/routes";
+import type { AppEnv } from "./env";
+import { limitBody } from "./http/body-limit";
+import { configurableCors } from "./http/cors";
+import { idempotency } from "./http/idempotency";
+import { notFoundHandler } from "./http/not-found";
+import { onError } from "./http/on-error";
+import { adminKeyRoutes, tenantKeyRoutes } from "./keys/routes";
+import { meRoutes } from "./me/routes";
+import { tenantRoutes } from "./tenants/routes";
+import { userRoutes } from "./users/routes";
+
+export const API_VERSION = "0.1.0";
+
+/** Builds the whole HTTP surface; index.ts only hands it to the runtime. */
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use(requestId({ generator: () => crypto.randomUUID() }));
+  app.use(secureHeaders());
+  app.use(configurableCors());
+  app.use(limitBody());
+  app.use("/v1/*", authenticate());
+  app.use("/v1/*", idempotency());
+
+  app.route("/v1/me", meRoutes);
+  app.route("/v1/admin/keys", adminKeyRoutes);
+  app.route("/v1/tenants", tenantRoutes);
+  app.route("/v1/tenants/:tenantId/users", userRoutes);
+  app.route("/v1/tenants/:tenantId/keys", tenantKeyRoutes);
+  app.route("/v1/tenants/:tenantId/entries", entryRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key: `Authorization: Bearer etk_…`",
+  });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "edge-tenancy",
+      version: API_VERSION,
+      description: "Multi-tenant platform kernel on Cloudflare Workers. Errors are RFC 9457 problem+json.",
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+    security: [{ apiKey: [] }],
+  }));
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "edge-tenancy API" }));
+  app.get("/", (c) => c.json({ name: "edge-tenancy", version: API_VERSION, docs: "/docs", openapi: "/openapi.json" }));
+
+  app.onError(onError);
+  app.notFound(notFoundHandler(app));
+  return app;
+}

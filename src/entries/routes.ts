@@ -1,0 +1,144 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope, tenantAccess } from "../auth/authorize";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
+import {
+  conflictResponse,
+  errorResponses,
+  IdempotencyHeader,
+  PageQuery,
+  pageOf,
+  problemResponseOf,
+  TenantParams,
+} from "../http/schemas";
+import { tenantShard } from "../shards/middleware";
+import {
+  EntryBody,
+  EntryListQuery,
+  EntryParams,
+  EntrySchema,
+  entryView,
+  etagOf,
+  IfMatchHeader,
+  IfNoneMatchHeader,
+  parseEntityTags,
+} from "./schemas";
+import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "./service";
+
+const tags = ["Entries"];
+const reader = [tenantAccess(), requireScope("entries:read"), tenantShard()];
+const writer = [tenantAccess(), requireScope("entries:write"), tenantShard()];
+const etagHeader = { ETag: { description: "The entry's version", schema: { type: "string" as const } } };
+const dataErrors = {
+  ...errorResponses,
+  ...conflictResponse,
+  503: problemResponseOf("The tenant's shard is unavailable"),
+};
+const preconditionFailed = { 412: problemResponseOf("If-Match did not match the current version") };
+
+export const entryRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags,
+      summary: "Create an entry",
+      middleware: writer,
+      request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(EntryBody), required: true } },
+      responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
+    }),
+    async (c) => {
+      const entry = await createEntry(c.var.shardDb, c.var.tenant.id, c.req.valid("json"));
+      c.header("ETag", etagOf(entry));
+      c.header("Location", `/v1/tenants/${c.var.tenant.id}/entries/${entry.id}`);
+      return c.json(entryView(entry), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags,
+      summary: "List entries, newest first, optionally by tag",
+      middleware: reader,
+      request: { params: TenantParams, query: PageQuery.extend(EntryListQuery.shape) },
+      responses: { 200: { description: "A page of entries", ...json(pageOf(EntrySchema)) }, ...dataErrors },
+    }),
+    async (c) => {
+      const { limit, cursor, tag } = c.req.valid("query");
+      const result = await listEntries(
+        c.var.shardDb,
+        c.var.tenant.id,
+        { tag },
+        { limit, after: cursorAfter(cursor, ID_PATTERN) },
+      );
+      return c.json(page(result, entryView), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{entryId}",
+      tags,
+      summary: "Get an entry",
+      middleware: reader,
+      request: { params: EntryParams, headers: IfNoneMatchHeader },
+      responses: {
+        200: { description: "The entry", headers: etagHeader, ...json(EntrySchema) },
+        304: { description: "Not modified since the ETag in If-None-Match" },
+        ...dataErrors,
+      },
+    }),
+    async (c) => {
+      const entry = await getEntry(c.var.shardDb, c.var.tenant.id, c.req.valid("param").entryId);
+      c.header("ETag", etagOf(entry));
+      const ifNoneMatch = parseEntityTags(c.req.valid("header")["if-none-match"]);
+      if (ifNoneMatch === "*" || ifNoneMatch?.includes(entry.version)) return c.body(null, 304);
+      return c.json(entryView(entry), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/{entryId}",
+      tags,
+      summary: "Replace an entry; send If-Match for optimistic concurrency",
+      middleware: writer,
+      request: { params: EntryParams, headers: IfMatchHeader, body: { ...json(EntryBody), required: true } },
+      responses: {
+        200: { description: "The new version", headers: etagHeader, ...json(EntrySchema) },
+        ...dataErrors,
+        ...preconditionFailed,
+      },
+    }),
+    async (c) => {
+      const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
+      const entry = await replaceEntry(
+        c.var.shardDb,
+        c.var.tenant.id,
+        c.req.valid("param").entryId,
+        c.req.valid("json"),
+        precondition,
+      );
+      c.header("ETag", etagOf(entry));
+      return c.json(entryView(entry), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{entryId}",
+      tags,
+      summary: "Delete an entry; If-Match makes it conditional",
+      middleware: writer,
+      request: { params: EntryParams, headers: IfMatchHeader },
+      responses: { 204: { description: "Deleted" }, ...dataErrors, ...preconditionFailed },
+    }),
+    async (c) => {
+      const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
+      await deleteEntry(c.var.shardDb, c.var.tenant.id, c.req.valid("param").entryId, precondition);
+      return c.body(null, 204);
+    },
+  );

@@ -1,0 +1,141 @@
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { newId } from "../http/ids";
+import { AppError, notFound } from "../http/problems";
+import type { ShardDb } from "../shards/connection";
+import { type Entry, entries, entryTags } from "./schema";
+
+export type EntryInput = { data: Record<string, unknown>; tags: string[] };
+/** `undefined` means unconditional; otherwise the versions an If-Match header accepts ("*" = any). */
+export type Precondition = number[] | "*" | undefined;
+
+const sizeOf = (input: EntryInput) => new TextEncoder().encode(JSON.stringify(input.data)).byteLength;
+
+const uniqueTags = (tags: string[]) => [...new Set(tags)];
+
+export async function createEntry(db: ShardDb, tenantId: string, input: EntryInput, now = Date.now()): Promise<Entry> {
+  const [row] = await db
+    .insert(entries)
+    .values({
+      tenantId,
+      id: newId("ent"),
+      data: input.data,
+      tags: uniqueTags(input.tags),
+      version: 1,
+      sizeBytes: sizeOf(input),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  return row as Entry;
+}
+
+export async function getEntry(db: ShardDb, tenantId: string, entryId: string): Promise<Entry> {
+  const row = await db.query.entries.findFirst({ where: and(eq(entries.tenantId, tenantId), eq(entries.id, entryId)) });
+  if (!row) throw notFound("Entry");
+  return row;
+}
+
+function checkPrecondition(current: Entry, precondition: Precondition) {
+  if (precondition === undefined || precondition === "*") return;
+  if (!precondition.includes(current.version)) {
+    throw new AppError("precondition-failed", `The entry is at version ${current.version}`, {
+      headers: { ETag: `"${current.version}"` },
+    });
+  }
+}
+
+/**
+ * Replaces data and tags. The UPDATE itself carries the expected version, so two writers that
+ * both read version N cannot both succeed.
+ */
+export async function replaceEntry(
+  db: ShardDb,
+  tenantId: string,
+  entryId: string,
+  input: EntryInput,
+  precondition: Precondition,
+  now = Date.now(),
+): Promise<Entry> {
+  const current = await getEntry(db, tenantId, entryId);
+  checkPrecondition(current, precondition);
+  const [row] = await db
+    .update(entries)
+    .set({
+      data: input.data,
+      tags: uniqueTags(input.tags),
+      version: current.version + 1,
+      sizeBytes: sizeOf(input),
+      updatedAt: now,
+    })
+    .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+    .returning();
+  if (row) return row;
+  // Lost the race: someone else wrote between our read and our write.
+  const latest = await getEntry(db, tenantId, entryId);
+  if (precondition === undefined) return replaceEntry(db, tenantId, entryId, input, [latest.version], now);
+  throw new AppError("precondition-failed", `The entry is at version ${latest.version}`, {
+    headers: { ETag: `"${latest.version}"` },
+  });
+}
+
+export async function deleteEntry(db: ShardDb, tenantId: string, entryId: string, precondition: Precondition) {
+  const current = await getEntry(db, tenantId, entryId);
+  checkPrecondition(current, precondition);
+  const conditional = Array.isArray(precondition) ? eq(entries.version, current.version) : undefined;
+  const deleted = await db
+    .delete(entries)
+    .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), conditional))
+    .returning({ id: entries.id });
+  if (deleted.length === 0) {
+    throw new AppError("precondition-failed", "The entry changed while it was being deleted");
+  }
+}
+
+/** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */
+export async function listEntries(
+  db: ShardDb,
+  tenantId: string,
+  filter: { tag?: string },
+  page: { limit: number; after?: string },
+) {
+  let rows: Entry[];
+  if (filter.tag === undefined) {
+    rows = await db
+      .select()
+      .from(entries)
+      .where(and(eq(entries.tenantId, tenantId), page.after ? lt(entries.id, page.after) : undefined))
+      .orderBy(desc(entries.id))
+      .limit(page.limit + 1);
+  } else {
+    // Walk the tag index in id order, then fetch those entries.
+    const ids = await db
+      .select({ id: entryTags.entryId })
+      .from(entryTags)
+      .where(
+        and(
+          eq(entryTags.tenantId, tenantId),
+          eq(entryTags.tag, filter.tag),
+          page.after ? lt(entryTags.entryId, page.after) : undefined,
+        ),
+      )
+      .orderBy(desc(entryTags.entryId))
+      .limit(page.limit + 1);
+    rows =
+      ids.length === 0
+        ? []
+        : await db
+            .select()
+            .from(entries)
+            .where(
+              and(
+                eq(entries.tenantId, tenantId),
+                inArray(
+                  entries.id,
+                  ids.map((r) => r.id),
+                ),
+              ),
+            )
+            .orderBy(desc(entries.id));
+  }
+  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}

@@ -1,0 +1,6 @@
+import { ulid } from "ulid";
+
+/** Resource ids are a short type prefix plus a ULID, so ids sort by creation time. */
+export const newId = (prefix: "ten" | "usr" | "key" | "ent") => `${prefix}_${ulid()}`;
+
+export const ID_PATTERN = /^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -1,0 +1,22 @@
+import { decodeCursor, encodeCursor } from "./cursor";
+import { AppError } from "./problems";
+
+/** Turns `?cursor=` into the id to continue after, rejecting cursors that do not decode to an id. */
+export function cursorAfter(cursor: string | undefined, pattern: RegExp): string | undefined {
+  if (cursor === undefined) return undefined;
+  const after = decodeCursor(cursor);
+  if (!pattern.test(after)) {
+    throw new AppError("validation-error", "cursor is not valid", {
+      extensions: { errors: [{ path: "query.cursor", message: "cursor is not valid" }] },
+    });
+  }
+  return after;
+}
+
+export function page<T extends { id: string }, R>(result: { items: T[]; hasMore: boolean }, render: (item: T) => R) {
+  const last = result.items.at(-1);
+  return {
+    data: result.items.map(render),
+    next_cursor: result.hasMore && last ? encodeCursor(last.id) : null,
+  };
+}

@@ -1,0 +1,61 @@
+import { z } from "@hono/zod-openapi";
+import { PROBLEM_CONTENT_TYPE } from "./problem-response";
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().url(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    request_id: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
+  })
+  .openapi("Problem");
+
+const problem = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+});
+
+/** Error responses every authenticated route may answer with. */
+export const errorResponses = {
+  400: problem("Validation failed or the JSON body is malformed"),
+  401: problem("Missing, invalid, expired or revoked API key"),
+  403: problem("Missing scope or role, or the tenant is suspended"),
+  404: problem("Not found, or belongs to another tenant"),
+  500: problem("Unexpected error"),
+} as const;
+
+export const conflictResponse = { 409: problem("Conflicts with the current state") } as const;
+export const unprocessableResponse = { 422: problem("Semantically invalid") } as const;
+export const problemResponseOf = problem;
+
+export const idSchema = (prefix: string, example: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `must be a ${prefix}_ id`)
+    .openapi({ example });
+
+export const TenantId = idSchema("ten", "ten_01JD8X5Q3M2V7T6R4N9K0B1C2D");
+export const TenantParams = z.object({
+  tenantId: TenantId.openapi({ param: { name: "tenantId", in: "path" } }),
+});
+
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
+  cursor: z.string().max(200).optional().openapi({ description: "next_cursor from the previous page" }),
+});
+
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+
+export const Timestamp = z.string().datetime().openapi({ example: "2026-11-23T10:00:00.000Z" });
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .openapi({ param: { name: "Idempotency-Key", in: "header" }, description: "Replays the first response for 24 h" }),
+});

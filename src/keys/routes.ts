@@ -1,0 +1,156 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
+import { controlDb } from "../db/client";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
+import {
+  errorResponses,
+  IdempotencyHeader,
+  PageQuery,
+  pageOf,
+  TenantParams,
+  unprocessableResponse,
+} from "../http/schemas";
+import {
+  AdminKeyParams,
+  ApiKeySchema,
+  CreateAdminKeyBody,
+  CreatedApiKeySchema,
+  CreateKeyBody,
+  KeyParams,
+  keyView,
+} from "./schemas";
+import { ALL_SCOPES } from "./scopes";
+import { createKey, getKey, listKeys, revokeKey } from "./service";
+
+const expiry = (value: string | undefined) => (value ? Date.parse(value) : null);
+
+const tenantGuard = [tenantAccess(), requireScope("tenant:admin")];
+const tenantTags = ["API keys"];
+
+export const tenantKeyRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: tenantTags,
+      summary: "Create an API key for the tenant; the secret is returned once",
+      middleware: tenantGuard,
+      request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(CreateKeyBody), required: true } },
+      responses: {
+        201: { description: "Created", ...json(CreatedApiKeySchema) },
+        ...errorResponses,
+        ...unprocessableResponse,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { key, secret } = await createKey(controlDb(c.env), c.var.tenant.id, {
+        name: body.name,
+        scopes: body.scopes,
+        expiresAt: expiry(body.expires_at),
+        userId: body.user_id ?? null,
+      });
+      c.header("Cache-Control", "no-store");
+      return c.json({ ...keyView(key), secret }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags: tenantTags,
+      summary: "List the tenant's API keys (never their secrets)",
+      middleware: tenantGuard,
+      request: { params: TenantParams, query: PageQuery },
+      responses: { 200: { description: "A page of keys", ...json(pageOf(ApiKeySchema)) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const result = await listKeys(controlDb(c.env), c.var.tenant.id, {
+        limit,
+        after: cursorAfter(cursor, ID_PATTERN),
+      });
+      return c.json(page(result, keyView), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{keyId}",
+      tags: tenantTags,
+      summary: "Get an API key",
+      middleware: tenantGuard,
+      request: { params: KeyParams },
+      responses: { 200: { description: "The key", ...json(ApiKeySchema) }, ...errorResponses },
+    }),
+    async (c) => c.json(keyView(await getKey(controlDb(c.env), c.var.tenant.id, c.req.valid("param").keyId)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{keyId}",
+      tags: tenantTags,
+      summary: "Revoke an API key; it stops working at once",
+      middleware: tenantGuard,
+      request: { params: KeyParams },
+      responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
+    }),
+    async (c) => c.json(keyView(await revokeKey(controlDb(c.env), c.var.tenant.id, c.req.valid("param").keyId)), 200),
+  );
+
+const adminTags = ["Platform-admin keys"];
+const adminGuard = [requirePlatformAdmin()];
+
+export const adminKeyRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: adminTags,
+      summary: "Create a platform-admin key; the secret is returned once",
+      middleware: adminGuard,
+      request: { headers: IdempotencyHeader, body: { ...json(CreateAdminKeyBody), required: true } },
+      responses: { 201: { description: "Created", ...json(CreatedApiKeySchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { key, secret } = await createKey(controlDb(c.env), null, {
+        name: body.name,
+        scopes: [...ALL_SCOPES],
+        expiresAt: expiry(body.expires_at),
+      });
+      c.header("Cache-Control", "no-store");
+      return c.json({ ...keyView(key), secret }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags: adminTags,
+      summary: "List platform-admin keys",
+      middleware: adminGuard,
+      request: { query: PageQuery },
+      responses: { 200: { description: "A page of keys", ...json(pageOf(ApiKeySchema)) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const result = await listKeys(controlDb(c.env), null, { limit, after: cursorAfter(cursor, ID_PATTERN) });
+      return c.json(page(result, keyView), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/{keyId}",
+      tags: adminTags,
+      summary: "Revoke a platform-admin key",
+      middleware: adminGuard,
+      request: { params: AdminKeyParams },
+      responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
+    }),
+    async (c) => c.json(keyView(await revokeKey(controlDb(c.env), null, c.req.valid("param").keyId)), 200),
+  );

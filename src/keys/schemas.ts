@@ -1,0 +1,57 @@
+import { z } from "@hono/zod-openapi";
+import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
+import type { ApiKey } from "./schema";
+import { SCOPES } from "./scopes";
+
+export const KeyId = idSchema("key", "key_01JD8X5Q3M2V7T6R4N9K0B1C2F");
+export const KeyParams = TenantParams.extend({ keyId: KeyId.openapi({ param: { name: "keyId", in: "path" } }) });
+export const AdminKeyParams = z.object({ keyId: KeyId.openapi({ param: { name: "keyId", in: "path" } }) });
+
+export const ApiKeySchema = z
+  .object({
+    id: KeyId,
+    tenant_id: z.string().nullable(),
+    user_id: z.string().nullable(),
+    name: z.string(),
+    prefix: z.string().openapi({ description: "The key's public part, to recognise it in logs and lists" }),
+    scopes: z.array(z.enum(SCOPES)),
+    expires_at: Timestamp.nullable(),
+    last_used_at: Timestamp.nullable().openapi({ description: "Recorded with one-minute resolution" }),
+    revoked_at: Timestamp.nullable(),
+    created_at: Timestamp,
+  })
+  .openapi("ApiKey");
+
+export const CreatedApiKeySchema = ApiKeySchema.extend({
+  secret: z.string().openapi({ description: "The full key. Shown only in this response; store it now." }),
+}).openapi("CreatedApiKey");
+
+const future = Timestamp.refine((value) => Date.parse(value) > Date.now(), "must be in the future");
+
+export const CreateKeyBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+    expires_at: future.optional(),
+    user_id: z.string().optional().openapi({ description: "Issue the key to a user; its role caps the scopes" }),
+  })
+  .strict()
+  .openapi("CreateApiKey");
+
+export const CreateAdminKeyBody = z
+  .object({ name: z.string().trim().min(1).max(200), expires_at: future.optional() })
+  .strict()
+  .openapi("CreateAdminKey");
+
+export const keyView = (k: ApiKey) => ({
+  id: k.id,
+  tenant_id: k.tenantId,
+  user_id: k.userId,
+  name: k.name,
+  prefix: k.prefix,
+  scopes: k.scopes,
+  expires_at: iso(k.expiresAt),
+  last_used_at: iso(k.lastUsedAt),
+  revoked_at: iso(k.revokedAt),
+  created_at: iso(k.createdAt) as string,
+});

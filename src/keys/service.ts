@@ -1,0 +1,92 @@
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { newId } from "../http/ids";
+import { AppError, notFound } from "../http/problems";
+import { tenants } from "../tenants/schema";
+import { users } from "../users/schema";
+import { type ApiKey, apiKeys } from "./schema";
+import { ROLE_SCOPES, type Scope } from "./scopes";
+import { generateKey } from "./secret";
+
+export type KeyInput = { name: string; scopes: Scope[]; expiresAt?: number | null; userId?: string | null };
+
+/** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
+export async function createKey(db: ControlDb, tenantId: string | null, input: KeyInput, now = Date.now()) {
+  if (tenantId && input.userId) {
+    const user = await db.query.users.findFirst({
+      where: and(eq(users.tenantId, tenantId), eq(users.id, input.userId)),
+    });
+    if (!user) throw notFound("User");
+    const allowed = ROLE_SCOPES[user.role];
+    const excess = input.scopes.filter((scope) => !allowed.includes(scope));
+    if (excess.length > 0) {
+      throw new AppError("unprocessable-entity", `A ${user.role} user cannot hold the scope(s): ${excess.join(", ")}`);
+    }
+  }
+  const generated = await generateKey();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({
+      id: newId("key"),
+      tenantId,
+      userId: input.userId ?? null,
+      name: input.name,
+      prefix: generated.prefix,
+      secretHash: generated.secretHash,
+      scopes: input.scopes,
+      expiresAt: input.expiresAt ?? null,
+      createdAt: now,
+    })
+    .returning();
+  return { key: row as ApiKey, secret: generated.key };
+}
+
+const ownedBy = (tenantId: string | null) =>
+  tenantId === null ? isNull(apiKeys.tenantId) : eq(apiKeys.tenantId, tenantId);
+
+export async function listKeys(db: ControlDb, tenantId: string | null, page: { limit: number; after?: string }) {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(and(ownedBy(tenantId), page.after ? lt(apiKeys.id, page.after) : undefined))
+    .orderBy(desc(apiKeys.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}
+
+export async function getKey(db: ControlDb, tenantId: string | null, keyId: string) {
+  const row = await db.query.apiKeys.findFirst({ where: and(ownedBy(tenantId), eq(apiKeys.id, keyId)) });
+  if (!row) throw notFound("API key");
+  return row;
+}
+
+/** Revocation is a single write to the control database; see README "Key revocation". */
+export async function revokeKey(db: ControlDb, tenantId: string | null, keyId: string, now = Date.now()) {
+  const key = await getKey(db, tenantId, keyId);
+  if (key.revokedAt) return key;
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(ownedBy(tenantId), eq(apiKeys.id, keyId)))
+    .returning();
+  return row as ApiKey;
+}
+
+/** The key row for a presented prefix together with its tenant's status, in one query. */
+export async function findKeyByPrefix(db: ControlDb, prefix: string) {
+  const [row] = await db
+    .select({ key: apiKeys, tenantStatus: tenants.status, userRole: users.role })
+    .from(apiKeys)
+    .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+    .leftJoin(users, eq(users.id, apiKeys.userId))
+    .where(eq(apiKeys.prefix, prefix))
+    .limit(1);
+  return row;
+}
+
+/** Recording every use would turn each read into a write; a minute's resolution is enough. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+export async function touchKey(db: ControlDb, keyId: string, now = Date.now()) {
+  await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, keyId));
+}

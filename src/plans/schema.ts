@@ -1,0 +1,17 @@
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { epochMs } from "../db/columns";
+
+/** A plan is the set of limits a tier buys; null means unlimited. */
+export const plans = sqliteTable("plans", {
+  tier: text("tier").primaryKey(),
+  name: text("name").notNull(),
+  rateLimitPerMinute: integer("rate_limit_per_minute").notNull(),
+  maxConcurrency: integer("max_concurrency").notNull(),
+  monthlyRequests: integer("monthly_requests"),
+  maxEntries: integer("max_entries"),
+  maxStorageBytes: integer("max_storage_bytes"),
+  dedicatedShard: integer("dedicated_shard", { mode: "boolean" }).notNull().default(false),
+  createdAt: epochMs("created_at").notNull(),
+});
+
+export type Plan = typeof plans.$inferSelect;

@@ -1,0 +1,115 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
+import { controlDb } from "../db/client";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
+import {
+  conflictResponse,
+  errorResponses,
+  IdempotencyHeader,
+  PageQuery,
+  pageOf,
+  TenantParams,
+  unprocessableResponse,
+} from "../http/schemas";
+import { CreateTenantBody, TenantListQuery, TenantSchema, tenantView, UpdateTenantBody } from "./schemas";
+import { createTenant, listTenants, retryProvisioning, updateTenant } from "./service";
+
+const tags = ["Tenants"];
+
+const create = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Create and provision a tenant (platform admin)",
+  middleware: [requirePlatformAdmin()],
+  request: { headers: IdempotencyHeader, body: { ...json(CreateTenantBody), required: true } },
+  responses: {
+    201: { description: "Created; status is ACTIVE, or PROVISION_ERROR with a reason", ...json(TenantSchema) },
+    ...errorResponses,
+    ...conflictResponse,
+    ...unprocessableResponse,
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "List tenants (platform admin)",
+  middleware: [requirePlatformAdmin()],
+  request: { query: PageQuery.extend(TenantListQuery.shape) },
+  responses: { 200: { description: "A page of tenants", ...json(pageOf(TenantSchema)) }, ...errorResponses },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/{tenantId}",
+  tags,
+  summary: "Get a tenant (platform admin, or the tenant's key with tenant:admin)",
+  middleware: [tenantAccess(), requireScope("tenant:admin")],
+  request: { params: TenantParams },
+  responses: { 200: { description: "The tenant", ...json(TenantSchema) }, ...errorResponses },
+});
+
+const update = createRoute({
+  method: "patch",
+  path: "/{tenantId}",
+  tags,
+  summary: "Rename, change tier, suspend or resume a tenant (platform admin)",
+  middleware: [tenantAccess(), requirePlatformAdmin()],
+  request: { params: TenantParams, body: { ...json(UpdateTenantBody), required: true } },
+  responses: {
+    200: { description: "The updated tenant", ...json(TenantSchema) },
+    ...errorResponses,
+    ...conflictResponse,
+    ...unprocessableResponse,
+  },
+});
+
+const reprovision = createRoute({
+  method: "post",
+  path: "/{tenantId}/provision",
+  tags,
+  summary: "Retry provisioning of a tenant in PROVISION_ERROR (platform admin)",
+  middleware: [tenantAccess(), requirePlatformAdmin()],
+  request: { params: TenantParams, headers: IdempotencyHeader },
+  responses: {
+    200: { description: "The tenant after the attempt", ...json(TenantSchema) },
+    ...errorResponses,
+    ...conflictResponse,
+  },
+});
+
+export const tenantRoutes = createRouter()
+  .openapi(create, async (c) => {
+    const body = c.req.valid("json");
+    const tenant = await createTenant(controlDb(c.env), c.env, {
+      name: body.name,
+      slug: body.slug,
+      tier: body.tier,
+      trialEndsAt: body.trial_ends_at ? Date.parse(body.trial_ends_at) : null,
+    });
+    c.header("Location", `/v1/tenants/${tenant.id}`);
+    return c.json(tenantView(tenant), 201);
+  })
+  .openapi(list, async (c) => {
+    const { limit, cursor, status, tier } = c.req.valid("query");
+    const result = await listTenants(
+      controlDb(c.env),
+      { status, tier },
+      { limit, after: cursorAfter(cursor, ID_PATTERN) },
+    );
+    return c.json(page(result, tenantView), 200);
+  })
+  .openapi(get, async (c) => c.json(tenantView(c.var.tenant), 200))
+  .openapi(update, async (c) => {
+    const tenant = await updateTenant(controlDb(c.env), c.var.tenant.id, c.req.valid("json"));
+    return c.json(tenantView(tenant), 200);
+  })
+  .openapi(reprovision, async (c) => {
+    const tenant = await retryProvisioning(controlDb(c.env), c.env, c.var.tenant.id);
+    return c.json(tenantView(tenant), 200);
+  });

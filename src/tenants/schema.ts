@@ -1,0 +1,27 @@
+import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { epochMs } from "../db/columns";
+import { plans } from "../plans/schema";
+
+export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "SUSPENDED", "PROVISION_ERROR", "MIGRATION_ERROR"] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    slug: text("slug").notNull().unique(),
+    name: text("name").notNull(),
+    tier: text("tier")
+      .notNull()
+      .references(() => plans.tier),
+    status: text("status").$type<TenantStatus>().notNull(),
+    statusReason: text("status_reason"),
+    shardId: text("shard_id"),
+    trialEndsAt: epochMs("trial_ends_at"),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [index("tenants_status_idx").on(t.status, t.id), index("tenants_tier_idx").on(t.tier, t.id)],
+);
+
+export type Tenant = typeof tenants.$inferSelect;

@@ -1,0 +1,64 @@
+import { z } from "@hono/zod-openapi";
+import { iso, TenantId, Timestamp } from "../http/schemas";
+import { TENANT_STATUSES, type Tenant } from "./schema";
+
+export const Tier = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{1,31}$/, "must be an upper-case tier name")
+  .openapi({ example: "STANDARD", description: "A plan tier: FREE, STANDARD, ENTERPRISE or one added to `plans`" });
+
+export const TenantSchema = z
+  .object({
+    id: TenantId,
+    slug: z.string(),
+    name: z.string(),
+    tier: z.string(),
+    status: z.enum(TENANT_STATUSES),
+    status_reason: z.string().nullable(),
+    shard_id: z.string().nullable(),
+    trial_ends_at: Timestamp.nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Tenant");
+
+export const CreateTenantBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    slug: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "lower-case letters, digits and inner hyphens, at most 63")
+      .openapi({ example: "acme" }),
+    tier: Tier,
+    trial_ends_at: Timestamp.optional(),
+  })
+  .strict()
+  .openapi("CreateTenant");
+
+export const UpdateTenantBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    tier: Tier.optional(),
+    status: z.enum(["ACTIVE", "SUSPENDED"]).optional().openapi({ description: "Suspend or resume" }),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, "send at least one of name, tier, status")
+  .openapi("UpdateTenant");
+
+export const TenantListQuery = z.object({
+  status: z.enum(TENANT_STATUSES).optional(),
+  tier: Tier.optional(),
+});
+
+export const tenantView = (t: Tenant) => ({
+  id: t.id,
+  slug: t.slug,
+  name: t.name,
+  tier: t.tier,
+  status: t.status,
+  status_reason: t.statusReason,
+  shard_id: t.shardId,
+  trial_ends_at: iso(t.trialEndsAt),
+  created_at: iso(t.createdAt) as string,
+  updated_at: iso(t.updatedAt) as string,
+});

@@ -1,0 +1,127 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { newId } from "../http/ids";
+import { AppError, notFound } from "../http/problems";
+import { plans } from "../plans/schema";
+import { openShard } from "../shards/connection";
+import { getShard, pickShard } from "../shards/service";
+import { shardTenants } from "../shards/tenant-schema";
+import { type Tenant, type TenantStatus, tenants } from "./schema";
+
+export type NewTenant = { name: string; slug: string; tier: string; trialEndsAt?: number | null };
+export type TenantPatch = { name?: string; tier?: string; status?: "ACTIVE" | "SUSPENDED" };
+export type TenantFilter = { status?: TenantStatus; tier?: string };
+
+export async function getTenant(db: ControlDb, tenantId: string): Promise<Tenant> {
+  const tenant = await db.query.tenants.findFirst({ where: eq(tenants.id, tenantId) });
+  if (!tenant) throw notFound("Tenant");
+  return tenant;
+}
+
+async function requirePlan(db: ControlDb, tier: string) {
+  const plan = await db.query.plans.findFirst({ where: eq(plans.tier, tier) });
+  if (!plan) throw new AppError("unprocessable-entity", `Unknown tier ${tier}`);
+  return plan;
+}
+
+async function setStatus(db: ControlDb, tenantId: string, status: TenantStatus, reason: string | null) {
+  const [row] = await db
+    .update(tenants)
+    .set({ status, statusReason: reason, updatedAt: Date.now() })
+    .where(eq(tenants.id, tenantId))
+    .returning();
+  return row as Tenant;
+}
+
+/**
+ * Places the tenant on a shard and registers it there. Failure leaves the tenant in
+ * PROVISION_ERROR with the reason, from which provisioning can be retried.
+ */
+async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenant> {
+  try {
+    let shardId = tenant.shardId;
+    if (!shardId) {
+      const plan = await requirePlan(db, tenant.tier);
+      const shard = await pickShard(db, plan.dedicatedShard);
+      if (!shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", "No active shard is available");
+      await db.update(tenants).set({ shardId: shard.id }).where(eq(tenants.id, tenant.id));
+      shardId = shard.id;
+    }
+    const shardDb = openShard(env, await getShard(db, shardId));
+    await shardDb.insert(shardTenants).values({ tenantId: tenant.id, provisionedAt: Date.now() }).onConflictDoNothing();
+    return await setStatus(db, tenant.id, "ACTIVE", null);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : "Provisioning failed";
+    return await setStatus(db, tenant.id, "PROVISION_ERROR", reason.slice(0, 500));
+  }
+}
+
+export async function createTenant(db: ControlDb, env: Env, input: NewTenant): Promise<Tenant> {
+  await requirePlan(db, input.tier);
+  const now = Date.now();
+  const inserted = await db
+    .insert(tenants)
+    .values({
+      id: newId("ten"),
+      slug: input.slug,
+      name: input.name,
+      tier: input.tier,
+      status: "PROVISIONING",
+      trialEndsAt: input.trialEndsAt ?? null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing({ target: tenants.slug })
+    .returning();
+  const tenant = inserted[0];
+  if (!tenant) throw new AppError("conflict", `A tenant with slug ${input.slug} already exists`);
+  return provision(db, env, tenant);
+}
+
+export async function retryProvisioning(db: ControlDb, env: Env, tenantId: string): Promise<Tenant> {
+  const tenant = await getTenant(db, tenantId);
+  if (tenant.status !== "PROVISION_ERROR") {
+    throw new AppError(
+      "conflict",
+      `Only a tenant in PROVISION_ERROR can be provisioned again (status: ${tenant.status})`,
+    );
+  }
+  return provision(db, env, await setStatus(db, tenantId, "PROVISIONING", null));
+}
+
+export async function listTenants(db: ControlDb, filter: TenantFilter, page: { limit: number; after?: string }) {
+  const rows = await db
+    .select()
+    .from(tenants)
+    .where(
+      and(
+        filter.status ? eq(tenants.status, filter.status) : undefined,
+        filter.tier ? eq(tenants.tier, filter.tier) : undefined,
+        page.after ? lt(tenants.id, page.after) : undefined,
+      ),
+    )
+    .orderBy(desc(tenants.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}
+
+const SUSPENDABLE: readonly TenantStatus[] = ["ACTIVE", "SUSPENDED"];
+
+export async function updateTenant(db: ControlDb, tenantId: string, patch: TenantPatch): Promise<Tenant> {
+  const tenant = await getTenant(db, tenantId);
+  if (patch.tier !== undefined) await requirePlan(db, patch.tier);
+  if (patch.status !== undefined && patch.status !== tenant.status && !SUSPENDABLE.includes(tenant.status)) {
+    throw new AppError("conflict", `A tenant in ${tenant.status} cannot be set to ${patch.status}`);
+  }
+  const [row] = await db
+    .update(tenants)
+    .set({
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.tier !== undefined ? { tier: patch.tier } : {}),
+      ...(patch.status !== undefined ? { status: patch.status, statusReason: null } : {}),
+      updatedAt: Date.now(),
+    })
+    .where(eq(tenants.id, tenantId))
+    .returning();
+  return row as Tenant;
+}

@@ -1,0 +1,90 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope, tenantAccess } from "../auth/authorize";
+import { controlDb } from "../db/client";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
+import { conflictResponse, errorResponses, IdempotencyHeader, PageQuery, pageOf, TenantParams } from "../http/schemas";
+import { CreateUserBody, UpdateUserBody, UserParams, UserSchema, userView } from "./schemas";
+import { createUser, getUser, listUsers, removeUser, updateUser } from "./service";
+
+const tags = ["Users"];
+const guard = [tenantAccess(), requireScope("tenant:admin")];
+
+const create = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Add a user to the tenant",
+  middleware: guard,
+  request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(CreateUserBody), required: true } },
+  responses: { 201: { description: "Created", ...json(UserSchema) }, ...errorResponses, ...conflictResponse },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "List the tenant's users",
+  middleware: guard,
+  request: { params: TenantParams, query: PageQuery },
+  responses: { 200: { description: "A page of users", ...json(pageOf(UserSchema)) }, ...errorResponses },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/{userId}",
+  tags,
+  summary: "Get a user",
+  middleware: guard,
+  request: { params: UserParams },
+  responses: { 200: { description: "The user", ...json(UserSchema) }, ...errorResponses },
+});
+
+const update = createRoute({
+  method: "patch",
+  path: "/{userId}",
+  tags,
+  summary: "Change a user's role or name",
+  middleware: guard,
+  request: { params: UserParams, body: { ...json(UpdateUserBody), required: true } },
+  responses: { 200: { description: "The user", ...json(UserSchema) }, ...errorResponses },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{userId}",
+  tags,
+  summary: "Remove a user and revoke the keys issued to them",
+  middleware: guard,
+  request: { params: UserParams },
+  responses: { 204: { description: "Removed" }, ...errorResponses },
+});
+
+export const userRoutes = createRouter()
+  .openapi(create, async (c) => {
+    const user = await createUser(controlDb(c.env), c.var.tenant.id, c.req.valid("json"));
+    c.header("Location", `/v1/tenants/${user.tenantId}/users/${user.id}`);
+    return c.json(userView(user), 201);
+  })
+  .openapi(list, async (c) => {
+    const { limit, cursor } = c.req.valid("query");
+    const result = await listUsers(controlDb(c.env), c.var.tenant.id, {
+      limit,
+      after: cursorAfter(cursor, ID_PATTERN),
+    });
+    return c.json(page(result, userView), 200);
+  })
+  .openapi(get, async (c) => {
+    const user = await getUser(controlDb(c.env), c.var.tenant.id, c.req.valid("param").userId);
+    return c.json(userView(user), 200);
+  })
+  .openapi(update, async (c) => {
+    const user = await updateUser(controlDb(c.env), c.var.tenant.id, c.req.valid("param").userId, c.req.valid("json"));
+    return c.json(userView(user), 200);
+  })
+  .openapi(remove, async (c) => {
+    await removeUser(controlDb(c.env), c.var.tenant.id, c.req.valid("param").userId);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,73 @@
+import { and, desc, eq, lt, sql } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { newId } from "../http/ids";
+import { AppError, notFound } from "../http/problems";
+import { apiKeys } from "../keys/schema";
+import { type User, type UserRole, users } from "./schema";
+
+export async function createUser(
+  db: ControlDb,
+  tenantId: string,
+  input: { email: string; name?: string | null; role: UserRole },
+): Promise<User> {
+  const now = Date.now();
+  const inserted = await db
+    .insert(users)
+    .values({
+      id: newId("usr"),
+      tenantId,
+      email: input.email.toLowerCase(),
+      name: input.name ?? null,
+      role: input.role,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing({ target: [users.tenantId, users.email] })
+    .returning();
+  if (!inserted[0]) throw new AppError("conflict", `A user with email ${input.email} already exists`);
+  return inserted[0];
+}
+
+export async function listUsers(db: ControlDb, tenantId: string, page: { limit: number; after?: string }) {
+  const rows = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.tenantId, tenantId), page.after ? lt(users.id, page.after) : undefined))
+    .orderBy(desc(users.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}
+
+export async function getUser(db: ControlDb, tenantId: string, userId: string): Promise<User> {
+  const user = await db.query.users.findFirst({ where: and(eq(users.tenantId, tenantId), eq(users.id, userId)) });
+  if (!user) throw notFound("User");
+  return user;
+}
+
+export async function updateUser(
+  db: ControlDb,
+  tenantId: string,
+  userId: string,
+  patch: { role?: UserRole; name?: string | null },
+): Promise<User> {
+  const [row] = await db
+    .update(users)
+    .set({ ...patch, updatedAt: Date.now() })
+    .where(and(eq(users.tenantId, tenantId), eq(users.id, userId)))
+    .returning();
+  if (!row) throw notFound("User");
+  return row;
+}
+
+/** Removes the user and revokes the keys issued to them, atomically. */
+export async function removeUser(db: ControlDb, tenantId: string, userId: string): Promise<void> {
+  await getUser(db, tenantId, userId);
+  const now = Date.now();
+  await db.batch([
+    db
+      .update(apiKeys)
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now})`, userId: null })
+      .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.userId, userId))),
+    db.delete(users).where(and(eq(users.tenantId, tenantId), eq(users.id, userId))),
+  ]);
+}

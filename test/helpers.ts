@@ -1,0 +1,81 @@
+import { env, exports } from "cloudflare:workers";
+import { controlDb } from "../src/db/client";
+import type { Scope } from "../src/keys/scopes";
+import { createKey } from "../src/keys/service";
+
+export type Call = {
+  method?: string;
+  key?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+};
+
+/** Sends a request through the Worker's own fetch handler. */
+export async function call(path: string, options: Call = {}) {
+  const headers = new Headers(options.headers);
+  if (options.key) headers.set("Authorization", `Bearer ${options.key}`);
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
+  }
+  const res = await exports.default.fetch(
+    new Request(`http://localhost${path}`, { method: options.method ?? "GET", headers, body }),
+  );
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** A platform-admin key, minted the way `npm start` and `npm run admin-key` mint one. */
+export async function adminKey(): Promise<string> {
+  const { secret } = await createKey(controlDb(env), null, {
+    name: "test admin",
+    scopes: ["entries:read", "entries:write", "tenant:admin"],
+  });
+  return secret;
+}
+
+let counter = 0;
+export const uniqueSlug = (base = "t") => `${base}-${Date.now().toString(36)}-${counter++}`;
+
+export async function createTenant(admin: string, overrides: Record<string, unknown> = {}) {
+  const res = await call("/v1/tenants", {
+    method: "POST",
+    key: admin,
+    body: { name: "Acme", slug: uniqueSlug(), tier: "STANDARD", ...overrides },
+  });
+  if (res.status !== 201) throw new Error(`tenant creation failed: ${res.status} ${res.text}`);
+  return res.json as { id: string; status: string; shard_id: string | null; [k: string]: unknown };
+}
+
+export async function tenantKey(
+  admin: string,
+  tenantId: string,
+  scopes: Scope[] = ["entries:read", "entries:write", "tenant:admin"],
+  extra: Record<string, unknown> = {},
+) {
+  const res = await call(`/v1/tenants/${tenantId}/keys`, {
+    method: "POST",
+    key: admin,
+    body: { name: "test key", scopes, ...extra },
+  });
+  if (res.status !== 201) throw new Error(`key creation failed: ${res.status} ${res.text}`);
+  return res.json as { id: string; secret: string; prefix: string };
+}
+
+/** A problem+json body with the given type slug and status. */
+export function expectProblem(res: Awaited<ReturnType<typeof call>>, status: number, type: string) {
+  const detail = `${res.status} ${res.text}`;
+  if (res.status !== status) throw new Error(`expected ${status} ${type}, got ${detail}`);
+  if (!res.headers.get("Content-Type")?.startsWith("application/problem+json"))
+    throw new Error(`not problem+json: ${detail}`);
+  if (!String(res.json?.type).endsWith(`/${type}`)) throw new Error(`expected type ${type}, got ${detail}`);
+  if (!res.json?.request_id || res.json.request_id !== res.headers.get("X-Request-Id"))
+    throw new Error(`request id missing: ${detail}`);
+}
