@@ -40,17 +40,11 @@ export const EntrySchema = z
 export const EntryListQuery = z.object({ tag: Tag.optional() });
 
 export const IfMatchHeader = z.object({
-  "if-match": z
-    .string()
-    .optional()
-    .openapi({ param: { name: "If-Match", in: "header" }, description: "ETag from a read; 412 if it changed" }),
+  "if-match": z.string().optional().openapi({ description: "ETag from a read; 412 if it changed" }),
 });
 
 export const IfNoneMatchHeader = z.object({
-  "if-none-match": z
-    .string()
-    .optional()
-    .openapi({ param: { name: "If-None-Match", in: "header" }, description: "304 when the ETag still matches" }),
+  "if-none-match": z.string().optional().openapi({ description: "304 when the ETag still matches" }),
 });
 
 export const etagOf = (entry: Pick<Entry, "version">) => `"${entry.version}"`;

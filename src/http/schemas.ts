@@ -54,8 +54,5 @@ export const Timestamp = z.string().datetime().openapi({ example: "2026-11-23T10
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const IdempotencyHeader = z.object({
-  "idempotency-key": z
-    .string()
-    .optional()
-    .openapi({ param: { name: "Idempotency-Key", in: "header" }, description: "Replays the first response for 24 h" }),
+  "idempotency-key": z.string().optional().openapi({ description: "Replays the first response for 24 h" }),
 });

@@ -19,7 +19,7 @@ const MeSchema = z
       expires_at: z.string().nullable(),
     }),
     user_id: z.string().nullable(),
-    tenant: TenantSchema.nullable(),
+    tenant: z.union([TenantSchema, z.null()]),
   })
   .openapi("Me");
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, tenantKey, uniqueSlug } from "../helpers";
+import { adminKey, call, uniqueSlug } from "../helpers";
 
 describe("tenants", () => {
   it("creates a tenant and provisions it on a shard", async () => {
