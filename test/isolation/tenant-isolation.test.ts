@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
+
+/**
+ * Walks the app's own route table, so a tenant-scoped route added later is probed without anyone
+ * remembering to add it here. A route with a path parameter this file has no fixture for fails.
+ */
+const tenantScoped = createApp()
+  .routes.filter((r) => r.method !== "ALL" && r.path.includes(":tenantId"))
+  .map((r) => ({ method: r.method, path: r.path.replace(/\/$/, "") }))
+  .filter((r, i, all) => all.findIndex((o) => o.method === r.method && o.path === r.path) === i);
+
+type Fixture = { tenantId: string; key: string; ids: Record<string, string> };
+
+async function tenantWithData(admin: string): Promise<Fixture> {
+  const tenant = await createTenant(admin);
+  const key = await tenantKey(admin, tenant.id);
+  const user = await call(`/v1/tenants/${tenant.id}/users`, {
+    method: "POST",
+    key: admin,
+    body: { email: `owner-${tenant.id.slice(-8).toLowerCase()}@example.com`, role: "TENANT_ADMIN" },
+  });
+  const entry = await call(`/v1/tenants/${tenant.id}/entries`, {
+    method: "POST",
+    key: key.secret,
+    body: { data: { secret: tenant.id }, tags: ["private"] },
+  });
+  expect([user.status, entry.status]).toEqual([201, 201]);
+  return { tenantId: tenant.id, key: key.secret, ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id } };
+}
+
+/** A body the route would accept, so the 404 cannot come from validation failing first. */
+const validBodies: Record<string, unknown> = { entries: { data: { x: 1 }, tags: [] }, users: { role: "MEMBER" } };
+
+function fill(path: string, tenantId: string, ids: Record<string, string>) {
+  return path.replace(/:(\w+)/g, (_, name: string) => {
+    if (name === "tenantId") return tenantId;
+    const id = ids[name];
+    if (!id) throw new Error(`No isolation fixture for :${name} in ${path}; add one to tenantWithData()`);
+    return id;
+  });
+}
+
+describe("tenant isolation", () => {
+  let a: Fixture;
+  let b: Fixture;
+
+  beforeAll(async () => {
+    const admin = await adminKey();
+    [a, b] = [await tenantWithData(admin), await tenantWithData(admin)];
+  });
+
+  it("finds the tenant-scoped routes in the route table", () => {
+    const paths = tenantScoped.map((r) => `${r.method} ${r.path}`);
+    expect(paths).toContain("GET /v1/tenants/:tenantId/entries/:entryId");
+    expect(paths).toContain("DELETE /v1/tenants/:tenantId/keys/:keyId");
+    expect(paths).toContain("PATCH /v1/tenants/:tenantId/users/:userId");
+    expect(tenantScoped.length).toBeGreaterThanOrEqual(17);
+  });
+
+  it.each(tenantScoped)("$method $path answers 404 to another tenant's key", async ({ method, path }) => {
+    const res = await call(fill(path, b.tenantId, b.ids), {
+      method,
+      key: a.key,
+      body: method === "GET" || method === "DELETE" ? undefined : {},
+    });
+    expectProblem(res, 404, "not-found");
+  });
+
+  it.each(tenantScoped.filter((r) => /:(?!tenantId)\w+/.test(r.path)))(
+    "$method $path answers 404 when the caller's own tenant path names another tenant's resource",
+    async ({ method, path }) => {
+      const res = await call(fill(path, a.tenantId, b.ids), {
+        method,
+        key: a.key,
+        body: method === "GET" || method === "DELETE" ? undefined : validBodies[path.split("/").at(-2) as string],
+      });
+      expectProblem(res, 404, "not-found");
+    },
+  );
+
+  it("leaves the other tenant's data untouched after every probe", async () => {
+    const entry = await call(`/v1/tenants/${b.tenantId}/entries/${b.ids.entryId}`, { key: b.key });
+    expect(entry.status).toBe(200);
+    expect(entry.json.data).toEqual({ secret: b.tenantId });
+    const key = await call(`/v1/tenants/${b.tenantId}/keys/${b.ids.keyId}`, { key: b.key });
+    expect(key.json.revoked_at).toBeNull();
+  });
+});
