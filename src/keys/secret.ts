@@ -3,25 +3,18 @@
  * find the row (and shown in listings); only SHA-256(secret) is stored.
  */
 export const KEY_PREFIX = "etk_";
-const KEY_PATTERN = /^etk_([A-Za-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
+const KEY_PATTERN = /^etk_([A-Za-z0-9]{16})_([A-Za-z0-9]{43})$/;
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-function randomLookup(): string {
-  // 62^16 ≈ 2^95; rejection sampling keeps the alphabet uniform.
+/** Uniform base62 (rejection sampling), so keys survive double-click selection and URLs. */
+function randomBase62(length: number): string {
   const out: string[] = [];
-  while (out.length < 16) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(32))) {
-      if (byte < 248 && out.length < 16) out.push(ALPHABET[byte % 62] as string);
+  while (out.length < length) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(64))) {
+      if (byte < 248 && out.length < length) out.push(ALPHABET[byte % 62] as string);
     }
   }
   return out.join("");
-}
-
-function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
 }
 
 export async function sha256Hex(input: string): Promise<string> {
@@ -32,8 +25,9 @@ export async function sha256Hex(input: string): Promise<string> {
 export type GeneratedKey = { key: string; prefix: string; secretHash: string };
 
 export async function generateKey(): Promise<GeneratedKey> {
-  const lookup = randomLookup();
-  const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  // 16 chars ≈ 95 bits of lookup id; 43 chars ≈ 256 bits of secret.
+  const lookup = randomBase62(16);
+  const secret = randomBase62(43);
   return {
     key: `${KEY_PREFIX}${lookup}_${secret}`,
     prefix: `${KEY_PREFIX}${lookup}`,

@@ -1,0 +1,58 @@
+// `npm run test:readme`: starts the platform as `npm start` does and runs the README walk-through
+// block verbatim, checking the outcomes it promises.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+const root = new URL("..", import.meta.url).pathname;
+const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+const block = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme)?.[1];
+if (!block) throw new Error("README has no walkthrough block");
+
+const server = spawn(process.execPath, ["scripts/start.mjs"], {
+  cwd: root,
+  detached: true,
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let log = "";
+server.stdout.on("data", (d) => (log += d));
+server.stderr.on("data", (d) => (log += d));
+const stop = () => {
+  try {
+    process.kill(-server.pid, "SIGTERM");
+  } catch {}
+};
+process.on("exit", stop);
+
+async function waitUntilReady(deadline = Date.now() + 120_000) {
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`npm start exited early:\n${log}`);
+    try {
+      if ((await fetch("http://localhost:8787/")).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`platform did not start:\n${log}`);
+}
+
+await waitUntilReady();
+if (!/^Dev admin key: etk_\S+$/m.test(log)) throw new Error(`npm start printed no dev admin key:\n${log}`);
+
+const run = spawnSync("bash", ["-euo", "pipefail", "-c", block], { cwd: root, encoding: "utf8" });
+console.log(run.stdout);
+const expectations = [
+  [/"kind": "tenant"/, "GET /v1/me answered for the tenant key"],
+  [/"version": 1/, "an entry was created"],
+  [/"second",\s*"first"/, "entries listed newest first"],
+  [/"version": 2/, "If-Match replace succeeded"],
+  [/"status": 412/, "stale If-Match got 412"],
+];
+const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
+if (run.status !== 0 || failed.length > 0) {
+  console.error(run.stderr);
+  for (const [, what] of failed) console.error(`missing: ${what}`);
+  console.error("README walk-through: FAILED");
+  process.exit(1);
+}
+console.log(`README walk-through: ${expectations.length} checks passed`);
+stop();
+process.exit(0);

@@ -1,0 +1,26 @@
+// `npm start`: migrate local D1, make sure a dev admin key exists, then serve on :8787.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { adminKeyExists, mintAdminKey } from "./lib/admin-key.mjs";
+import { migrateLocal } from "./migrate-local.mjs";
+
+const KEY_FILE = new URL("../.dev.admin-key", import.meta.url);
+const PORT = process.env.PORT ?? "8787";
+
+migrateLocal();
+
+// The dev key is kept in a git-ignored file so restarts print the same key.
+let key = existsSync(KEY_FILE) ? readFileSync(KEY_FILE, "utf8").trim() : "";
+if (!key || !adminKeyExists(key, "--local")) {
+  key = await mintAdminKey("dev admin (npm start)", "--local");
+  writeFileSync(KEY_FILE, `${key}\n`, { mode: 0o600 });
+}
+console.log(`Dev admin key: ${key}`);
+
+const dev = spawn(
+  new URL("../node_modules/.bin/wrangler", import.meta.url).pathname,
+  ["dev", "--test-scheduled", "--port", PORT, "--ip", "127.0.0.1", ...process.argv.slice(2)],
+  { stdio: ["inherit", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));
