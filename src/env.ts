@@ -12,6 +12,8 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** The API key as presented; kept in memory only, to seal data for this caller alone. */
+    credential: string;
     /** The tenant named in the path, loaded once the caller is allowed to see it. */
     tenant: Tenant;
     /** The tenant's data shard, opened by `tenantShard()` on data routes. */

@@ -24,7 +24,6 @@ CREATE TABLE `idempotency_records` (
 	`request_hash` text NOT NULL,
 	`state` text NOT NULL,
 	`status` integer,
-	`headers` text,
 	`body` text,
 	`created_at` integer NOT NULL,
 	`expires_at` integer NOT NULL,

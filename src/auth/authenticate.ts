@@ -55,6 +55,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
             scopes: userRole ? key.scopes.filter((scope) => ROLE_SCOPES[userRole].includes(scope)) : key.scopes,
           };
     c.set("principal", principal);
+    c.set("credential", presented);
 
     if (key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       c.executionCtx.waitUntil(touchKey(db, key.id, now).catch(() => undefined));

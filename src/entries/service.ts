@@ -35,18 +35,23 @@ export async function getEntry(db: ShardDb, tenantId: string, entryId: string): 
   return row;
 }
 
-function checkPrecondition(current: Entry, precondition: Precondition) {
-  if (precondition === undefined || precondition === "*") return;
-  if (!precondition.includes(current.version)) {
-    throw new AppError("precondition-failed", `The entry is at version ${current.version}`, {
-      headers: { ETag: `"${current.version}"` },
-    });
-  }
+function staleVersion(version: number) {
+  return new AppError("precondition-failed", `The entry is at version ${version}`, {
+    headers: { ETag: `"${version}"` },
+  });
 }
 
+function checkPrecondition(current: Entry, precondition: Precondition) {
+  if (precondition === undefined || precondition === "*") return;
+  if (!precondition.includes(current.version)) throw staleVersion(current.version);
+}
+
+/** How often an unconditional write retries after losing a race before answering 409. */
+const MAX_WRITE_ATTEMPTS = 8;
+
 /**
- * Replaces data and tags. The UPDATE itself carries the expected version, so two writers that
- * both read version N cannot both succeed.
+ * Replaces data and tags. The UPDATE itself carries the version it read, so two writers that both
+ * read version N cannot both succeed; a loser with no If-Match (or `*`) simply tries again.
  */
 export async function replaceEntry(
   db: ShardDb,
@@ -56,26 +61,23 @@ export async function replaceEntry(
   precondition: Precondition,
   now = Date.now(),
 ): Promise<Entry> {
-  const current = await getEntry(db, tenantId, entryId);
-  checkPrecondition(current, precondition);
-  const [row] = await db
-    .update(entries)
-    .set({
-      data: input.data,
-      tags: uniqueTags(input.tags),
-      version: current.version + 1,
-      sizeBytes: sizeOf(input),
-      updatedAt: now,
-    })
-    .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
-    .returning();
-  if (row) return row;
-  // Lost the race: someone else wrote between our read and our write.
-  const latest = await getEntry(db, tenantId, entryId);
-  if (precondition === undefined) return replaceEntry(db, tenantId, entryId, input, [latest.version], now);
-  throw new AppError("precondition-failed", `The entry is at version ${latest.version}`, {
-    headers: { ETag: `"${latest.version}"` },
-  });
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    const current = await getEntry(db, tenantId, entryId);
+    checkPrecondition(current, precondition);
+    const [row] = await db
+      .update(entries)
+      .set({
+        data: input.data,
+        tags: uniqueTags(input.tags),
+        version: current.version + 1,
+        sizeBytes: sizeOf(input),
+        updatedAt: now,
+      })
+      .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+      .returning();
+    if (row) return row;
+  }
+  throw new AppError("conflict", "The entry is being written concurrently; retry", { headers: { "Retry-After": "1" } });
 }
 
 export async function deleteEntry(db: ShardDb, tenantId: string, entryId: string, precondition: Precondition) {
@@ -86,9 +88,9 @@ export async function deleteEntry(db: ShardDb, tenantId: string, entryId: string
     .delete(entries)
     .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), conditional))
     .returning({ id: entries.id });
-  if (deleted.length === 0) {
-    throw new AppError("precondition-failed", "The entry changed while it was being deleted");
-  }
+  if (deleted.length > 0) return;
+  // Lost a race: gone already is 404; changed under a conditional delete is 412.
+  throw staleVersion((await getEntry(db, tenantId, entryId)).version);
 }
 
 /** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */

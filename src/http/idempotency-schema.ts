@@ -12,7 +12,7 @@ export const idempotencyRecords = sqliteTable(
     requestHash: text("request_hash").notNull(),
     state: text("state").$type<"in_progress" | "completed">().notNull(),
     status: integer("status"),
-    headers: text("headers"),
+    /** Sealed { headers, body } of the first response; see sealed.ts. */
     body: text("body"),
     createdAt: epochMs("created_at").notNull(),
     expiresAt: epochMs("expires_at").notNull(),

@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { sha256Hex } from "../keys/secret";
 import { idempotencyRecords } from "./idempotency-schema";
 import { AppError } from "./problems";
+import { open, seal } from "./sealed";
 
 export type IdempotencyOptions = {
   /** How long a completed response is replayed; Stripe keeps keys for 24 hours. */
@@ -17,7 +18,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Responses that mean the request never ran are not stored, so a corrected retry may reuse the key. */
 const NOT_STORED = new Set([400, 401, 403, 413, 415, 429]);
 
-type Claimed = { kind: "claimed" } | { kind: "replay"; status: number; headers: [string, string][]; body: string };
+type Claimed = { kind: "claimed" } | { kind: "replay"; status: number; sealed: string };
 
 async function claim(
   db: ControlDb,
@@ -56,12 +57,7 @@ async function claim(
     if (existing.state === "in_progress") {
       throw new AppError("idempotency-key-in-use", undefined, { headers: { "Retry-After": "1" } });
     }
-    return {
-      kind: "replay",
-      status: existing.status ?? 200,
-      headers: JSON.parse(existing.headers ?? "[]"),
-      body: existing.body ?? "",
-    };
+    return { kind: "replay", status: existing.status ?? 200, sealed: existing.body ?? "" };
   }
   throw new AppError("idempotency-key-in-use", undefined, { headers: { "Retry-After": "1" } });
 }
@@ -92,11 +88,18 @@ export const idempotency = (options: IdempotencyOptions = {}) => {
       requestHash: await sha256Hex(`${c.req.method} ${path}\n${body}`),
     };
     const claimed = await claim(db, record, Date.now(), settings);
+    // Stored responses may hold secrets (a new API key's, say), so they are sealed under the
+    // caller's own key, which the database never sees: only the caller can have them replayed.
+    const context = `${record.principal}:${key}`;
     if (claimed.kind === "replay") {
-      const headers = new Headers(claimed.headers);
+      const stored = JSON.parse(await open(c.var.credential, context, claimed.sealed)) as {
+        headers: [string, string][];
+        body: string;
+      };
+      const headers = new Headers(stored.headers);
       headers.set("Idempotent-Replayed", "true");
       headers.set("X-Request-Id", c.var.requestId);
-      return new Response(claimed.body, { status: claimed.status, headers });
+      return new Response(stored.body, { status: claimed.status, headers });
     }
 
     const release = () =>
@@ -115,10 +118,11 @@ export const idempotency = (options: IdempotencyOptions = {}) => {
       await release();
       return;
     }
-    const stored = [...res.headers].filter(([name]) => !/^x-request-id$/i.test(name));
+    const headers = [...res.headers].filter(([name]) => !/^x-request-id$/i.test(name));
+    const sealed = await seal(c.var.credential, context, JSON.stringify({ headers, body: await res.clone().text() }));
     await db
       .update(idempotencyRecords)
-      .set({ state: "completed", status: res.status, headers: JSON.stringify(stored), body: await res.clone().text() })
+      .set({ state: "completed", status: res.status, body: sealed })
       .where(and(eq(idempotencyRecords.principal, record.principal), eq(idempotencyRecords.key, key)));
   });
 };

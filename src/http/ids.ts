@@ -1,4 +1,7 @@
-import { ulid } from "ulid";
+import { monotonicFactory } from "ulid";
+
+// Monotonic within an isolate, so ids minted in the same millisecond still sort in creation order.
+const ulid = monotonicFactory();
 
 /** Resource ids are a short type prefix plus a ULID, so ids sort by creation time. */
 export const newId = (prefix: "ten" | "usr" | "key" | "ent") => `${prefix}_${ulid()}`;

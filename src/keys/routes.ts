@@ -51,7 +51,8 @@ export const tenantKeyRoutes = createRouter()
         name: body.name,
         scopes: body.scopes,
         expiresAt: expiry(body.expires_at),
-        userId: body.user_id ?? null,
+        // A user's key mints keys for that user, so demoting or removing the user reaches them too.
+        userId: body.user_id ?? (c.var.principal.kind === "tenant" ? c.var.principal.userId : null),
       });
       c.header("Cache-Control", "no-store");
       return c.json({ ...keyView(key), secret }, 201);

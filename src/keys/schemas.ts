@@ -33,7 +33,10 @@ export const CreateKeyBody = z
     name: z.string().trim().min(1).max(200),
     scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
     expires_at: future.optional(),
-    user_id: z.string().optional().openapi({ description: "Issue the key to a user; its role caps the scopes" }),
+    user_id: idSchema("usr", "usr_01JD8X5Q3M2V7T6R4N9K0B1C2E").optional().openapi({
+      description:
+        "Issue the key to a user; the user's current role caps its scopes. A key created by a user's key is issued to that user by default.",
+    }),
   })
   .strict()
   .openapi("CreateApiKey");

@@ -12,7 +12,7 @@ export type KeyInput = { name: string; scopes: Scope[]; expiresAt?: number | nul
 
 /** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
 export async function createKey(db: ControlDb, tenantId: string | null, input: KeyInput, now = Date.now()) {
-  if (tenantId && input.userId) {
+  if (tenantId !== null && input.userId != null) {
     const user = await db.query.users.findFirst({
       where: and(eq(users.tenantId, tenantId), eq(users.id, input.userId)),
     });

@@ -1,0 +1,296 @@
+import { env } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
+import { describe, expect, it } from "vitest";
+import * as schema from "../../src/db/shard-schema";
+import type { Entry } from "../../src/entries/schema";
+import {
+  createEntry,
+  deleteEntry,
+  getEntry,
+  listEntries,
+  type Precondition,
+  replaceEntry,
+} from "../../src/entries/service";
+import { newId } from "../../src/http/ids";
+import { AppError } from "../../src/http/problems";
+import { openShard } from "../../src/shards/connection";
+import { adminKey, call, createTenant, tenantKey } from "../helpers";
+
+const shard0 = () => openShard(env, { id: "d1-shared-0", engine: "d1", binding: "SHARD_D1_0" });
+
+/** The problem type a rejected call failed with, or the error itself when it is not an AppError. */
+async function failure(promise: Promise<unknown>) {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return { type: error.type, headers: error.headers };
+    throw error;
+  }
+  throw new Error("expected the call to fail");
+}
+
+const utf8Length = (data: unknown) => new TextEncoder().encode(JSON.stringify(data)).byteLength;
+
+describe("tenants sharing a shard", () => {
+  it("never see each other's entries in get, list, replace or delete", async () => {
+    const db = shard0();
+    const tenantA = newId("ten");
+    const tenantB = newId("ten");
+    const a1 = await createEntry(db, tenantA, { data: { owner: "A", n: 1 }, tags: ["shared"] });
+    const a2 = await createEntry(db, tenantA, { data: { owner: "A", n: 2 }, tags: ["shared", "a-only"] });
+    const b1 = await createEntry(db, tenantB, { data: { owner: "B" }, tags: ["shared"] });
+
+    expect(await failure(getEntry(db, tenantB, a1.id))).toMatchObject({ type: "not-found" });
+    expect(await failure(getEntry(db, tenantA, b1.id))).toMatchObject({ type: "not-found" });
+
+    const listB = await listEntries(db, tenantB, {}, { limit: 100 });
+    expect(listB).toEqual({ items: [b1], hasMore: false });
+    const taggedB = await listEntries(db, tenantB, { tag: "shared" }, { limit: 100 });
+    expect(taggedB.items.map((e) => e.id)).toEqual([b1.id]);
+    expect((await listEntries(db, tenantB, { tag: "a-only" }, { limit: 100 })).items).toEqual([]);
+    const listA = await listEntries(db, tenantA, { tag: "shared" }, { limit: 100 });
+    expect(listA.items.map((e) => e.id)).toEqual([a2.id, a1.id]);
+
+    for (const precondition of [undefined, "*", [1]] as Precondition[]) {
+      const replaced = replaceEntry(db, tenantB, a1.id, { data: { owner: "B" }, tags: [] }, precondition);
+      expect(await failure(replaced)).toMatchObject({ type: "not-found" });
+      expect(await failure(deleteEntry(db, tenantB, a1.id, precondition))).toMatchObject({ type: "not-found" });
+    }
+
+    expect(await getEntry(db, tenantA, a1.id)).toEqual(a1);
+    expect((await listEntries(db, tenantA, {}, { limit: 100 })).items).toEqual([a2, a1]);
+  });
+
+  it("keeps a cursor from one tenant from reaching another tenant's entries", async () => {
+    const db = shard0();
+    const tenantA = newId("ten");
+    const tenantB = newId("ten");
+    await createEntry(db, tenantA, { data: {}, tags: ["t"] });
+    const b = await createEntry(db, tenantB, { data: {}, tags: ["t"] });
+    const a = await createEntry(db, tenantA, { data: {}, tags: ["t"] });
+    // Continuing after A's newest id must not surface B's older entry in A's list.
+    const after = await listEntries(db, tenantA, { tag: "t" }, { limit: 10, after: a.id });
+    expect(after.items.map((e) => e.tenantId)).toEqual([tenantA]);
+    expect(after.items.map((e) => e.id)).not.toContain(b.id);
+  });
+});
+
+describe("concurrent writers", () => {
+  it("lets exactly one of five replaces with If-Match 1 succeed; the rest fail with precondition-failed", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: ["before"] });
+
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [`w${n}`] }, [1])),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(4);
+    for (const r of lost) {
+      expect(r.reason).toBeInstanceOf(AppError);
+      expect((r.reason as AppError).type).toBe("precondition-failed");
+      expect((r.reason as AppError).headers.ETag).toBe('"2"');
+    }
+
+    const winner = (won[0] as PromiseFulfilledResult<Entry>).value;
+    expect(winner.version).toBe(2);
+    const stored = await getEntry(db, tenant, entry.id);
+    expect(stored).toEqual(winner);
+    // The tag index follows the winner only.
+    const tag = winner.tags[0] as string;
+    expect((await listEntries(db, tenant, { tag }, { limit: 10 })).items.map((e) => e.id)).toEqual([entry.id]);
+    for (const n of [1, 2, 3, 4, 5].filter((n) => `w${n}` !== tag)) {
+      expect((await listEntries(db, tenant, { tag: `w${n}` }, { limit: 10 })).items).toEqual([]);
+    }
+    expect((await listEntries(db, tenant, { tag: "before" }, { limit: 10 })).items).toEqual([]);
+  });
+
+  it("applies every one of five concurrent unconditional replaces, one version each", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] });
+
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, undefined)),
+    );
+    const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
+    expect(reasons).toEqual([]);
+    const versions = results.map((r) => (r as PromiseFulfilledResult<Entry>).value.version);
+    expect(versions.sort()).toEqual([2, 3, 4, 5, 6]);
+    expect((await getEntry(db, tenant, entry.id)).version).toBe(6);
+  });
+
+  it("applies every one of five concurrent replaces with If-Match *, since any current version matches", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] });
+
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, "*")),
+    );
+    const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
+    expect(reasons).toEqual([]);
+    expect((await getEntry(db, tenant, entry.id)).version).toBe(6);
+  });
+
+  it("lets only one of a conditional replace and a conditional delete of the same version win", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const entry = await createEntry(db, tenant, { data: {}, tags: [] });
+    const results = await Promise.allSettled([
+      replaceEntry(db, tenant, entry.id, { data: { replaced: true }, tags: [] }, [1]),
+      deleteEntry(db, tenant, entry.id, [1]),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const [replaced, deleted] = results;
+    if (replaced?.status === "fulfilled") {
+      // Like every other 412 on an entry, it tells the caller the current version.
+      expect((deleted as PromiseRejectedResult).reason).toMatchObject({
+        type: "precondition-failed",
+        headers: { ETag: '"2"' },
+      });
+      expect((await getEntry(db, tenant, entry.id)).version).toBe(2);
+    } else {
+      expect((replaced as PromiseRejectedResult).reason).toBeInstanceOf(AppError);
+      expect(await failure(getEntry(db, tenant, entry.id))).toMatchObject({ type: "not-found" });
+    }
+  });
+
+  it("lets one of three concurrent unconditional deletes succeed; the others find nothing to delete", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const entry = await createEntry(db, tenant, { data: {}, tags: [] });
+    const results = await Promise.allSettled([1, 2, 3].map(() => deleteEntry(db, tenant, entry.id, undefined)));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const types = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as AppError).type] : []));
+    // A delete sent without If-Match has no precondition that could fail.
+    expect(types).toEqual(["not-found", "not-found"]);
+    expect(await failure(getEntry(db, tenant, entry.id))).toMatchObject({ type: "not-found" });
+  });
+});
+
+describe("entry bookkeeping", () => {
+  it("records size_bytes as the UTF-8 byte length of JSON.stringify(data)", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const data = { text: "héllo wörld 👋 日本", list: [1, 2.5, null, true], nested: { q: '"quoted"\n' } };
+    const entry = await createEntry(db, tenant, { data, tags: [] });
+    expect(entry.sizeBytes).toBe(utf8Length(data));
+    expect(entry.sizeBytes).toBeGreaterThan(JSON.stringify(data).length);
+
+    const raw = await env.SHARD_D1_0.prepare("SELECT size_bytes, data FROM entries WHERE tenant_id = ? AND id = ?")
+      .bind(tenant, entry.id)
+      .first<{ size_bytes: number; data: string }>();
+    expect(raw?.size_bytes).toBe(utf8Length(data));
+    expect(JSON.parse(raw?.data ?? "null")).toEqual(data);
+
+    const next = { ä: "ß".repeat(10) };
+    const replaced = await replaceEntry(db, tenant, entry.id, { data: next, tags: [] }, [1]);
+    expect(replaced.sizeBytes).toBe(utf8Length(next));
+    expect(utf8Length({})).toBe(2);
+    expect((await createEntry(db, tenant, { data: {}, tags: [] })).sizeBytes).toBe(2);
+  });
+
+  it("stamps created_at and updated_at, and a replace keeps created_at", async () => {
+    const db = drizzle(env.SHARD_D1_0, { schema });
+    const tenant = newId("ten");
+    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, 1_000);
+    expect(entry).toMatchObject({ createdAt: 1_000, updatedAt: 1_000, version: 1 });
+    const replaced = await replaceEntry(db, tenant, entry.id, { data: { a: 1 }, tags: [] }, undefined, 5_000);
+    expect(replaced).toMatchObject({ createdAt: 1_000, updatedAt: 5_000, version: 2 });
+  });
+
+  it("keeps entry_tags in step with the tags of each row", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const tagRows = async () =>
+      (
+        await env.SHARD_D1_0.prepare("SELECT tag FROM entry_tags WHERE tenant_id = ? ORDER BY tag")
+          .bind(tenant)
+          .all<{ tag: string }>()
+      ).results.map((r) => r.tag);
+
+    const entry = await createEntry(db, tenant, { data: {}, tags: ["b", "a", "b"] });
+    expect(entry.tags).toEqual(["b", "a"]);
+    expect(await tagRows()).toEqual(["a", "b"]);
+    await replaceEntry(db, tenant, entry.id, { data: {}, tags: ["c"] }, undefined);
+    expect(await tagRows()).toEqual(["c"]);
+    await deleteEntry(db, tenant, entry.id, undefined);
+    expect(await tagRows()).toEqual([]);
+  });
+
+  it("pages a tag filter by id with hasMore only while more remain", async () => {
+    const db = shard0();
+    const tenant = newId("ten");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await createEntry(db, tenant, { data: { i }, tags: ["p"] })).id);
+    const expected = [...ids].sort().reverse();
+
+    const first = await listEntries(db, tenant, { tag: "p" }, { limit: 2 });
+    expect(first.items.map((e) => e.id)).toEqual(expected.slice(0, 2));
+    expect(first.hasMore).toBe(true);
+    const second = await listEntries(db, tenant, { tag: "p" }, { limit: 2, after: expected[1] });
+    expect(second.items.map((e) => e.id)).toEqual(expected.slice(2, 4));
+    expect(second.hasMore).toBe(true);
+    const third = await listEntries(db, tenant, { tag: "p" }, { limit: 2, after: expected[3] });
+    expect(third.items.map((e) => e.id)).toEqual(expected.slice(4));
+    expect(third.hasMore).toBe(false);
+  });
+});
+
+describe("placement of tenant data", () => {
+  const bindings: Record<string, D1Database> = { "d1-shared-0": env.SHARD_D1_0, "d1-shared-1": env.SHARD_D1_1 };
+
+  it("writes an entry created through the API to the tenant's own shard and nowhere else", async () => {
+    const admin = await adminKey();
+    const seen = new Set<string>();
+    // Placement goes to the emptiest shard, so a few tenants cover both shards.
+    for (let i = 0; i < 4 && seen.size < 2; i++) {
+      const tenant = await createTenant(admin);
+      expect(Object.keys(bindings)).toContain(tenant.shard_id);
+      const shardId = tenant.shard_id as string;
+      seen.add(shardId);
+      const own = bindings[shardId] as D1Database;
+      const other = (shardId === "d1-shared-0" ? env.SHARD_D1_1 : env.SHARD_D1_0) as D1Database;
+
+      const { secret } = await tenantKey(admin, tenant.id, ["entries:read", "entries:write"]);
+      const data = { placed: shardId, i };
+      const res = await call(`/v1/tenants/${tenant.id}/entries`, {
+        method: "POST",
+        key: secret,
+        body: { data, tags: ["placed"] },
+      });
+      expect(res.status, res.text).toBe(201);
+      const entryId = res.json.id as string;
+
+      const row = await own
+        .prepare("SELECT * FROM entries WHERE tenant_id = ? AND id = ?")
+        .bind(tenant.id, entryId)
+        .first<Record<string, unknown>>();
+      expect(row).toMatchObject({ tenant_id: tenant.id, id: entryId, version: 1, size_bytes: utf8Length(data) });
+      expect(JSON.parse(row?.data as string)).toEqual(data);
+      expect(JSON.parse(row?.tags as string)).toEqual(["placed"]);
+      const ownTags = await own
+        .prepare("SELECT tag FROM entry_tags WHERE tenant_id = ? AND entry_id = ?")
+        .bind(tenant.id, entryId)
+        .all();
+      expect(ownTags.results).toEqual([{ tag: "placed" }]);
+      const registered = await own
+        .prepare("SELECT tenant_id FROM shard_tenants WHERE tenant_id = ?")
+        .bind(tenant.id)
+        .first();
+      expect(registered).toEqual({ tenant_id: tenant.id });
+
+      for (const sql of [
+        "SELECT count(*) AS n FROM entries WHERE tenant_id = ?1 OR id = ?2",
+        "SELECT count(*) AS n FROM entry_tags WHERE tenant_id = ?1 OR entry_id = ?2",
+        "SELECT count(*) AS n FROM shard_tenants WHERE tenant_id = ?1 OR ?2 IS NULL",
+      ]) {
+        expect(await other.prepare(sql).bind(tenant.id, entryId).first("n"), sql).toBe(0);
+      }
+    }
+    expect([...seen].sort()).toEqual(["d1-shared-0", "d1-shared-1"]);
+  });
+});
