@@ -14,7 +14,8 @@ function compile(path: string): RegExp {
       return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     })
     .join("/");
-  return new RegExp(`^${source}/?$`);
+  // Exact, like the router: `/docs/` is a 404, not a 405 that lists GET.
+  return new RegExp(`^${source}$`);
 }
 
 /**

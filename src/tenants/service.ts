@@ -4,7 +4,8 @@ import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
 import { openShard } from "../shards/connection";
-import { getShard, pickShard } from "../shards/service";
+import { shards } from "../shards/schema";
+import { pickShard } from "../shards/service";
 import { shardTenants } from "../shards/tenant-schema";
 import { type Tenant, type TenantStatus, tenants } from "./schema";
 
@@ -39,15 +40,19 @@ async function setStatus(db: ControlDb, tenantId: string, status: TenantStatus, 
  */
 async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenant> {
   try {
-    let shardId = tenant.shardId;
-    if (!shardId) {
+    // Keep an earlier placement only while that shard is still active; a tenant that never
+    // finished provisioning holds no data there, so it can be placed again.
+    let shard = tenant.shardId ? await db.query.shards.findFirst({ where: eq(shards.id, tenant.shardId) }) : undefined;
+    if (shard?.status !== "active") {
       const plan = await requirePlan(db, tenant.tier);
-      const shard = await pickShard(db, plan.dedicatedShard);
+      shard = (await pickShard(db, plan.dedicatedShard)) ?? undefined;
+      await db
+        .update(tenants)
+        .set({ shardId: shard?.id ?? null })
+        .where(eq(tenants.id, tenant.id));
       if (!shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", "No active shard is available");
-      await db.update(tenants).set({ shardId: shard.id }).where(eq(tenants.id, tenant.id));
-      shardId = shard.id;
     }
-    const shardDb = openShard(env, await getShard(db, shardId));
+    const shardDb = openShard(env, shard);
     await shardDb.insert(shardTenants).values({ tenantId: tenant.id, provisionedAt: Date.now() }).onConflictDoNothing();
     return await setStatus(db, tenant.id, "ACTIVE", null);
   } catch (error) {

@@ -1,0 +1,94 @@
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { adminKey, call, createTenant, expectProblem } from "../helpers";
+
+// This file breaks the control database on purpose; storage is isolated per test file, so the
+// other files keep their tables.
+
+/** Asserts a 500 problem document that reveals nothing about the fault behind it. */
+function expectOpaqueInternalError(res: Awaited<ReturnType<typeof call>>) {
+  expectProblem(res, 500, "internal-error");
+  expect(Object.keys(res.json).sort()).toEqual(["instance", "request_id", "status", "title", "type"]);
+  expect(res.json.title).toBe("An unexpected error occurred");
+  for (const leak of [/no such table/i, /sqlite/i, /D1_/, /select\s/i, /\bfrom\s+["`]?users/i, /\n\s+at\s/, /Error:/]) {
+    expect(res.text).not.toMatch(leak);
+  }
+  expect(res.json.stack).toBeUndefined();
+  expect(res.json.detail).toBeUndefined();
+}
+
+describe("an unexpected internal failure", () => {
+  let admin: string;
+  let logged: MockInstance<typeof console.error>;
+  beforeAll(async () => {
+    admin = await adminKey();
+  });
+  beforeEach(() => {
+    // The Worker logs the fault server-side; capture it instead of printing it.
+    logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    logged.mockRestore();
+  });
+
+  it("releases the Idempotency-Key, so a retry after recovery runs the request", async () => {
+    const tenant = await createTenant(admin);
+    const request = {
+      method: "POST",
+      key: admin,
+      headers: { "Idempotency-Key": "retry-after-500" },
+      body: { email: "ada@example.com", role: "MEMBER" },
+    };
+
+    await env.CONTROL_DB.exec("ALTER TABLE users RENAME TO users_offline");
+    try {
+      const failed = await call(`/v1/tenants/${tenant.id}/users`, request);
+      expectOpaqueInternalError(failed);
+    } finally {
+      await env.CONTROL_DB.exec("ALTER TABLE users_offline RENAME TO users");
+    }
+
+    const records = await env.CONTROL_DB.prepare("SELECT count(*) AS n FROM idempotency_records WHERE key = ?")
+      .bind("retry-after-500")
+      .first<{ n: number }>();
+    expect(records?.n).toBe(0);
+
+    const retried = await call(`/v1/tenants/${tenant.id}/users`, request);
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(retried.json.email).toBe("ada@example.com");
+  });
+
+  it("answers 500 internal-error with no stack, SQL or error message after the users table is dropped", async () => {
+    const tenant = await createTenant(admin);
+    const before = await call(`/v1/tenants/${tenant.id}/users`, { key: admin });
+    expect(before.status).toBe(200);
+
+    // Drop the table only when no row references it (api_keys.user_id is a foreign key).
+    await env.CONTROL_DB.exec("UPDATE api_keys SET user_id = NULL");
+    await env.CONTROL_DB.exec("DELETE FROM users");
+    await env.CONTROL_DB.exec("DROP TABLE users");
+
+    const res = await call(`/v1/tenants/${tenant.id}/users`, {
+      key: admin,
+      headers: { "X-Request-Id": "fault-1" },
+    });
+    expectOpaqueInternalError(res);
+    expect(res.json.request_id).toBe("fault-1");
+    expect(res.json.instance).toBe(`/v1/tenants/${tenant.id}/users`);
+
+    // The details go to the log, tied to the request id, and never carry the key's secret.
+    const lines = logged.mock.calls.map((args) => String(args[0]));
+    const entry = lines.map((line) => JSON.parse(line)).find((l) => l.request_id === "fault-1");
+    expect(entry).toMatchObject({ level: "error", method: "GET", path: `/v1/tenants/${tenant.id}/users` });
+    expect(entry.error).toMatch(/users/);
+    expect(lines.join("\n")).not.toContain(admin);
+  });
+
+  it("keeps security headers on the 500 response", async () => {
+    const res = await call("/v1/tenants", { key: admin });
+    // Authentication itself now reads the missing table, so any /v1 call is a real fault.
+    expectOpaqueInternalError(res);
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+  });
+});
