@@ -79,3 +79,26 @@ export function expectProblem(res: Awaited<ReturnType<typeof call>>, status: num
   if (!res.json?.request_id || res.json.request_id !== res.headers.get("X-Request-Id"))
     throw new Error(`request id missing: ${detail}`);
 }
+
+/**
+ * Follows next_cursor from the first page to the last, checking each page answers 200 and holds
+ * at most `limit` items. `path` may carry its own query (e.g. `?tag=x`).
+ */
+export async function listAll<T = any>(path: string, key: string, limit = 100) {
+  const items: T[] = [];
+  const pages: T[][] = [];
+  let cursor: string | null = null;
+  do {
+    const url = new URL(path, "http://localhost");
+    url.searchParams.set("limit", String(limit));
+    if (cursor) url.searchParams.set("cursor", cursor);
+    const res = await call(`${url.pathname}${url.search}`, { key });
+    if (res.status !== 200) throw new Error(`listing ${url.pathname}${url.search}: ${res.status} ${res.text}`);
+    if (res.json.data.length > limit) throw new Error(`page larger than limit ${limit}`);
+    pages.push(res.json.data);
+    items.push(...res.json.data);
+    cursor = res.json.next_cursor;
+    if (pages.length > 200) throw new Error("pagination does not terminate");
+  } while (cursor);
+  return { items, pages };
+}

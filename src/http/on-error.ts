@@ -31,7 +31,8 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
       request_id: c.get("requestId"),
       method: c.req.method,
       path: new URL(c.req.url).pathname,
-      error: error.message,
+      // drizzle appends the bound parameters (tenant data) after "params:"; keep only the query.
+      error: error.message.split("\nparams:")[0],
       stack: error.stack,
     }),
   );

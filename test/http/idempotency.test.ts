@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, tenantKey, uniqueSlug } from "../helpers";
+import { adminKey, call, createTenant, expectProblem, listAll, tenantKey, uniqueSlug } from "../helpers";
 
 let admin: string;
 beforeAll(async () => {
@@ -340,15 +340,8 @@ describe("Idempotency-Key values", () => {
 
 describe("Idempotency-Key on POST /v1/tenants", () => {
   async function tenantsWithSlug(slug: string) {
-    const found: unknown[] = [];
-    let cursor: string | null = null;
-    do {
-      const res = await call(`/v1/tenants?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { key: admin });
-      expect(res.status).toBe(200);
-      found.push(...res.json.data.filter((t: { slug: string }) => t.slug === slug));
-      cursor = res.json.next_cursor;
-    } while (cursor);
-    return found;
+    const { items } = await listAll<{ slug: string }>("/v1/tenants", admin);
+    return items.filter((t) => t.slug === slug);
   }
 
   it("replays the created tenant instead of answering a slug conflict", async () => {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, expectProblem, listAll, tenantKey } from "../helpers";
 
 const ALL = ["entries:read", "entries:write", "tenant:admin"];
 
@@ -216,18 +216,7 @@ describe("tenant API keys", () => {
       const created = new Set<string>();
       for (let i = 0; i < 4; i++) created.add((await tenantKey(admin, tenant.id, ["entries:read"])).id);
 
-      const seen: string[] = [];
-      let cursor: string | null = null;
-      for (let pages = 0; pages < 10; pages++) {
-        const query: string = cursor ? `?limit=1&cursor=${encodeURIComponent(cursor)}` : "?limit=1";
-        const res = await call(`${keysPath}${query}`, { key: admin });
-        expect(res.status).toBe(200);
-        expect(res.json.data.length).toBeLessThanOrEqual(1);
-        seen.push(...res.json.data.map((k: { id: string }) => k.id));
-        cursor = res.json.next_cursor;
-        if (!cursor) break;
-      }
-      expect(cursor).toBeNull();
+      const seen = (await listAll<{ id: string }>(keysPath, admin, 1)).items.map((k) => k.id);
       expect(seen).toHaveLength(4);
       expect(new Set(seen)).toEqual(created);
       // Newest first.

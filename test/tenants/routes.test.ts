@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, tenantKey, uniqueSlug } from "../helpers";
+import { adminKey, call, createTenant, expectProblem, listAll, tenantKey, uniqueSlug } from "../helpers";
 
 type TenantJson = { id: string; slug: string; status: string; tier: string; shard_id: string | null };
 
@@ -12,22 +12,9 @@ const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
   (res.json.errors as { path: string }[]).map((e) => e.path);
 
 /** Walks every page of GET /v1/tenants with the given query. */
-async function listAll(query = "", limit = 100): Promise<{ items: TenantJson[]; pages: number }> {
-  const items: TenantJson[] = [];
-  let cursor: string | null = null;
-  let pages = 0;
-  do {
-    const params = new URLSearchParams(query);
-    params.set("limit", String(limit));
-    if (cursor) params.set("cursor", cursor);
-    const res = await call(`/v1/tenants?${params}`, { key: admin });
-    expect(res.status).toBe(200);
-    expect(res.json.data.length).toBeLessThanOrEqual(limit);
-    items.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    pages++;
-  } while (cursor);
-  return { items, pages };
+async function listTenants(query = "", limit = 100): Promise<{ items: TenantJson[]; pages: number }> {
+  const { items, pages } = await listAll<TenantJson>(`/v1/tenants?${query}`, admin, limit);
+  return { items, pages: pages.length };
 }
 
 describe("tenants", () => {
@@ -107,7 +94,7 @@ describe("POST /v1/tenants", () => {
     });
     expectProblem(res, 422, "unprocessable-entity");
     expect(res.json.detail).toContain("PLATINUM");
-    const { items } = await listAll();
+    const { items } = await listTenants();
     expect(items.map((t) => t.slug)).not.toContain(slug);
   });
 
@@ -182,7 +169,7 @@ describe("POST /v1/tenants", () => {
       body: { name: "Sneaky", slug, tier: "FREE" },
     });
     expectProblem(res, 403, "forbidden");
-    const { items } = await listAll();
+    const { items } = await listTenants();
     expect(items.map((t) => t.slug)).not.toContain(slug);
   });
 
@@ -198,7 +185,7 @@ describe("POST /v1/tenants", () => {
     expect(shards).toEqual(new Set(["d1-shared-0", "d1-shared-1"]));
 
     // Every placement goes to the lighter shard, so the two never differ by more than one tenant.
-    const { items } = await listAll();
+    const { items } = await listTenants();
     const counts = { "d1-shared-0": 0, "d1-shared-1": 0 } as Record<string, number>;
     for (const t of items) if (t.shard_id) counts[t.shard_id] = (counts[t.shard_id] ?? 0) + 1;
     expect(Object.keys(counts).sort()).toEqual(["d1-shared-0", "d1-shared-1"]);
@@ -215,10 +202,10 @@ describe("POST /v1/tenants", () => {
 describe("GET /v1/tenants", () => {
   it("walks every tenant exactly once with limit=2 cursor pagination, newest first", async () => {
     for (let i = 0; i < 3; i++) await createTenant(admin);
-    const everything = await listAll("", 100);
+    const everything = await listTenants("", 100);
     expect(everything.pages).toBe(1);
 
-    const walked = await listAll("", 2);
+    const walked = await listTenants("", 2);
     const ids = walked.items.map((t) => t.id);
     expect(walked.pages).toBe(Math.ceil(everything.items.length / 2));
     expect(new Set(ids).size).toBe(ids.length);
@@ -246,12 +233,12 @@ describe("GET /v1/tenants", () => {
     });
     expect(patch.status).toBe(200);
 
-    const onlySuspended = await listAll("status=SUSPENDED", 2);
+    const onlySuspended = await listTenants("status=SUSPENDED", 2);
     expect(onlySuspended.items.map((t) => t.id)).toContain(suspended.id);
     expect(onlySuspended.items.map((t) => t.id)).not.toContain(active.id);
     for (const t of onlySuspended.items) expect(t.status).toBe("SUSPENDED");
 
-    const onlyActive = await listAll("status=ACTIVE");
+    const onlyActive = await listTenants("status=ACTIVE");
     expect(onlyActive.items.map((t) => t.id)).toContain(active.id);
     expect(onlyActive.items.map((t) => t.id)).not.toContain(suspended.id);
     for (const t of onlyActive.items) expect(t.status).toBe("ACTIVE");
@@ -261,7 +248,7 @@ describe("GET /v1/tenants", () => {
     const free = await createTenant(admin, { tier: "FREE" });
     const enterprise = await createTenant(admin, { tier: "ENTERPRISE" });
 
-    const enterprises = await listAll("tier=ENTERPRISE", 2);
+    const enterprises = await listTenants("tier=ENTERPRISE", 2);
     expect(enterprises.items.map((t) => t.id)).toContain(enterprise.id);
     expect(enterprises.items.map((t) => t.id)).not.toContain(free.id);
     for (const t of enterprises.items) expect(t.tier).toBe("ENTERPRISE");
@@ -272,7 +259,7 @@ describe("GET /v1/tenants", () => {
     await call(`/v1/tenants/${target.id}`, { method: "PATCH", key: admin, body: { status: "SUSPENDED" } });
     const other = await createTenant(admin, { tier: "FREE" });
 
-    const { items } = await listAll("status=SUSPENDED&tier=FREE");
+    const { items } = await listTenants("status=SUSPENDED&tier=FREE");
     expect(items.map((t) => t.id)).toContain(target.id);
     expect(items.map((t) => t.id)).not.toContain(other.id);
     for (const t of items) expect(t).toMatchObject({ status: "SUSPENDED", tier: "FREE" });

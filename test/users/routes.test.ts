@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, expectProblem, listAll, tenantKey } from "../helpers";
 
 const UNKNOWN_USER = "usr_01JD8X5Q3M2V7T6R4N9K0B1C2E";
 
@@ -99,18 +99,7 @@ describe("users", () => {
       const created = new Set<string>();
       for (let i = 0; i < 5; i++) created.add((await addUser(admin, usersPath)).id);
 
-      const seen: string[] = [];
-      let cursor: string | null = null;
-      for (let pages = 0; pages < 10; pages++) {
-        const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : "?limit=2";
-        const res = await call(`${usersPath}${query}`, { key: admin });
-        expect(res.status).toBe(200);
-        expect(res.json.data.length).toBeLessThanOrEqual(2);
-        seen.push(...res.json.data.map((u: { id: string }) => u.id));
-        cursor = res.json.next_cursor;
-        if (!cursor) break;
-      }
-      expect(cursor).toBeNull();
+      const seen = (await listAll<{ id: string }>(usersPath, admin, 2)).items.map((u) => u.id);
       expect(seen).toHaveLength(5);
       expect(new Set(seen)).toEqual(created);
       expect([...seen].sort().reverse()).toEqual(seen);
