@@ -1,18 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, type Call, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { adminKey, type Call, call, expectProblem, tenantKey } from "../helpers";
+import { entriesFixture } from "./fixture";
 
 /** A well-formed entry id that no entry has. */
 const UNKNOWN_ENTRY = "ent_01JD8X5Q3M2V7T6R4N9K0B1C2G";
 
+/** The shared fixture plus one existing entry. */
 async function setup() {
-  const admin = await adminKey();
-  const tenant = await createTenant(admin);
-  const { secret } = await tenantKey(admin, tenant.id, ["entries:read", "entries:write"]);
-  const base = `/v1/tenants/${tenant.id}/entries`;
-  const send = (path: string, options: Call = {}) => call(`${base}${path}`, { key: secret, ...options });
-  const created = await send("", { method: "POST", body: { data: { a: 1 }, tags: ["t"] } });
-  expect(created.status, created.text).toBe(201);
-  return { admin, tenant, key: secret, base, send, entryId: created.json.id as string };
+  const fixture = await entriesFixture();
+  const created = await fixture.create({ data: { a: 1 }, tags: ["t"] });
+  return { ...fixture, entryId: created.id };
 }
 
 type Res = Awaited<ReturnType<typeof call>>;

@@ -1,35 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, type Call, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { call, expectProblem } from "../helpers";
+import { type Entry, entriesFixture, type Page } from "./fixture";
 
-type Entry = {
-  id: string;
-  data: Record<string, unknown>;
-  tags: string[];
-  version: number;
-  size_bytes: number;
-  created_at: string;
-  updated_at: string;
-};
-type Page = { data: Entry[]; next_cursor: string | null };
-
-/** A fresh ACTIVE tenant and a key holding entries:read and entries:write. */
+/** The shared fixture plus a lister that expects 200. */
 async function setup() {
-  const admin = await adminKey();
-  const tenant = await createTenant(admin);
-  const { secret } = await tenantKey(admin, tenant.id, ["entries:read", "entries:write"]);
-  const base = `/v1/tenants/${tenant.id}/entries`;
-  const send = (path: string, options: Call = {}) => call(`${base}${path}`, { key: secret, ...options });
-  const create = async (body: unknown) => {
-    const res = await send("", { method: "POST", body });
-    expect(res.status, res.text).toBe(201);
-    return res.json as Entry;
-  };
+  const fixture = await entriesFixture();
+  const { send } = fixture;
   const list = async (query = "") => {
     const res = await send(query);
     expect(res.status, res.text).toBe(200);
     return res.json as Page;
   };
-  return { admin, tenant, key: secret, base, send, create, list };
+  return { ...fixture, list };
 }
 
 /** Follows next_cursor from the first page to the last, returning every page. */
