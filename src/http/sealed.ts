@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+
 /**
  * Seals data with AES-256-GCM under a key derived (HKDF-SHA-256) from a secret the server does
  * not store, e.g. the caller's API key. Whoever reads the database cannot open it.
@@ -13,28 +15,17 @@ async function derive(secret: string, context: string): Promise<CryptoKey> {
   );
 }
 
-const CHUNK = 3 * 8192;
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
-
 export async function seal(secret: string, context: string, plaintext: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const key = await derive(secret, context);
   const ciphertext = new Uint8Array(
     await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(plaintext)),
   );
-  const out = new Uint8Array(iv.byteLength + ciphertext.byteLength);
-  out.set(iv);
-  out.set(ciphertext, iv.byteLength);
-  // Chunked so large bodies do not overflow String.fromCharCode's argument list; a multiple of
-  // 3 bytes per chunk keeps base64 padding out of the middle.
-  let encoded = "";
-  for (let i = 0; i < out.byteLength; i += CHUNK) encoded += toBase64(out.subarray(i, i + CHUNK));
-  return encoded;
+  return Buffer.concat([iv, ciphertext]).toString("base64");
 }
 
 export async function open(secret: string, context: string, sealed: string): Promise<string> {
-  const bytes = fromBase64(sealed);
+  const bytes = Buffer.from(sealed, "base64");
   const key = await derive(secret, context);
   const plaintext = await crypto.subtle.decrypt(
     { name: "AES-GCM", iv: bytes.subarray(0, 12) },

@@ -4,8 +4,12 @@ import { notFound } from "../http/problems";
 import { tenants } from "../tenants/schema";
 import { type Shard, shards } from "./schema";
 
+export async function findShard(db: ControlDb, shardId: string): Promise<Shard | undefined> {
+  return db.query.shards.findFirst({ where: eq(shards.id, shardId) });
+}
+
 export async function getShard(db: ControlDb, shardId: string): Promise<Shard> {
-  const shard = await db.query.shards.findFirst({ where: eq(shards.id, shardId) });
+  const shard = await findShard(db, shardId);
   if (!shard) throw notFound("Shard");
   return shard;
 }

@@ -4,8 +4,7 @@ import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
 import { openShard } from "../shards/connection";
-import { shards } from "../shards/schema";
-import { pickShard } from "../shards/service";
+import { findShard, pickShard } from "../shards/service";
 import { shardTenants } from "../shards/tenant-schema";
 import { type Tenant, type TenantStatus, tenants } from "./schema";
 
@@ -42,7 +41,7 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
   try {
     // Keep an earlier placement only while that shard is still active; a tenant that never
     // finished provisioning holds no data there, so it can be placed again.
-    let shard = tenant.shardId ? await db.query.shards.findFirst({ where: eq(shards.id, tenant.shardId) }) : undefined;
+    let shard = tenant.shardId ? await findShard(db, tenant.shardId) : undefined;
     if (shard?.status !== "active") {
       const plan = await requirePlan(db, tenant.tier);
       shard = (await pickShard(db, plan.dedicatedShard)) ?? undefined;
