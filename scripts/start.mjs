@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { adminKeyExists, mintAdminKey } from "./lib/admin-key.mjs";
+import { WRANGLER, WRANGLER_ENV } from "./lib/wrangler.mjs";
 import { migrateLocal } from "./migrate-local.mjs";
 
 const KEY_FILE = new URL("../.dev.admin-key", import.meta.url);
@@ -18,9 +19,12 @@ if (!key || !adminKeyExists(key, "--local")) {
 console.log(`Dev admin key: ${key}`);
 
 const dev = spawn(
-  new URL("../node_modules/.bin/wrangler", import.meta.url).pathname,
+  WRANGLER,
   ["dev", "--test-scheduled", "--port", PORT, "--ip", "127.0.0.1", ...process.argv.slice(2)],
-  { stdio: ["inherit", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  {
+    stdio: "inherit",
+    env: WRANGLER_ENV,
+  },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -1,8 +1,9 @@
 import { newId } from "../../src/http/ids.ts";
-import { generateKey } from "../../src/keys/secret.ts";
+import { SCOPES } from "../../src/keys/scopes.ts";
+import { generateKey, parseKey } from "../../src/keys/secret.ts";
 import { d1Query } from "./wrangler.mjs";
 
-const ALL_SCOPES = JSON.stringify(["entries:read", "entries:write", "tenant:admin"]);
+const ALL_SCOPES = JSON.stringify(SCOPES);
 const quote = (value) => `'${String(value).replaceAll("'", "''")}'`;
 
 /** Mints a platform-admin key into the control database; only its hash is written. */
@@ -16,7 +17,7 @@ export async function mintAdminKey(name, target) {
 
 /** True when the key's prefix names a live platform-admin key in the control database. */
 export function adminKeyExists(key, target) {
-  const prefix = /^(etk_[A-Za-z0-9]{16})_/.exec(key)?.[1];
+  const prefix = parseKey(key)?.prefix;
   if (!prefix) return false;
   const rows = d1Query(
     "CONTROL_DB",

@@ -1,14 +1,16 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-const WRANGLER = new URL("../../node_modules/.bin/wrangler", import.meta.url).pathname;
+export const WRANGLER = new URL("../../node_modules/.bin/wrangler", import.meta.url).pathname;
+/** The environment every wrangler call gets: no telemetry from dev and CI runs. */
+export const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 /** Runs wrangler with no stdin (so it never waits on a prompt) and returns stdout; throws on failure. */
 export function wrangler(args, { quiet = false } = {}) {
   const result = spawnSync(WRANGLER, args, {
     stdio: ["ignore", "pipe", quiet ? "pipe" : "inherit"],
     encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    env: WRANGLER_ENV,
   });
   if (result.status !== 0) {
     throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr ?? ""}`);
