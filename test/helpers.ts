@@ -69,6 +69,10 @@ export async function tenantKey(
   return res.json as { id: string; secret: string; prefix: string };
 }
 
+/** The field paths a validation-error problem lists, e.g. `body.data`. */
+export const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
+  (res.json.errors as { path: string }[]).map((error) => error.path);
+
 /** A problem+json body with the given type slug and status. */
 export function expectProblem(res: Awaited<ReturnType<typeof call>>, status: number, type: string) {
   const detail = `${res.status} ${res.text}`;

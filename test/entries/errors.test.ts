@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, type Call, call, expectProblem, tenantKey } from "../helpers";
+import { adminKey, type Call, call, errorPaths, expectProblem, tenantKey } from "../helpers";
 import { entriesFixture } from "./fixture";
 
 /** A well-formed entry id that no entry has. */
@@ -11,9 +11,6 @@ async function setup() {
   const created = await fixture.create({ data: { a: 1 }, tags: ["t"] });
   return { ...fixture, entryId: created.id };
 }
-
-type Res = Awaited<ReturnType<typeof call>>;
-const errorPaths = (res: Res) => (res.json.errors as { path: string }[]).map((e) => e.path);
 
 describe("validation of the entry body", () => {
   it("rejects a body without data, naming body.data", async () => {

@@ -34,6 +34,14 @@ async function storedRecords(idempotencyKey: string) {
   return results;
 }
 
+/** Rewinds a completed record to "in progress since startedAt", as if the first request were still running. */
+const putBackInFlight = (key: string, startedAt: number) =>
+  env.CONTROL_DB.prepare(
+    "UPDATE idempotency_records SET state = 'in_progress', status = NULL, body = NULL, created_at = ? WHERE key = ?",
+  )
+    .bind(startedAt, key)
+    .run();
+
 describe("Idempotency-Key on POST entries", () => {
   it("replays the first response for the same key and body, creating only one entry", async () => {
     const tenant = await createTenant(admin);
@@ -169,11 +177,7 @@ describe("Idempotency-Key on POST entries", () => {
     const first = await postEntry(tenant.id, admin, key, body);
     expect(first.status).toBe(201);
     // Put the record back in flight, as if the first request had not finished yet.
-    await env.CONTROL_DB.prepare(
-      "UPDATE idempotency_records SET state = 'in_progress', status = NULL, body = NULL WHERE key = ?",
-    )
-      .bind(key)
-      .run();
+    await putBackInFlight(key, Date.now());
 
     const duplicate = await postEntry(tenant.id, admin, key, body);
     expectProblem(duplicate, 409, "idempotency-key-in-use");
@@ -188,11 +192,7 @@ describe("Idempotency-Key on POST entries", () => {
     const first = await postEntry(tenant.id, admin, key, body);
     expect(first.status).toBe(201);
     // As if the isolate had died mid-request two minutes ago, before recording the outcome.
-    await env.CONTROL_DB.prepare(
-      "UPDATE idempotency_records SET state = 'in_progress', status = NULL, body = NULL, created_at = ? WHERE key = ?",
-    )
-      .bind(Date.now() - 120_000, key)
-      .run();
+    await putBackInFlight(key, Date.now() - 120_000);
 
     const retry = await postEntry(tenant.id, admin, key, body);
     expect(retry.status).toBe(201);

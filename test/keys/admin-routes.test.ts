@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, listAll, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, errorPaths, expectProblem, listAll, tenantKey } from "../helpers";
 
 const PATH = "/v1/admin/keys";
 
@@ -9,9 +9,6 @@ async function createAdminKey(admin: string, body: Record<string, unknown> = { n
   expect(res.status).toBe(201);
   return res.json as { id: string; secret: string; prefix: string; [field: string]: unknown };
 }
-
-const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
-  (res.json.errors as { path: string }[]).map((error) => error.path);
 
 describe("platform-admin keys", () => {
   it("lets a platform admin create an admin key holding every scope, shown once with no-store", async () => {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, listAll, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, errorPaths, expectProblem, listAll, tenantKey } from "../helpers";
 
 const ALL = ["entries:read", "entries:write", "tenant:admin"];
 
@@ -33,9 +33,6 @@ async function controlDbDump() {
     }),
   );
 }
-
-const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
-  (res.json.errors as { path: string }[]).map((error) => error.path);
 
 describe("tenant API keys", () => {
   describe("create", () => {

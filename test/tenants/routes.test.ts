@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, listAll, tenantKey, uniqueSlug } from "../helpers";
+import { adminKey, call, createTenant, errorPaths, expectProblem, listAll, tenantKey, uniqueSlug } from "../helpers";
 
 type TenantJson = { id: string; slug: string; status: string; tier: string; shard_id: string | null };
 
@@ -7,9 +7,6 @@ let admin: string;
 beforeAll(async () => {
   admin = await adminKey();
 });
-
-const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
-  (res.json.errors as { path: string }[]).map((e) => e.path);
 
 /** Walks every page of GET /v1/tenants with the given query. */
 async function listTenants(query = "", limit = 100): Promise<{ items: TenantJson[]; pages: number }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, call, createTenant, expectProblem, listAll, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, errorPaths, expectProblem, listAll, tenantKey } from "../helpers";
 
 const UNKNOWN_USER = "usr_01JD8X5Q3M2V7T6R4N9K0B1C2E";
 
@@ -16,9 +16,6 @@ async function addUser(admin: string, usersPath: string, body: Record<string, un
   expect(res.status).toBe(201);
   return res.json as { id: string; email: string; role: string; [field: string]: unknown };
 }
-
-const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
-  (res.json.errors as { path: string }[]).map((error) => error.path);
 
 describe("users", () => {
   describe("create", () => {
