@@ -1,6 +1,7 @@
+import type { GateSession } from "./gate/session";
 import type { Scope } from "./keys/scopes";
+import type { TenantRoute } from "./routing/route";
 import type { ShardDb } from "./shards/connection";
-import type { Tenant } from "./tenants/schema";
 
 /** Who is calling, as established by the API key on the request. */
 export type Principal =
@@ -14,8 +15,10 @@ export type AppEnv = {
     principal: Principal;
     /** The API key as presented; kept in memory only, to seal data for this caller alone. */
     credential: string;
-    /** The tenant named in the path, loaded once the caller is allowed to see it. */
-    tenant: Tenant;
+    /** The gate's decision for a tenant key's request (absent for platform-admin keys). */
+    gate?: GateSession;
+    /** The route of the tenant named in the path, set once the caller may see that tenant. */
+    route: TenantRoute;
     /** The tenant's data shard, opened by `tenantShard()` on data routes. */
     shardDb: ShardDb;
   };

@@ -1,10 +1,15 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { controlDb } from "../db/client";
-import type { AppEnv, Principal } from "../env";
+import type { AppEnv } from "../env";
+import { gateOf } from "../gate/client";
+import { rateLimitHeaders } from "../gate/headers";
+import type { AdmitResult } from "../gate/protocol";
 import { AppError } from "../http/problems";
-import { ALL_SCOPES, ROLE_SCOPES } from "../keys/scopes";
+import { ALL_SCOPES } from "../keys/scopes";
 import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
 import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/service";
+import { keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
 
 export type AuthenticateOptions = {
   /** Where the key is read from; `Authorization: Bearer <key>` by default. */
@@ -17,9 +22,26 @@ const bearer = (header: (name: string) => string | undefined) => {
   return match?.[1];
 };
 
+const invalidKey = () =>
+  new AppError("invalid-api-key", undefined, {
+    headers: { "WWW-Authenticate": 'Bearer realm="edge-tenancy", error="invalid_token"' },
+  });
+
+async function lookUp(c: Context<AppEnv>, prefix: string) {
+  try {
+    return await findKeyByPrefix(controlDb(c.env), prefix);
+  } catch (cause) {
+    throw new AppError("control-plane-unavailable", "The key could not be looked up; retry shortly", {
+      headers: { "Retry-After": "1" },
+      cause,
+    });
+  }
+}
+
 /**
- * Resolves the API key to a Principal. Every request reads the key row from the control
- * database (no isolate cache), which is what makes revocation effective immediately.
+ * Resolves the API key to a Principal and, for a tenant's key, passes the request through the
+ * tenant's gate (one Durable Object call that verifies the key and applies every limit).
+ * Platform-admin keys are checked against the control database on every request.
  */
 export const authenticate = (options: AuthenticateOptions = {}) => {
   const readKey = options.readKey ?? bearer;
@@ -30,36 +52,104 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
         headers: { "WWW-Authenticate": 'Bearer realm="edge-tenancy"' },
       });
     }
-    const invalid = new AppError("invalid-api-key", undefined, {
-      headers: { "WWW-Authenticate": 'Bearer realm="edge-tenancy", error="invalid_token"' },
-    });
     const parsed = parseKey(presented);
-    if (!parsed) throw invalid;
+    if (!parsed) throw invalidKey();
+    const secretHash = await sha256Hex(parsed.secret);
 
-    const db = controlDb(c.env);
-    const [found, presentedHash] = await Promise.all([findKeyByPrefix(db, parsed.prefix), sha256Hex(parsed.secret)]);
-    if (!found || !digestsEqual(found.key.secretHash, presentedHash)) throw invalid;
-    const { key, tenantStatus, userRole } = found;
-    const now = Date.now();
-    if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw invalid;
-    if (tenantStatus === "SUSPENDED") throw new AppError("tenant-suspended");
-
-    const principal: Principal =
-      key.tenantId === null
-        ? { kind: "platform_admin", keyId: key.id, scopes: ALL_SCOPES }
-        : {
-            kind: "tenant",
-            keyId: key.id,
-            tenantId: key.tenantId,
-            userId: key.userId,
-            scopes: userRole ? key.scopes.filter((scope) => ROLE_SCOPES[userRole].includes(scope)) : key.scopes,
-          };
-    c.set("principal", principal);
+    // Which tenant a key belongs to never changes, so a warm isolate skips the control database.
+    const owners = keyOwnerIndex();
+    let owner = owners.get(parsed.prefix);
+    let found: Awaited<ReturnType<typeof findKeyByPrefix>> | undefined;
+    if (!owner) {
+      found = await lookUp(c, parsed.prefix);
+      if (!found) throw invalidKey();
+      owner = { keyId: found.key.id, tenantId: found.key.tenantId };
+      owners.set(parsed.prefix, owner);
+    }
     c.set("credential", presented);
+    if (owner.tenantId !== null) return admitThroughGate(c, next, owner.tenantId, owner.keyId, secretHash);
 
+    found ??= await lookUp(c, parsed.prefix);
+    if (!found || !digestsEqual(found.key.secretHash, secretHash)) throw invalidKey();
+    const { key } = found;
+    const now = Date.now();
+    if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw invalidKey();
+    c.set("principal", { kind: "platform_admin", keyId: key.id, scopes: ALL_SCOPES });
     if (key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
-      c.executionCtx.waitUntil(touchKey(db, key.id, now).catch(() => undefined));
+      c.executionCtx.waitUntil(touchKey(controlDb(c.env), key.id, now).catch(() => undefined));
     }
     await next();
   });
 };
+
+async function admitThroughGate(
+  c: Context<AppEnv>,
+  next: () => Promise<void>,
+  tenantId: string,
+  keyId: string,
+  secretHash: string,
+) {
+  const gate = gateOf(c.env, tenantId);
+  const routes = routeCache(c.env);
+  const cached = routes.get(tenantId);
+  let result: AdmitResult;
+  try {
+    result = (await gate.admit({
+      tenantId,
+      keyId,
+      secretHash,
+      knownVersion: cached?.route.version ?? null,
+    })) as AdmitResult;
+  } catch (cause) {
+    throw new AppError("control-plane-unavailable", "The tenant's gate did not answer; retry shortly", {
+      headers: { "Retry-After": "1" },
+      cause,
+    });
+  }
+  if (!result.admitted) {
+    const headers: Record<string, string> = rateLimitHeaders(result.policies);
+    if (result.retryAfterSeconds !== null) headers["Retry-After"] = String(result.retryAfterSeconds);
+    if (result.problem === "invalid-api-key")
+      headers["WWW-Authenticate"] = 'Bearer realm="edge-tenancy", error="invalid_token"';
+    throw new AppError(result.problem, result.detail, {
+      headers,
+      extensions: {
+        ...result.extensions,
+        ...(result.retryAfterSeconds !== null ? { retry_after: result.retryAfterSeconds } : {}),
+      },
+    });
+  }
+
+  const route = result.route ?? cached?.route;
+  if (!route) throw new Error("The gate sent no route although this isolate holds none");
+  rememberRoute(routes, route);
+  const session = {
+    tenantId,
+    route,
+    leaseId: result.leaseId,
+    policies: result.policies,
+    circuits: result.circuits,
+    outcomes: [],
+  };
+  c.set("principal", {
+    kind: "tenant",
+    keyId,
+    tenantId,
+    userId: result.principal.userId,
+    scopes: result.principal.scopes,
+  });
+  c.set("gate", session);
+  try {
+    await next();
+  } finally {
+    for (const [name, value] of Object.entries(rateLimitHeaders(session.policies))) c.res.headers.set(name, value);
+    // The slot goes back once the response is complete; a lost release expires with its lease.
+    c.executionCtx.waitUntil(
+      gate.release(session.leaseId, session.outcomes).catch((error: unknown) => {
+        console.warn(
+          JSON.stringify({ level: "warn", msg: "gate release failed", tenant_id: tenantId, error: String(error) }),
+        );
+      }),
+    );
+  }
+}

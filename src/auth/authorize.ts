@@ -1,9 +1,8 @@
 import { createMiddleware } from "hono/factory";
-import { controlDb } from "../db/client";
 import type { AppEnv } from "../env";
 import { AppError, notFound } from "../http/problems";
 import type { Scope } from "../keys/scopes";
-import { getTenant } from "../tenants/service";
+import { resolveRoute } from "../routing/resolve";
 
 /** Requires a platform-admin key. */
 export const requirePlatformAdmin = () =>
@@ -15,15 +14,23 @@ export const requirePlatformAdmin = () =>
   });
 
 /**
- * Loads the tenant named by `:tenantId` into `c.var.tenant`. A tenant key naming any other tenant
+ * Sets `c.var.route` for the tenant named by `:tenantId`. A tenant key naming any other tenant
  * gets the same 404 as a tenant that does not exist, so ids of other tenants cannot be probed.
+ * A tenant key's own route comes from its gate, so its requests need no control-database read.
  */
 export const tenantAccess = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const tenantId = c.req.param("tenantId") ?? "";
     const principal = c.var.principal;
-    if (principal.kind === "tenant" && principal.tenantId !== tenantId) throw notFound("Tenant");
-    c.set("tenant", await getTenant(controlDb(c.env), tenantId));
+    if (principal.kind === "tenant") {
+      const gate = c.var.gate;
+      if (principal.tenantId !== tenantId || !gate) throw notFound("Tenant");
+      c.set("route", gate.route);
+    } else {
+      const route = await resolveRoute(c.env, tenantId);
+      if (!route) throw notFound("Tenant");
+      c.set("route", route);
+    }
     await next();
   });
 

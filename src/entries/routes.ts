@@ -50,9 +50,9 @@ export const entryRoutes = createRouter()
       responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
     }),
     async (c) => {
-      const entry = await createEntry(c.var.shardDb, c.var.tenant.id, c.req.valid("json"));
+      const entry = await createEntry(c.var.shardDb, c.var.route.tenantId, c.req.valid("json"), c.var.route.limits);
       c.header("ETag", etagOf(entry));
-      c.header("Location", `/v1/tenants/${c.var.tenant.id}/entries/${entry.id}`);
+      c.header("Location", `/v1/tenants/${c.var.route.tenantId}/entries/${entry.id}`);
       return c.json(entryView(entry), 201);
     },
   )
@@ -70,7 +70,7 @@ export const entryRoutes = createRouter()
       const { limit, cursor, tag } = c.req.valid("query");
       const result = await listEntries(
         c.var.shardDb,
-        c.var.tenant.id,
+        c.var.route.tenantId,
         { tag },
         { limit, after: cursorAfter(cursor, ID_PATTERN) },
       );
@@ -92,7 +92,7 @@ export const entryRoutes = createRouter()
       },
     }),
     async (c) => {
-      const entry = await getEntry(c.var.shardDb, c.var.tenant.id, c.req.valid("param").entryId);
+      const entry = await getEntry(c.var.shardDb, c.var.route.tenantId, c.req.valid("param").entryId);
       c.header("ETag", etagOf(entry));
       const ifNoneMatch = parseEntityTags(c.req.valid("header")["if-none-match"]);
       if (ifNoneMatch === "*" || ifNoneMatch?.includes(entry.version)) return c.body(null, 304);
@@ -117,10 +117,11 @@ export const entryRoutes = createRouter()
       const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
       const entry = await replaceEntry(
         c.var.shardDb,
-        c.var.tenant.id,
+        c.var.route.tenantId,
         c.req.valid("param").entryId,
         c.req.valid("json"),
         precondition,
+        c.var.route.limits,
       );
       c.header("ETag", etagOf(entry));
       return c.json(entryView(entry), 200);
@@ -138,7 +139,7 @@ export const entryRoutes = createRouter()
     }),
     async (c) => {
       const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
-      await deleteEntry(c.var.shardDb, c.var.tenant.id, c.req.valid("param").entryId, precondition);
+      await deleteEntry(c.var.shardDb, c.var.route.tenantId, c.req.valid("param").entryId, precondition);
       return c.body(null, 204);
     },
   );

@@ -1,7 +1,10 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { retryRead } from "../gate/retry";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
+import type { TenantLimits } from "../routing/route";
 import type { ShardDb } from "../shards/connection";
+import { shardTenants } from "../shards/tenant-schema";
 import { type Entry, entries, entryTags } from "./schema";
 
 export type EntryInput = { data: Record<string, unknown>; tags: string[] };
@@ -12,25 +15,69 @@ const sizeOf = (input: EntryInput) => new TextEncoder().encode(JSON.stringify(in
 
 const uniqueTags = (tags: string[]) => [...new Set(tags)];
 
-export async function createEntry(db: ShardDb, tenantId: string, input: EntryInput, now = Date.now()): Promise<Entry> {
-  const [row] = await db
-    .insert(entries)
-    .values({
-      tenantId,
-      id: newId("ent"),
-      data: input.data,
-      tags: uniqueTags(input.tags),
-      version: 1,
-      sizeBytes: sizeOf(input),
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
-  return row as Entry;
+export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
+
+/** The shard's triggers refuse a write past these; they are set in the write's own transaction. */
+const setStorageLimits = (db: ShardDb, tenantId: string, limits: StorageLimits) =>
+  db
+    .update(shardTenants)
+    .set({ maxEntries: limits.maxEntries, maxStoredBytes: limits.maxStorageBytes })
+    .where(eq(shardTenants.tenantId, tenantId));
+
+const QUOTA_REFUSAL = /quota_exceeded:(entries|stored_bytes)/;
+
+/** Turns the shard's quota refusal into a 403 naming the quota; anything else passes through. */
+function quotaError(error: unknown, limits: StorageLimits): unknown {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const match = QUOTA_REFUSAL.exec(cause.message);
+    if (!match) continue;
+    const quota = match[1] as "entries" | "stored_bytes";
+    const limit = quota === "entries" ? limits.maxEntries : limits.maxStorageBytes;
+    return new AppError(
+      "storage-quota-exceeded",
+      quota === "entries"
+        ? `The plan allows at most ${limit} entries`
+        : `The plan allows at most ${limit} bytes of entry data`,
+      { extensions: { quota, limit } },
+    );
+  }
+  return error;
+}
+
+export async function createEntry(
+  db: ShardDb,
+  tenantId: string,
+  input: EntryInput,
+  limits: StorageLimits,
+  now = Date.now(),
+): Promise<Entry> {
+  try {
+    const [, inserted] = await db.batch([
+      setStorageLimits(db, tenantId, limits),
+      db
+        .insert(entries)
+        .values({
+          tenantId,
+          id: newId("ent"),
+          data: input.data,
+          tags: uniqueTags(input.tags),
+          version: 1,
+          sizeBytes: sizeOf(input),
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning(),
+    ]);
+    return inserted[0] as Entry;
+  } catch (error) {
+    throw quotaError(error, limits);
+  }
 }
 
 export async function getEntry(db: ShardDb, tenantId: string, entryId: string): Promise<Entry> {
-  const row = await db.query.entries.findFirst({ where: and(eq(entries.tenantId, tenantId), eq(entries.id, entryId)) });
+  const row = await retryRead(() =>
+    db.query.entries.findFirst({ where: and(eq(entries.tenantId, tenantId), eq(entries.id, entryId)) }),
+  );
   if (!row) throw notFound("Entry");
   return row;
 }
@@ -59,22 +106,31 @@ export async function replaceEntry(
   entryId: string,
   input: EntryInput,
   precondition: Precondition,
+  limits: StorageLimits,
   now = Date.now(),
 ): Promise<Entry> {
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const current = await getEntry(db, tenantId, entryId);
     checkPrecondition(current, precondition);
-    const [row] = await db
-      .update(entries)
-      .set({
-        data: input.data,
-        tags: uniqueTags(input.tags),
-        version: current.version + 1,
-        sizeBytes: sizeOf(input),
-        updatedAt: now,
-      })
-      .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
-      .returning();
+    let row: Entry | undefined;
+    try {
+      [, [row]] = await db.batch([
+        setStorageLimits(db, tenantId, limits),
+        db
+          .update(entries)
+          .set({
+            data: input.data,
+            tags: uniqueTags(input.tags),
+            version: current.version + 1,
+            sizeBytes: sizeOf(input),
+            updatedAt: now,
+          })
+          .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+          .returning(),
+      ]);
+    } catch (error) {
+      throw quotaError(error, limits);
+    }
     if (row) return row;
   }
   throw new AppError("conflict", "The entry is being written concurrently; retry", { headers: { "Retry-After": "1" } });
@@ -95,6 +151,15 @@ export async function deleteEntry(db: ShardDb, tenantId: string, entryId: string
 
 /** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */
 export async function listEntries(
+  db: ShardDb,
+  tenantId: string,
+  filter: { tag?: string },
+  page: { limit: number; after?: string },
+) {
+  return retryRead(() => listPage(db, tenantId, filter, page));
+}
+
+async function listPage(
   db: ShardDb,
   tenantId: string,
   filter: { tag?: string },

@@ -17,7 +17,18 @@ export const configurableCors = () =>
       origin: allowed === "*" ? "*" : (origin) => (allowed.includes(origin) ? origin : null),
       allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["ETag", "Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After"],
+      exposeHeaders: [
+        "ETag",
+        "Location",
+        "X-Request-Id",
+        "Idempotent-Replayed",
+        "Retry-After",
+        "RateLimit-Policy",
+        "RateLimit",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+      ],
       maxAge: 600,
     })(c, next);
   });

@@ -12,6 +12,7 @@ export const PROBLEMS = {
   "insufficient-scope": { status: 403, title: "The API key lacks a required scope" },
   forbidden: { status: 403, title: "This caller may not do that" },
   "tenant-suspended": { status: 403, title: "The tenant is suspended" },
+  "storage-quota-exceeded": { status: 403, title: "The write would exceed the tenant's storage quota" },
   "not-found": { status: 404, title: "The resource does not exist" },
   "method-not-allowed": { status: 405, title: "The method is not allowed on this resource" },
   conflict: { status: 409, title: "The request conflicts with the current state" },
@@ -28,8 +29,13 @@ export const PROBLEMS = {
     title: "The Idempotency-Key was already used with a different request",
   },
   "unprocessable-entity": { status: 422, title: "The request cannot be processed" },
+  "rate-limited": { status: 429, title: "Too many requests; retry after the indicated time" },
+  "quota-exhausted": { status: 429, title: "The monthly request quota is used up" },
   "internal-error": { status: 500, title: "An unexpected error occurred" },
   "shard-unavailable": { status: 503, title: "The tenant's data shard is unavailable" },
+  "circuit-open": { status: 503, title: "Calls to a failing dependency are paused" },
+  "concurrency-limit": { status: 503, title: "Too many requests of this tenant are in flight" },
+  "control-plane-unavailable": { status: 503, title: "The platform cannot verify this request right now" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
 import { controlDb } from "../db/client";
+import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -47,7 +48,7 @@ export const tenantKeyRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { key, secret } = await createKey(controlDb(c.env), c.var.tenant.id, {
+      const { key, secret } = await createKey(controlDb(c.env), c.var.route.tenantId, {
         name: body.name,
         scopes: body.scopes,
         expiresAt: expiry(body.expires_at),
@@ -70,7 +71,7 @@ export const tenantKeyRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const result = await listKeys(controlDb(c.env), c.var.tenant.id, {
+      const result = await listKeys(controlDb(c.env), c.var.route.tenantId, {
         limit,
         after: cursorAfter(cursor, ID_PATTERN),
       });
@@ -87,7 +88,7 @@ export const tenantKeyRoutes = createRouter()
       request: { params: KeyParams },
       responses: { 200: { description: "The key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
-    async (c) => c.json(keyView(await getKey(controlDb(c.env), c.var.tenant.id, c.req.valid("param").keyId)), 200),
+    async (c) => c.json(keyView(await getKey(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").keyId)), 200),
   )
   .openapi(
     createRoute({
@@ -99,7 +100,11 @@ export const tenantKeyRoutes = createRouter()
       request: { params: KeyParams },
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
-    async (c) => c.json(keyView(await revokeKey(controlDb(c.env), c.var.tenant.id, c.req.valid("param").keyId)), 200),
+    async (c) => {
+      const key = await revokeKey(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").keyId);
+      await tenantChanged(c.env, c.var.route.tenantId);
+      return c.json(keyView(key), 200);
+    },
   );
 
 const adminTags = ["Platform-admin keys"];

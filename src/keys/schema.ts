@@ -1,4 +1,4 @@
-import { index, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { epochMs, jsonText } from "../db/columns";
 import { tenants } from "../tenants/schema";
 import { users } from "../users/schema";
@@ -18,6 +18,8 @@ export const apiKeys = sqliteTable(
     prefix: text("prefix").notNull(),
     secretHash: text("secret_hash").notNull(),
     scopes: jsonText<Scope[]>("scopes").notNull(),
+    /** Optional per-key limit, applied on top of the tenant's own. */
+    rateLimitPerMinute: integer("rate_limit_per_minute"),
     expiresAt: epochMs("expires_at"),
     lastUsedAt: epochMs("last_used_at"),
     revokedAt: epochMs("revoked_at"),

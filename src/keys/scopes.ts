@@ -10,3 +10,9 @@ export const ROLE_SCOPES: Record<"TENANT_ADMIN" | "MEMBER" | "READ_ONLY", readon
   MEMBER: ["entries:read", "entries:write"],
   READ_ONLY: ["entries:read"],
 };
+
+export type Role = keyof typeof ROLE_SCOPES;
+
+/** A key's scopes as capped by its user's current role (keys without a user keep their own). */
+export const effectiveScopes = (scopes: readonly Scope[], role: Role | null): Scope[] =>
+  role ? scopes.filter((scope) => ROLE_SCOPES[role].includes(scope)) : [...scopes];

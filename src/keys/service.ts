@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
@@ -90,3 +90,23 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 export async function touchKey(db: ControlDb, keyId: string, now = Date.now()) {
   await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, keyId));
 }
+
+/** What a tenant's gate needs to verify keys: the stored hash, state, limit and the user's role. */
+export function gateKeysQuery(db: ControlDb, tenantId: string, keyIds: string[]) {
+  return db
+    .select({
+      id: apiKeys.id,
+      userId: apiKeys.userId,
+      secretHash: apiKeys.secretHash,
+      scopes: apiKeys.scopes,
+      expiresAt: apiKeys.expiresAt,
+      revokedAt: apiKeys.revokedAt,
+      rateLimitPerMinute: apiKeys.rateLimitPerMinute,
+      userRole: users.role,
+    })
+    .from(apiKeys)
+    .leftJoin(users, eq(users.id, apiKeys.userId))
+    .where(and(eq(apiKeys.tenantId, tenantId), inArray(apiKeys.id, keyIds)));
+}
+
+export type GateKey = Awaited<ReturnType<typeof gateKeysQuery>>[number];

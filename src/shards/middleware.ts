@@ -1,17 +1,88 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { controlDb } from "../db/client";
 import type { AppEnv } from "../env";
+import { gateOf } from "../gate/client";
+import type { Outcome, PermitResult } from "../gate/protocol";
+import { problemResponse } from "../http/problem-response";
 import { AppError } from "../http/problems";
 import { openShard } from "./connection";
-import { getShard } from "./service";
 
-/** Opens the shard holding `c.var.tenant`'s data; the tenant must be ACTIVE. Runs after tenantAccess. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+const circuitOpen = (retryAfterMs: number) => {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new AppError("circuit-open", "Calls to the tenant's shard are failing; they resume after the pause", {
+    headers: { "Retry-After": String(seconds) },
+    extensions: { dependency: "shard", retry_after: seconds },
+  });
+};
+
+/** Did the shard fail, as opposed to answering with a domain outcome (404, 409, 412, quota…)? */
+const shardFailed = (error: unknown) =>
+  error !== undefined && (!(error instanceof AppError) || error.type === "shard-unavailable");
+
+/**
+ * Asks the tenant's circuit whether the shard may be called. A tenant key's admission already
+ * carries the circuit's state, so only a half-open circuit (handing out probes) costs a call;
+ * platform-admin requests, which skip the gate, always ask.
+ */
+async function permitShard(c: Context<AppEnv>, tenantId: string): Promise<PermitResult> {
+  const known = c.var.gate?.circuits.shard;
+  if (c.var.gate && !known) return { permitted: true, probe: null };
+  if (known?.state === "open") return { permitted: false, retryAfterMs: known.retryAfterMs };
+  return gateOf(c.env, tenantId).permit("shard");
+}
+
+function report(c: Context<AppEnv>, tenantId: string, outcome: Outcome) {
+  const gate = c.var.gate;
+  // A tenant key's outcome rides on its release; an admin's goes on its own.
+  if (gate) gate.outcomes.push(outcome);
+  else
+    c.executionCtx.waitUntil(
+      gateOf(c.env, tenantId)
+        .record([outcome])
+        .catch(() => undefined),
+    );
+}
+
+/**
+ * Opens the shard holding the route's tenant (which must be ACTIVE) behind the tenant's circuit
+ * breaker: an open circuit answers 503 at once; otherwise the handler's outcome is recorded,
+ * and a handler that takes longer than SHARD_TIMEOUT_MS is answered with 503 and counted as failed.
+ * Runs after tenantAccess.
+ */
 export const tenantShard = () =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const tenant = c.var.tenant;
-    if (tenant.status !== "ACTIVE" || !tenant.shardId) {
-      throw new AppError("tenant-not-ready", `The tenant is ${tenant.status}`);
+    const route = c.var.route;
+    if (route.status !== "ACTIVE" || !route.shard) {
+      throw new AppError("tenant-not-ready", `The tenant is ${route.status}`);
     }
-    c.set("shardDb", openShard(c.env, await getShard(controlDb(c.env), tenant.shardId)));
-    await next();
+    const permit = await permitShard(c, route.tenantId);
+    if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);
+    const outcome = (failed: boolean): Outcome => ({ dependency: "shard", failed, probe: permit.probe });
+
+    try {
+      c.set("shardDb", openShard(c.env, route.shard));
+    } catch (error) {
+      report(c, route.tenantId, outcome(true));
+      throw error;
+    }
+    const timeoutMs = Number(c.env.SHARD_TIMEOUT_MS) > 0 ? Number(c.env.SHARD_TIMEOUT_MS) : DEFAULT_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const finished = await Promise.race([next().then(() => "done" as const), timedOut]);
+    clearTimeout(timer);
+    if (finished === "timeout") {
+      report(c, route.tenantId, outcome(true));
+      c.res = problemResponse(
+        c,
+        new AppError("shard-unavailable", `The shard did not answer within ${timeoutMs} ms`, {
+          headers: { "Retry-After": "1" },
+        }),
+      );
+      return;
+    }
+    report(c, route.tenantId, outcome(shardFailed(c.error)));
   });

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
 import { controlDb } from "../db/client";
+import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -15,7 +16,7 @@ import {
   unprocessableResponse,
 } from "../http/schemas";
 import { CreateTenantBody, TenantListQuery, TenantSchema, tenantView, UpdateTenantBody } from "./schemas";
-import { createTenant, listTenants, retryProvisioning, updateTenant } from "./service";
+import { createTenant, getTenant, listTenants, retryProvisioning, updateTenant } from "./service";
 
 const tags = ["Tenants"];
 
@@ -104,12 +105,14 @@ export const tenantRoutes = createRouter()
     );
     return c.json(page(result, tenantView), 200);
   })
-  .openapi(get, async (c) => c.json(tenantView(c.var.tenant), 200))
+  .openapi(get, async (c) => c.json(tenantView(await getTenant(controlDb(c.env), c.var.route.tenantId)), 200))
   .openapi(update, async (c) => {
-    const tenant = await updateTenant(controlDb(c.env), c.var.tenant.id, c.req.valid("json"));
+    const tenant = await updateTenant(controlDb(c.env), c.var.route.tenantId, c.req.valid("json"));
+    await tenantChanged(c.env, tenant.id);
     return c.json(tenantView(tenant), 200);
   })
   .openapi(reprovision, async (c) => {
-    const tenant = await retryProvisioning(controlDb(c.env), c.env, c.var.tenant.id);
+    const tenant = await retryProvisioning(controlDb(c.env), c.env, c.var.route.tenantId);
+    await tenantChanged(c.env, tenant.id);
     return c.json(tenantView(tenant), 200);
   });

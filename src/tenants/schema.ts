@@ -1,9 +1,16 @@
 import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { epochMs } from "../db/columns";
+import { epochMs, jsonText } from "../db/columns";
 import { plans } from "../plans/schema";
 
 export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "SUSPENDED", "PROVISION_ERROR", "MIGRATION_ERROR"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+/** Per-tenant overrides of the plan's limits; an absent field means "the plan's value". */
+export type LimitOverrides = {
+  requests_per_minute?: number;
+  max_concurrency?: number;
+  monthly_requests?: number | null;
+};
 
 export const tenants = sqliteTable(
   "tenants",
@@ -18,6 +25,7 @@ export const tenants = sqliteTable(
     statusReason: text("status_reason"),
     shardId: text("shard_id"),
     trialEndsAt: epochMs("trial_ends_at"),
+    limitOverrides: jsonText<LimitOverrides>("limit_overrides").notNull().default({}),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
   },

@@ -29,6 +29,8 @@ async function failure(promise: Promise<unknown>) {
   throw new Error("expected the call to fail");
 }
 
+const unlimited = { maxEntries: null, maxStorageBytes: null };
+
 const utf8Length = (data: unknown) => new TextEncoder().encode(JSON.stringify(data)).byteLength;
 
 describe("tenants sharing a shard", () => {
@@ -36,9 +38,9 @@ describe("tenants sharing a shard", () => {
     const db = shard0();
     const tenantA = newId("ten");
     const tenantB = newId("ten");
-    const a1 = await createEntry(db, tenantA, { data: { owner: "A", n: 1 }, tags: ["shared"] });
-    const a2 = await createEntry(db, tenantA, { data: { owner: "A", n: 2 }, tags: ["shared", "a-only"] });
-    const b1 = await createEntry(db, tenantB, { data: { owner: "B" }, tags: ["shared"] });
+    const a1 = await createEntry(db, tenantA, { data: { owner: "A", n: 1 }, tags: ["shared"] }, unlimited);
+    const a2 = await createEntry(db, tenantA, { data: { owner: "A", n: 2 }, tags: ["shared", "a-only"] }, unlimited);
+    const b1 = await createEntry(db, tenantB, { data: { owner: "B" }, tags: ["shared"] }, unlimited);
 
     expect(await failure(getEntry(db, tenantB, a1.id))).toMatchObject({ type: "not-found" });
     expect(await failure(getEntry(db, tenantA, b1.id))).toMatchObject({ type: "not-found" });
@@ -52,7 +54,7 @@ describe("tenants sharing a shard", () => {
     expect(listA.items.map((e) => e.id)).toEqual([a2.id, a1.id]);
 
     for (const precondition of [undefined, "*", [1]] as Precondition[]) {
-      const replaced = replaceEntry(db, tenantB, a1.id, { data: { owner: "B" }, tags: [] }, precondition);
+      const replaced = replaceEntry(db, tenantB, a1.id, { data: { owner: "B" }, tags: [] }, precondition, unlimited);
       expect(await failure(replaced)).toMatchObject({ type: "not-found" });
       expect(await failure(deleteEntry(db, tenantB, a1.id, precondition))).toMatchObject({ type: "not-found" });
     }
@@ -65,9 +67,9 @@ describe("tenants sharing a shard", () => {
     const db = shard0();
     const tenantA = newId("ten");
     const tenantB = newId("ten");
-    await createEntry(db, tenantA, { data: {}, tags: ["t"] });
-    const b = await createEntry(db, tenantB, { data: {}, tags: ["t"] });
-    const a = await createEntry(db, tenantA, { data: {}, tags: ["t"] });
+    await createEntry(db, tenantA, { data: {}, tags: ["t"] }, unlimited);
+    const b = await createEntry(db, tenantB, { data: {}, tags: ["t"] }, unlimited);
+    const a = await createEntry(db, tenantA, { data: {}, tags: ["t"] }, unlimited);
     // Continuing after A's newest id must not surface B's older entry in A's list.
     const after = await listEntries(db, tenantA, { tag: "t" }, { limit: 10, after: a.id });
     expect(after.items.map((e) => e.tenantId)).toEqual([tenantA]);
@@ -79,10 +81,10 @@ describe("concurrent writers", () => {
   it("lets exactly one of five replaces with If-Match 1 succeed; the rest fail with precondition-failed", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: ["before"] });
+    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: ["before"] }, unlimited);
 
     const results = await Promise.allSettled(
-      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [`w${n}`] }, [1])),
+      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [`w${n}`] }, [1], unlimited)),
     );
     const won = results.filter((r) => r.status === "fulfilled");
     const lost = results.filter((r) => r.status === "rejected");
@@ -110,10 +112,10 @@ describe("concurrent writers", () => {
   it("applies every one of five concurrent unconditional replaces, one version each", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] });
+    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] }, unlimited);
 
     const results = await Promise.allSettled(
-      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, undefined)),
+      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, undefined, unlimited)),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
     expect(reasons).toEqual([]);
@@ -125,10 +127,10 @@ describe("concurrent writers", () => {
   it("applies every one of five concurrent replaces with If-Match *, since any current version matches", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] });
+    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] }, unlimited);
 
     const results = await Promise.allSettled(
-      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, "*")),
+      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, "*", unlimited)),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
     expect(reasons).toEqual([]);
@@ -138,9 +140,9 @@ describe("concurrent writers", () => {
   it("lets only one of a conditional replace and a conditional delete of the same version win", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: {}, tags: [] });
+    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited);
     const results = await Promise.allSettled([
-      replaceEntry(db, tenant, entry.id, { data: { replaced: true }, tags: [] }, [1]),
+      replaceEntry(db, tenant, entry.id, { data: { replaced: true }, tags: [] }, [1], unlimited),
       deleteEntry(db, tenant, entry.id, [1]),
     ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
@@ -161,7 +163,7 @@ describe("concurrent writers", () => {
   it("lets one of three concurrent unconditional deletes succeed; the others find nothing to delete", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: {}, tags: [] });
+    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited);
     const results = await Promise.allSettled([1, 2, 3].map(() => deleteEntry(db, tenant, entry.id, undefined)));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const types = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as AppError).type] : []));
@@ -176,7 +178,7 @@ describe("entry bookkeeping", () => {
     const db = shard0();
     const tenant = newId("ten");
     const data = { text: "héllo wörld 👋 日本", list: [1, 2.5, null, true], nested: { q: '"quoted"\n' } };
-    const entry = await createEntry(db, tenant, { data, tags: [] });
+    const entry = await createEntry(db, tenant, { data, tags: [] }, unlimited);
     expect(entry.sizeBytes).toBe(utf8Length(data));
     expect(entry.sizeBytes).toBeGreaterThan(JSON.stringify(data).length);
 
@@ -187,18 +189,26 @@ describe("entry bookkeeping", () => {
     expect(JSON.parse(raw?.data ?? "null")).toEqual(data);
 
     const next = { ä: "ß".repeat(10) };
-    const replaced = await replaceEntry(db, tenant, entry.id, { data: next, tags: [] }, [1]);
+    const replaced = await replaceEntry(db, tenant, entry.id, { data: next, tags: [] }, [1], unlimited);
     expect(replaced.sizeBytes).toBe(utf8Length(next));
     expect(utf8Length({})).toBe(2);
-    expect((await createEntry(db, tenant, { data: {}, tags: [] })).sizeBytes).toBe(2);
+    expect((await createEntry(db, tenant, { data: {}, tags: [] }, unlimited)).sizeBytes).toBe(2);
   });
 
   it("stamps created_at and updated_at, and a replace keeps created_at", async () => {
     const db = drizzle(env.SHARD_D1_0, { schema });
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, 1_000);
+    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited, 1_000);
     expect(entry).toMatchObject({ createdAt: 1_000, updatedAt: 1_000, version: 1 });
-    const replaced = await replaceEntry(db, tenant, entry.id, { data: { a: 1 }, tags: [] }, undefined, 5_000);
+    const replaced = await replaceEntry(
+      db,
+      tenant,
+      entry.id,
+      { data: { a: 1 }, tags: [] },
+      undefined,
+      unlimited,
+      5_000,
+    );
     expect(replaced).toMatchObject({ createdAt: 1_000, updatedAt: 5_000, version: 2 });
   });
 
@@ -212,10 +222,10 @@ describe("entry bookkeeping", () => {
           .all<{ tag: string }>()
       ).results.map((r) => r.tag);
 
-    const entry = await createEntry(db, tenant, { data: {}, tags: ["b", "a", "b"] });
+    const entry = await createEntry(db, tenant, { data: {}, tags: ["b", "a", "b"] }, unlimited);
     expect(entry.tags).toEqual(["b", "a"]);
     expect(await tagRows()).toEqual(["a", "b"]);
-    await replaceEntry(db, tenant, entry.id, { data: {}, tags: ["c"] }, undefined);
+    await replaceEntry(db, tenant, entry.id, { data: {}, tags: ["c"] }, undefined, unlimited);
     expect(await tagRows()).toEqual(["c"]);
     await deleteEntry(db, tenant, entry.id, undefined);
     expect(await tagRows()).toEqual([]);
@@ -225,7 +235,7 @@ describe("entry bookkeeping", () => {
     const db = shard0();
     const tenant = newId("ten");
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await createEntry(db, tenant, { data: { i }, tags: ["p"] })).id);
+    for (let i = 0; i < 5; i++) ids.push((await createEntry(db, tenant, { data: { i }, tags: ["p"] }, unlimited)).id);
     const expected = [...ids].sort().reverse();
 
     const first = await listEntries(db, tenant, { tag: "p" }, { limit: 2 });

@@ -1,0 +1,448 @@
+import { DurableObject } from "cloudflare:workers";
+import { controlDb } from "../src/db/client";
+import { Bulkhead } from "../src/gate/bulkhead";
+import { CircuitBreaker, type CircuitSnapshot } from "../src/gate/circuit-breaker";
+import type {
+  AdmitRequest,
+  AdmitResult,
+  Denied,
+  Dependency,
+  LimitsView,
+  Outcome,
+  PermitResult,
+  PolicyState,
+  ResetScope,
+} from "../src/gate/protocol";
+import { quotaPeriod } from "../src/gate/quota-period";
+import { SlidingWindowLog } from "../src/gate/sliding-window";
+import { effectiveScopes } from "../src/keys/scopes";
+import { digestsEqual } from "../src/keys/secret";
+import { type GateKey, gateKeysQuery, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
+import { routeQuery, type TenantRoute, toRoute } from "../src/routing/route";
+
+/** Rate limits are per minute: the window of every RateLimit policy. */
+const WINDOW_MS = 60_000;
+/** Keys whose state the gate keeps at most; the least recently used are forgotten first. */
+const MAX_KEYS = 256;
+/** After a failed refresh, serve the stored copy this long before asking the control DB again. */
+const REFRESH_BACKOFF_MS = 1_000;
+const PRUNE_EVERY = 256;
+
+const positive = (value: string | undefined, fallback: number) => {
+  const parsed = Number(value);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+};
+
+/**
+ * One per tenant. Every request of the tenant asks this object, in one call, whether it may
+ * proceed: key valid, tenant active, rate limits (tenant and key), monthly quota, concurrency.
+ * A Durable Object runs one event at a time and the decision below never awaits between checking
+ * and recording, so the limits are exact under any concurrency, from any isolate or colo.
+ *
+ * It also keeps a copy of the tenant's route and keys (refreshed from the control database at
+ * most GATE_MAX_STALENESS_MS apart, at once when told of a change) and serves from that copy when
+ * the control database fails; and the circuit breakers of the tenant's dependencies.
+ */
+export class TenantGate extends DurableObject<Env> {
+  private tenantId: string | null = null;
+  private route: TenantRoute | null = null;
+  private keys = new Map<string, GateKey>();
+  private confirmedAt = 0;
+  private lastFailureAt = 0;
+  private stale = false;
+  private refreshing: Promise<void> | null = null;
+
+  private readonly tenantWindow = new SlidingWindowLog(WINDOW_MS);
+  private readonly keyWindows = new Map<string, SlidingWindowLog>();
+  private quota = { period: "", used: 0 };
+  private readonly bulkhead: Bulkhead;
+  private readonly circuits = new Map<Dependency, CircuitBreaker>();
+  private admitsSincePrune = 0;
+  private readonly touchedAt = new Map<string, number>();
+  private readonly maxStalenessMs: number;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.maxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
+    this.bulkhead = new Bulkhead(positive(env.GATE_LEASE_SECONDS, 60) * 1000);
+    ctx.blockConcurrencyWhile(async () => this.load());
+  }
+
+  private get sql() {
+    return this.ctx.storage.sql;
+  }
+
+  /** Restores the copy, the windows, the quota and the circuits after a restart. */
+  private load() {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS copy (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS hits (policy TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS hits_policy_at ON hits (policy, at);
+      CREATE TABLE IF NOT EXISTS quota (period TEXT PRIMARY KEY, used INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS circuits (dependency TEXT PRIMARY KEY, body TEXT NOT NULL);
+    `);
+    for (const row of this.sql.exec<{ name: string; body: string }>("SELECT name, body FROM copy")) {
+      if (row.name === "tenant_id") this.tenantId = JSON.parse(row.body);
+      else if (row.name === "route") this.route = JSON.parse(row.body);
+      else if (row.name.startsWith("key:")) this.keys.set(row.name.slice(4), JSON.parse(row.body));
+    }
+    const now = Date.now();
+    const hits = new Map<string, number[]>();
+    for (const row of this.sql.exec<{ policy: string; at: number }>(
+      "SELECT policy, at FROM hits WHERE at > ? ORDER BY at",
+      now - WINDOW_MS,
+    )) {
+      hits.set(row.policy, [...(hits.get(row.policy) ?? []), row.at]);
+    }
+    for (const [policy, times] of hits) {
+      if (policy === "tenant") this.tenantWindow.load(times);
+      else this.keyWindow(policy.slice(4)).load(times);
+    }
+    const period = quotaPeriod(now).id;
+    const quota = this.sql.exec<{ used: number }>("SELECT used FROM quota WHERE period = ?", period).toArray()[0];
+    this.quota = { period, used: quota?.used ?? 0 };
+    for (const row of this.sql.exec<{ dependency: Dependency; body: string }>(
+      "SELECT dependency, body FROM circuits",
+    )) {
+      this.circuits.set(row.dependency, CircuitBreaker.restore(JSON.parse(row.body) as CircuitSnapshot));
+    }
+  }
+
+  private keyWindow(keyId: string) {
+    let window = this.keyWindows.get(keyId);
+    if (!window) {
+      window = new SlidingWindowLog(WINDOW_MS);
+      this.keyWindows.set(keyId, window);
+    }
+    return window;
+  }
+
+  private circuit(dependency: Dependency) {
+    let breaker = this.circuits.get(dependency);
+    if (!breaker) {
+      breaker = new CircuitBreaker();
+      this.circuits.set(dependency, breaker);
+    }
+    return breaker;
+  }
+
+  private saveCircuit(dependency: Dependency, breaker: CircuitBreaker) {
+    this.sql.exec(
+      "INSERT INTO circuits (dependency, body) VALUES (?, ?) ON CONFLICT (dependency) DO UPDATE SET body = excluded.body",
+      dependency,
+      JSON.stringify(breaker.snapshot()),
+    );
+  }
+
+  private saveCopy(name: string, body: unknown) {
+    this.sql.exec(
+      "INSERT INTO copy (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+      name,
+      JSON.stringify(body),
+    );
+  }
+
+  /** Reloads the route and the known keys (plus `extraKeyId`) from the control database. */
+  private refresh(tenantId: string, extraKeyId?: string): Promise<void> {
+    this.refreshing ??= (async () => {
+      const keyIds = [...new Set([...this.keys.keys(), ...(extraKeyId ? [extraKeyId] : [])])].slice(-MAX_KEYS);
+      const db = controlDb(this.env);
+      try {
+        // Not db.batch: batch results are mapped by column name, and tenants and shards share some.
+        const [routeRows, keyRows] = await Promise.all([routeQuery(db, tenantId), gateKeysQuery(db, tenantId, keyIds)]);
+        this.route = toRoute(routeRows[0]);
+        this.keys = new Map(keyRows.map((key) => [key.id, key]));
+        this.confirmedAt = Date.now();
+        this.stale = false;
+        if (this.tenantId !== tenantId) {
+          this.tenantId = tenantId;
+          this.saveCopy("tenant_id", tenantId);
+        }
+        this.sql.exec("DELETE FROM copy WHERE name LIKE 'key:%'");
+        this.saveCopy("route", this.route);
+        for (const key of keyRows) this.saveCopy(`key:${key.id}`, key);
+      } catch (error) {
+        this.lastFailureAt = Date.now();
+        this.stale = true;
+        console.warn(
+          JSON.stringify({
+            level: "warn",
+            msg: "gate refresh failed; serving the stored copy",
+            tenant_id: tenantId,
+            error: String(error),
+          }),
+        );
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Makes sure the copy is at most GATE_MAX_STALENESS_MS old, unless the control DB is failing. */
+  private async ensureFresh(tenantId: string, keyId?: string) {
+    const now = Date.now();
+    const known = this.route !== null && (keyId === undefined || this.keys.has(keyId));
+    const tooOld = now - this.confirmedAt > this.maxStalenessMs || this.tenantId !== tenantId;
+    if (known && !tooOld) return;
+    if (known && this.stale && now - this.lastFailureAt < REFRESH_BACKOFF_MS) return;
+    await this.refresh(tenantId, keyId);
+  }
+
+  private policies(now: number, keyLimit: number | null, keyId: string | null): PolicyState[] {
+    const route = this.route;
+    if (!route) return [];
+    const states: PolicyState[] = [this.windowState("tenant", this.tenantWindow, route.limits.requestsPerMinute, now)];
+    if (keyLimit !== null && keyId !== null) states.push(this.windowState("key", this.keyWindow(keyId), keyLimit, now));
+    if (route.limits.monthlyRequests !== null) {
+      const period = quotaPeriod(now);
+      states.push({
+        name: "monthly",
+        quota: route.limits.monthlyRequests,
+        windowSeconds: Math.round((period.end - period.start) / 1000),
+        remaining: Math.max(0, route.limits.monthlyRequests - this.quotaUsed(now)),
+        resetSeconds: Math.ceil((period.end - now) / 1000),
+      });
+    }
+    return states;
+  }
+
+  private windowState(name: "tenant" | "key", window: SlidingWindowLog, limit: number, now: number): PolicyState {
+    return {
+      name,
+      quota: limit,
+      windowSeconds: WINDOW_MS / 1000,
+      remaining: Math.max(0, limit - window.count(now)),
+      resetSeconds: Math.ceil(window.nextRestoreMs(now) / 1000),
+    };
+  }
+
+  private quotaUsed(now: number) {
+    const period = quotaPeriod(now).id;
+    if (this.quota.period !== period) {
+      const row = this.sql.exec<{ used: number }>("SELECT used FROM quota WHERE period = ?", period).toArray()[0];
+      this.quota = { period, used: row?.used ?? 0 };
+    }
+    return this.quota.used;
+  }
+
+  private deny(
+    problem: Denied["problem"],
+    retryAfterMs: number | null,
+    policies: PolicyState[],
+    detail?: string,
+  ): Denied {
+    return {
+      admitted: false,
+      problem,
+      detail,
+      retryAfterSeconds: retryAfterMs === null ? null : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+      policies,
+    };
+  }
+
+  async admit(request: AdmitRequest): Promise<AdmitResult> {
+    await this.ensureFresh(request.tenantId, request.keyId);
+    const route = this.route;
+    const key = this.keys.get(request.keyId);
+    if (!route || !key) {
+      // A key the copy does not hold cannot be verified while the control database is down.
+      return this.stale ? this.deny("control-plane-unavailable", 1_000, []) : this.deny("invalid-api-key", null, []);
+    }
+    // Everything below is synchronous: check every limit, then record in all or none.
+    const now = Date.now();
+    if (
+      !digestsEqual(key.secretHash, request.secretHash) ||
+      key.revokedAt !== null ||
+      (key.expiresAt !== null && key.expiresAt <= now)
+    ) {
+      return this.deny("invalid-api-key", null, []);
+    }
+    if (route.status === "SUSPENDED") return this.deny("tenant-suspended", null, []);
+
+    const limits = route.limits;
+    const keyLimit = key.rateLimitPerMinute;
+    const keyWindow = keyLimit === null ? null : this.keyWindow(key.id);
+    const policies = this.policies(now, keyLimit, key.id);
+    const used = this.quotaUsed(now);
+    if (limits.monthlyRequests !== null && used >= limits.monthlyRequests) {
+      const period = quotaPeriod(now);
+      return {
+        ...this.deny(
+          "quota-exhausted",
+          period.end - now,
+          policies,
+          `The monthly quota of ${limits.monthlyRequests} requests is used up`,
+        ),
+        extensions: { quota: limits.monthlyRequests, period: period.id, resets_at: new Date(period.end).toISOString() },
+      };
+    }
+    const tenantWait = this.tenantWindow.waitMs(now, limits.requestsPerMinute);
+    if (tenantWait > 0) {
+      return this.deny(
+        "rate-limited",
+        tenantWait,
+        policies,
+        `The tenant's limit of ${limits.requestsPerMinute} requests per minute is reached`,
+      );
+    }
+    const keyWait = keyWindow && keyLimit !== null ? keyWindow.waitMs(now, keyLimit) : 0;
+    if (keyWait > 0) {
+      return this.deny(
+        "rate-limited",
+        keyWait,
+        policies,
+        `This key's limit of ${keyLimit} requests per minute is reached`,
+      );
+    }
+    if (!this.bulkhead.hasRoom(now, limits.maxConcurrency)) {
+      return {
+        ...this.deny(
+          "concurrency-limit",
+          1_000,
+          policies,
+          `At most ${limits.maxConcurrency} requests of the tenant may be in flight`,
+        ),
+        extensions: { max_concurrency: limits.maxConcurrency },
+      };
+    }
+
+    const leaseId = crypto.randomUUID();
+    this.bulkhead.acquire(leaseId, now);
+    this.tenantWindow.record(now);
+    this.sql.exec("INSERT INTO hits (policy, at) VALUES ('tenant', ?)", now);
+    if (keyWindow) {
+      keyWindow.record(now);
+      this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", `key:${key.id}`, now);
+    }
+    this.quota.used++;
+    this.sql.exec(
+      "INSERT INTO quota (period, used) VALUES (?, 1) ON CONFLICT (period) DO UPDATE SET used = used + 1",
+      this.quota.period,
+    );
+    if (++this.admitsSincePrune >= PRUNE_EVERY) {
+      this.admitsSincePrune = 0;
+      this.sql.exec("DELETE FROM hits WHERE at <= ?", now - WINDOW_MS);
+    }
+
+    if (now - (this.touchedAt.get(key.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
+      this.touchedAt.set(key.id, now);
+      this.ctx.waitUntil(touchKey(controlDb(this.env), key.id, now).catch(() => undefined));
+    }
+
+    const circuits: Record<string, { state: "open" | "half_open"; retryAfterMs: number }> = {};
+    for (const [dependency, breaker] of this.circuits) {
+      const state = breaker.current(now);
+      if (state !== "closed") circuits[dependency] = { state, retryAfterMs: breaker.retryAfterMs(now) };
+    }
+    return {
+      admitted: true,
+      principal: { keyId: key.id, userId: key.userId, scopes: effectiveScopes(key.scopes, key.userRole) },
+      ...(route.version !== request.knownVersion ? { route } : {}),
+      leaseId,
+      policies: this.policies(now, keyLimit, key.id),
+      circuits,
+      stale: this.stale,
+    };
+  }
+
+  /** Returns the request's concurrency slot and records how its dependencies answered. */
+  release(leaseId: string | null, outcomes: Outcome[] = []) {
+    if (leaseId !== null) this.bulkhead.release(leaseId);
+    this.record(outcomes);
+  }
+
+  record(outcomes: Outcome[]) {
+    const now = Date.now();
+    for (const outcome of outcomes) {
+      const breaker = this.circuit(outcome.dependency);
+      const before = breaker.current(now);
+      breaker.record(now, outcome.failed, outcome.probe);
+      // A closed circuit's window is cheap to lose; persist only what a restart must not forget.
+      if (before !== "closed" || breaker.current(now) !== "closed") this.saveCircuit(outcome.dependency, breaker);
+    }
+  }
+
+  /** Asks to call a dependency; half-open circuits hand out a bounded number of probes. */
+  permit(dependency: Dependency): PermitResult {
+    const now = Date.now();
+    const breaker = this.circuit(dependency);
+    const permit = breaker.permit(now);
+    if (permit.permitted && permit.probe !== null) this.saveCircuit(dependency, breaker);
+    return permit;
+  }
+
+  /** The stored route, refreshed if possible: the fallback when the control database fails. */
+  async routeCopy(tenantId: string): Promise<TenantRoute | null> {
+    await this.ensureFresh(tenantId);
+    return this.route;
+  }
+
+  /** Called after the tenant, its plan, a key or a user changed: reload now. */
+  async invalidate(tenantId: string) {
+    this.confirmedAt = 0;
+    this.lastFailureAt = 0;
+    await this.refresh(tenantId);
+  }
+
+  async view(tenantId: string): Promise<LimitsView> {
+    await this.ensureFresh(tenantId);
+    const now = Date.now();
+    const limits = this.route?.limits;
+    const period = quotaPeriod(now);
+    const rateLimits = limits
+      ? [
+          { policy: "tenant", ...this.usage(this.tenantWindow, limits.requestsPerMinute, now) },
+          ...[...this.keyWindows]
+            .filter(([keyId]) => this.keys.get(keyId)?.rateLimitPerMinute != null)
+            .map(([keyId, window]) => ({
+              policy: `key:${keyId}`,
+              ...this.usage(window, this.keys.get(keyId)?.rateLimitPerMinute ?? 0, now),
+            })),
+        ]
+      : [];
+    return {
+      tenant_id: tenantId,
+      tier: this.route?.tier ?? null,
+      stale: this.stale,
+      rate_limits: rateLimits,
+      monthly_requests: {
+        period: period.id,
+        limit: limits?.monthlyRequests ?? null,
+        used: this.quotaUsed(now),
+        resets_at: new Date(period.end).toISOString(),
+      },
+      concurrency: { limit: limits?.maxConcurrency ?? 0, in_flight: this.bulkhead.inFlight(now) },
+      circuits: Object.fromEntries([...this.circuits].map(([dependency, breaker]) => [dependency, breaker.view(now)])),
+    };
+  }
+
+  private usage(window: SlidingWindowLog, limit: number, now: number) {
+    const used = window.count(now);
+    return {
+      limit,
+      window_seconds: WINDOW_MS / 1000,
+      used,
+      remaining: Math.max(0, limit - used),
+      reset_seconds: Math.ceil(window.nextRestoreMs(now) / 1000),
+    };
+  }
+
+  /** Operator reset of some or all state. */
+  reset(scopes: ResetScope[]) {
+    if (scopes.includes("rate")) {
+      this.tenantWindow.clear();
+      this.keyWindows.clear();
+      this.sql.exec("DELETE FROM hits");
+    }
+    if (scopes.includes("quota")) {
+      this.quota = { period: quotaPeriod(Date.now()).id, used: 0 };
+      this.sql.exec("DELETE FROM quota");
+    }
+    if (scopes.includes("concurrency")) this.bulkhead.clear();
+    if (scopes.includes("circuits")) {
+      this.circuits.clear();
+      this.sql.exec("DELETE FROM circuits");
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Bounds how many requests of one tenant are in flight. Each admitted request holds a lease that
+ * its release returns; a lease whose release never arrives (a crashed isolate, a lost message)
+ * expires after `leaseMs`, so a slot cannot leak for longer than that.
+ */
+export class Bulkhead {
+  private leases = new Map<string, number>();
+
+  constructor(public leaseMs: number) {}
+
+  private reclaim(now: number) {
+    for (const [id, expiresAt] of this.leases) if (expiresAt <= now) this.leases.delete(id);
+  }
+
+  inFlight(now: number): number {
+    this.reclaim(now);
+    return this.leases.size;
+  }
+
+  hasRoom(now: number, max: number): boolean {
+    return this.inFlight(now) < max;
+  }
+
+  /** Milliseconds until the soonest lease would expire on its own; used for Retry-After. */
+  soonestExpiryMs(now: number): number {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const expiresAt of this.leases.values()) soonest = Math.min(soonest, expiresAt - now);
+    return Number.isFinite(soonest) ? Math.max(0, soonest) : 0;
+  }
+
+  acquire(id: string, now: number) {
+    this.leases.set(id, now + this.leaseMs);
+  }
+
+  release(id: string): boolean {
+    return this.leases.delete(id);
+  }
+
+  clear() {
+    this.leases.clear();
+  }
+}

@@ -1,0 +1,75 @@
+import type { ProblemType } from "../http/problems";
+import type { Scope } from "../keys/scopes";
+import type { TenantRoute } from "../routing/route";
+import type { CircuitState, CircuitView } from "./circuit-breaker";
+
+/** The dependencies whose circuits a tenant's gate keeps. */
+export type Dependency = "shard";
+
+export type AdmitRequest = {
+  tenantId: string;
+  keyId: string;
+  /** SHA-256 (hex) of the presented secret; the gate compares it with the stored one. */
+  secretHash: string;
+  /** The route version this isolate holds; the gate sends the route back only if it differs. */
+  knownVersion: string | null;
+};
+
+/** One rate-limit policy's state, as the RateLimit-Policy / RateLimit fields describe it. */
+export type PolicyState = {
+  name: "tenant" | "key" | "monthly";
+  quota: number;
+  windowSeconds: number;
+  remaining: number;
+  /** Seconds until quota is restored (the draft's `t`). */
+  resetSeconds: number;
+};
+
+export type CircuitStatus = { state: CircuitState; retryAfterMs: number };
+
+export type Admitted = {
+  admitted: true;
+  principal: { keyId: string; userId: string | null; scopes: Scope[] };
+  /** Present when the caller's `knownVersion` is out of date. */
+  route?: TenantRoute;
+  leaseId: string;
+  policies: PolicyState[];
+  /** Only circuits that are not closed. */
+  circuits: Partial<Record<Dependency, CircuitStatus>>;
+  /** True when the control database could not be reached and the gate used its stored copy. */
+  stale: boolean;
+};
+
+export type Denied = {
+  admitted: false;
+  problem: ProblemType;
+  detail?: string;
+  retryAfterSeconds: number | null;
+  policies: PolicyState[];
+  extensions?: Record<string, unknown>;
+};
+
+export type AdmitResult = Admitted | Denied;
+
+export type Outcome = { dependency: Dependency; failed: boolean; probe: string | null };
+
+export type PermitResult = { permitted: true; probe: string | null } | { permitted: false; retryAfterMs: number };
+
+export type LimitsView = {
+  tenant_id: string;
+  tier: string | null;
+  stale: boolean;
+  rate_limits: {
+    policy: string;
+    limit: number;
+    window_seconds: number;
+    used: number;
+    remaining: number;
+    reset_seconds: number;
+  }[];
+  monthly_requests: { period: string; limit: number | null; used: number; resets_at: string };
+  concurrency: { limit: number; in_flight: number };
+  circuits: Record<string, CircuitView>;
+};
+
+export type ResetScope = "rate" | "quota" | "concurrency" | "circuits";

@@ -1,0 +1,12 @@
+import type { TenantRoute } from "../routing/route";
+import type { CircuitStatus, Dependency, Outcome, PolicyState } from "./protocol";
+
+/** What the gate decided for this request, and what the request reports back on release. */
+export type GateSession = {
+  tenantId: string;
+  route: TenantRoute;
+  leaseId: string;
+  policies: PolicyState[];
+  circuits: Partial<Record<Dependency, CircuitStatus>>;
+  outcomes: Outcome[];
+};

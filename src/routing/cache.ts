@@ -1,0 +1,45 @@
+import { LRUCache } from "lru-cache";
+import type { TenantRoute } from "./route";
+
+/** A cached route and when this isolate last confirmed it with the control database or the gate. */
+export type CachedRoute = { route: TenantRoute; confirmedAt: number };
+
+/** A key's tenant never changes, so this map needs no invalidation, only a bound. */
+export type KeyOwner = { keyId: string; tenantId: string | null };
+
+const DEFAULT_MAX_ENTRIES = 100;
+const DEFAULT_IDLE_SECONDS = 3600;
+const KEY_INDEX_MAX_ENTRIES = 10_000;
+
+let routes: LRUCache<string, CachedRoute> | undefined;
+let keyOwners: LRUCache<string, KeyOwner> | undefined;
+
+const positive = (value: string | undefined, fallback: number) => {
+  const parsed = Number(value);
+  return Number.isInteger(parsed) && parsed > 0 ? parsed : fallback;
+};
+
+/**
+ * The per-isolate routing cache (the seeds' DataSource cache): at most ROUTING_CACHE_MAX_ENTRIES
+ * tenants, each forgotten after ROUTING_CACHE_IDLE_SECONDS without a read. Sized on first use.
+ */
+export function routeCache(env: Partial<Pick<Env, "ROUTING_CACHE_MAX_ENTRIES" | "ROUTING_CACHE_IDLE_SECONDS">>) {
+  routes ??= new LRUCache<string, CachedRoute>({
+    max: positive(env.ROUTING_CACHE_MAX_ENTRIES, DEFAULT_MAX_ENTRIES),
+    ttl: positive(env.ROUTING_CACHE_IDLE_SECONDS, DEFAULT_IDLE_SECONDS) * 1000,
+    updateAgeOnGet: true,
+  });
+  return routes;
+}
+
+/** API key prefix → owner, so a warm isolate reaches the tenant's gate without the control database. */
+export function keyOwnerIndex() {
+  keyOwners ??= new LRUCache<string, KeyOwner>({ max: KEY_INDEX_MAX_ENTRIES });
+  return keyOwners;
+}
+
+/** Stores `route` as confirmed now; returns it. */
+export function rememberRoute(cache: LRUCache<string, CachedRoute>, route: TenantRoute, now = Date.now()) {
+  cache.set(route.tenantId, { route, confirmedAt: now });
+  return route;
+}

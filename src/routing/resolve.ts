@@ -1,0 +1,41 @@
+import { controlDb } from "../db/client";
+import { gateOf } from "../gate/client";
+import { AppError } from "../http/problems";
+import { rememberRoute, routeCache } from "./cache";
+import { loadRoute, type TenantRoute } from "./route";
+
+const maxStalenessMs = (env: Env) => {
+  const parsed = Number(env.GATE_MAX_STALENESS_MS);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : 1_000;
+};
+
+/**
+ * The route of a tenant for a caller that did not come through the tenant's gate (a platform
+ * admin). A cached route confirmed within GATE_MAX_STALENESS_MS is used as is; otherwise the
+ * control database is asked, and when it fails the cached route, then the gate's stored copy,
+ * answer instead (the seeds' cached fallback). null: no such tenant.
+ */
+export async function resolveRoute(env: Env, tenantId: string): Promise<TenantRoute | null> {
+  const cache = routeCache(env);
+  const cached = cache.get(tenantId);
+  if (cached && Date.now() - cached.confirmedAt <= maxStalenessMs(env)) return cached.route;
+  let route: TenantRoute | null;
+  try {
+    route = await loadRoute(controlDb(env), tenantId);
+  } catch (cause) {
+    if (cached) return cached.route;
+    const copy = await gateOf(env, tenantId)
+      .routeCopy(tenantId)
+      .catch(() => null);
+    if (copy) return copy;
+    throw new AppError("control-plane-unavailable", "The tenant could not be looked up; retry shortly", {
+      headers: { "Retry-After": "1" },
+      cause,
+    });
+  }
+  if (!route) {
+    cache.delete(tenantId);
+    return null;
+  }
+  return rememberRoute(cache, route);
+}
