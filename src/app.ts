@@ -5,6 +5,8 @@ import { secureHeaders } from "hono/secure-headers";
 import { authenticate } from "./auth/authenticate";
 import { entryRoutes } from "./entries/routes";
 import type { AppEnv } from "./env";
+import { limitRoutes } from "./gate/routes";
+import { authenticatedPingRoutes, pingRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
 import { configurableCors } from "./http/cors";
 import { idempotency } from "./http/idempotency";
@@ -28,12 +30,15 @@ export function createApp() {
   app.use("/v1/*", authenticate());
   app.use("/v1/*", idempotency());
 
+  app.route("/ping", pingRoutes);
+  app.route("/v1/ping", authenticatedPingRoutes);
   app.route("/v1/me", meRoutes);
   app.route("/v1/admin/keys", adminKeyRoutes);
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/tenants/:tenantId/users", userRoutes);
   app.route("/v1/tenants/:tenantId/keys", tenantKeyRoutes);
   app.route("/v1/tenants/:tenantId/entries", entryRoutes);
+  app.route("/v1/tenants/:tenantId/limits", limitRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",

@@ -24,7 +24,11 @@ export const errorResponses = {
   401: problem("Missing, invalid, expired or revoked API key"),
   403: problem("Missing scope or role, or the tenant is suspended"),
   404: problem("Not found, or belongs to another tenant"),
+  429: problem("Rate limit reached (rate-limited) or monthly quota used up (quota-exhausted); see Retry-After"),
   500: problem("Unexpected error"),
+  503: problem(
+    "Too many of the tenant's requests in flight (concurrency-limit), a paused dependency (circuit-open) or the platform briefly unable to verify the request; see Retry-After",
+  ),
 } as const;
 
 export const conflictResponse = { 409: problem("Conflicts with the current state") } as const;

@@ -51,6 +51,7 @@ export const tenantKeyRoutes = createRouter()
       const { key, secret } = await createKey(controlDb(c.env), c.var.route.tenantId, {
         name: body.name,
         scopes: body.scopes,
+        rateLimitPerMinute: body.rate_limit_per_minute ?? null,
         expiresAt: expiry(body.expires_at),
         // A user's key mints keys for that user, so demoting or removing the user reaches them too.
         userId: body.user_id ?? (c.var.principal.kind === "tenant" ? c.var.principal.userId : null),

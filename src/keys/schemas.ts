@@ -15,6 +15,11 @@ export const ApiKeySchema = z
     name: z.string(),
     prefix: z.string().openapi({ description: "The key's public part, to recognise it in logs and lists" }),
     scopes: z.array(z.enum(SCOPES)),
+    rate_limit_per_minute: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "This key's own limit, on top of the tenant's; null = only the tenant's" }),
     expires_at: Timestamp.nullable(),
     last_used_at: Timestamp.nullable().openapi({ description: "Recorded with one-minute resolution" }),
     revoked_at: Timestamp.nullable(),
@@ -32,6 +37,13 @@ export const CreateKeyBody = z
   .object({
     name: z.string().trim().min(1).max(200),
     scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+    rate_limit_per_minute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .openapi({ description: "Limit this key below the tenant's own rate limit" }),
     expires_at: future.optional(),
     user_id: idSchema("usr", "usr_01JD8X5Q3M2V7T6R4N9K0B1C2E").optional().openapi({
       description:
@@ -53,6 +65,7 @@ export const keyView = (k: ApiKey) => ({
   name: k.name,
   prefix: k.prefix,
   scopes: k.scopes,
+  rate_limit_per_minute: k.rateLimitPerMinute,
   expires_at: iso(k.expiresAt),
   last_used_at: iso(k.lastUsedAt),
   revoked_at: iso(k.revokedAt),

@@ -8,7 +8,13 @@ import { type ApiKey, apiKeys } from "./schema";
 import { ROLE_SCOPES, type Scope } from "./scopes";
 import { generateKey } from "./secret";
 
-export type KeyInput = { name: string; scopes: Scope[]; expiresAt?: number | null; userId?: string | null };
+export type KeyInput = {
+  name: string;
+  scopes: Scope[];
+  expiresAt?: number | null;
+  userId?: string | null;
+  rateLimitPerMinute?: number | null;
+};
 
 /** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
 export async function createKey(db: ControlDb, tenantId: string | null, input: KeyInput, now = Date.now()) {
@@ -34,6 +40,7 @@ export async function createKey(db: ControlDb, tenantId: string | null, input: K
       prefix: generated.prefix,
       secretHash: generated.secretHash,
       scopes: input.scopes,
+      rateLimitPerMinute: input.rateLimitPerMinute ?? null,
       expiresAt: input.expiresAt ?? null,
       createdAt: now,
     })

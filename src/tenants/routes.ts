@@ -59,7 +59,7 @@ const update = createRoute({
   method: "patch",
   path: "/{tenantId}",
   tags,
-  summary: "Rename, change tier, suspend or resume a tenant (platform admin)",
+  summary: "Rename, change tier or limit overrides, suspend or resume a tenant (platform admin)",
   middleware: [tenantAccess(), requirePlatformAdmin()],
   request: { params: TenantParams, body: { ...json(UpdateTenantBody), required: true } },
   responses: {

@@ -7,6 +7,17 @@ export const Tier = z
   .regex(/^[A-Z][A-Z0-9_]{1,31}$/, "must be an upper-case tier name")
   .openapi({ example: "STANDARD", description: "A plan tier: FREE, STANDARD, ENTERPRISE or one added to `plans`" });
 
+export const LimitOverridesSchema = z
+  .object({
+    requests_per_minute: z.number().int().min(1).max(100_000_000).optional(),
+    max_concurrency: z.number().int().min(1).max(10_000).optional(),
+    monthly_requests: z.number().int().min(1).nullable().optional().openapi({ description: "null = unlimited" }),
+  })
+  .strict()
+  .openapi("LimitOverrides", {
+    description: "Replaces the tenant's overrides of its plan's limits; an absent field means the plan's value",
+  });
+
 export const TenantSchema = z
   .object({
     id: TenantId,
@@ -16,6 +27,7 @@ export const TenantSchema = z
     status: z.enum(TENANT_STATUSES),
     status_reason: z.string().nullable(),
     shard_id: z.string().nullable(),
+    limit_overrides: LimitOverridesSchema,
     trial_ends_at: Timestamp.nullable(),
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -40,9 +52,10 @@ export const UpdateTenantBody = z
     name: z.string().trim().min(1).max(200).optional(),
     tier: Tier.optional(),
     status: z.enum(["ACTIVE", "SUSPENDED"]).optional().openapi({ description: "Suspend or resume" }),
+    limits: LimitOverridesSchema.optional(),
   })
   .strict()
-  .refine((body) => Object.keys(body).length > 0, "send at least one of name, tier, status")
+  .refine((body) => Object.keys(body).length > 0, "send at least one of name, tier, status, limits")
   .openapi("UpdateTenant");
 
 export const TenantListQuery = z.object({
@@ -58,6 +71,7 @@ export const tenantView = (t: Tenant) => ({
   status: t.status,
   status_reason: t.statusReason,
   shard_id: t.shardId,
+  limit_overrides: t.limitOverrides,
   trial_ends_at: iso(t.trialEndsAt),
   created_at: iso(t.createdAt) as string,
   updated_at: iso(t.updatedAt) as string,

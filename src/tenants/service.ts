@@ -6,10 +6,15 @@ import { plans } from "../plans/schema";
 import { openShard } from "../shards/connection";
 import { findShard, pickShard } from "../shards/service";
 import { shardTenants } from "../shards/tenant-schema";
-import { type Tenant, type TenantStatus, tenants } from "./schema";
+import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./schema";
 
 export type NewTenant = { name: string; slug: string; tier: string; trialEndsAt?: number | null };
-export type TenantPatch = { name?: string; tier?: string; status?: "ACTIVE" | "SUSPENDED" };
+export type TenantPatch = {
+  name?: string;
+  tier?: string;
+  status?: "ACTIVE" | "SUSPENDED";
+  limits?: LimitOverrides;
+};
 export type TenantFilter = { status?: TenantStatus; tier?: string };
 
 export async function getTenant(db: ControlDb, tenantId: string): Promise<Tenant> {
@@ -122,6 +127,7 @@ export async function updateTenant(db: ControlDb, tenantId: string, patch: Tenan
     .set({
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.tier !== undefined ? { tier: patch.tier } : {}),
+      ...(patch.limits !== undefined ? { limitOverrides: patch.limits } : {}),
       ...(patch.status !== undefined ? { status: patch.status, statusReason: null } : {}),
       updatedAt: Date.now(),
     })

@@ -53,6 +53,7 @@ describe("POST /v1/tenants", () => {
       [
         "created_at",
         "id",
+        "limit_overrides",
         "name",
         "shard_id",
         "slug",

@@ -1,0 +1,40 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireScope, tenantAccess } from "../auth/authorize";
+import { json } from "../http/openapi-helpers";
+import { createRouter } from "../http/router";
+import { errorResponses, TenantParams } from "../http/schemas";
+import { LimitsSchema, ResetLimitsBody } from "./schemas";
+import { limitsOf, resetLimits } from "./service";
+
+const tags = ["Limits"];
+const guard = [tenantAccess(), requireScope("tenant:admin")];
+
+export const limitRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags,
+      summary: "Rate-limit windows, monthly quota, in-flight requests, circuits and storage of a tenant",
+      middleware: guard,
+      request: { params: TenantParams },
+      responses: { 200: { description: "The tenant's limits and usage", ...json(LimitsSchema) }, ...errorResponses },
+    }),
+    async (c) => c.json(await limitsOf(c.env, c.var.route), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/reset",
+      tags,
+      summary: "Reset rate windows, the monthly quota, concurrency slots or circuits",
+      middleware: guard,
+      request: { params: TenantParams, body: { ...json(ResetLimitsBody), required: false } },
+      responses: { 200: { description: "The limits after the reset", ...json(LimitsSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { scopes } = c.req.valid("json");
+      const view = await resetLimits(c.env, c.var.route, scopes, c.var.principal.kind === "platform_admin");
+      return c.json(view, 200);
+    },
+  );

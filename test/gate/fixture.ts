@@ -1,0 +1,62 @@
+import { env } from "cloudflare:workers";
+import { vi } from "vitest";
+import type { LimitsView } from "../../src/gate/protocol";
+import type { Scope } from "../../src/keys/scopes";
+import { call, createTenant, tenantKey } from "../helpers";
+
+export type Limits = { requests_per_minute?: number; max_concurrency?: number; monthly_requests?: number | null };
+
+/** A tenant with the given limit overrides and a key with every scope. */
+export async function limitedTenant(admin: string, limits: Limits, tier = "STANDARD") {
+  const tenant = await createTenant(admin, { tier });
+  const patched = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { limits } });
+  if (patched.status !== 200) throw new Error(`limits not set: ${patched.status} ${patched.text}`);
+  const key = await tenantKey(admin, tenant.id);
+  return { tenant, key: key.secret, keyId: key.id };
+}
+
+export async function keyFor(admin: string, tenantId: string, extra: Record<string, unknown> = {}) {
+  const scopes: Scope[] = ["entries:read", "entries:write", "tenant:admin"];
+  return (await tenantKey(admin, tenantId, scopes, extra)).secret;
+}
+
+/** The tenant's limits as the operator view reports them. */
+export async function limitsOf(admin: string, tenantId: string): Promise<LimitsView & { storage: any }> {
+  const res = await call(`/v1/tenants/${tenantId}/limits`, { key: admin });
+  if (res.status !== 200) throw new Error(`limits: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+/** Waits until every release has reached the gate (releases are sent after the response). */
+export async function settled(admin: string, tenantId: string) {
+  for (let i = 0; i < 100; i++) {
+    if ((await limitsOf(admin, tenantId)).concurrency.in_flight === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error("requests stayed in flight");
+}
+
+/**
+ * Moves the clock of this isolate, which the tenant gates share in the test runtime, so window
+ * rollover, lease expiry, open circuits and month ends can be reached without waiting.
+ */
+export function travel(ms: number) {
+  const now = Date.now();
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(now + ms);
+}
+
+export const gateStub = (tenantId: string) => env.TENANT_GATE.get(env.TENANT_GATE.idFromName(tenantId));
+
+/** Parses `"name";k=v;k=v, …` structured-field lists into { name: { k: v } }. */
+export function parseList(value: string | null): Record<string, Record<string, string>> {
+  const result: Record<string, Record<string, string>> = {};
+  for (const item of (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [name, ...params] = item.split(";");
+    result[JSON.parse(name as string)] = Object.fromEntries(params.map((p) => p.split("=") as [string, string]));
+  }
+  return result;
+}
