@@ -75,10 +75,12 @@ describe("the concurrency bulkhead", () => {
     // A 500 from the shard itself: the entries table is gone for a moment.
     const shard = tenant.shard_id === "d1-shared-0" ? env.SHARD_D1_0 : env.SHARD_D1_1;
     await shard.exec("ALTER TABLE entries RENAME TO entries_offline");
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
     try {
       const failed = await call(entries, { key });
       expect(failed.status).toBe(500);
     } finally {
+      logged.mockRestore();
       await shard.exec("ALTER TABLE entries_offline RENAME TO entries");
     }
     await settled(admin, tenant.id);
