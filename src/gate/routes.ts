@@ -3,7 +3,7 @@ import { requireScope, tenantAccess } from "../auth/authorize";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
 import { errorResponses, TenantParams } from "../http/schemas";
-import { LimitsSchema, ResetLimitsBody } from "./schemas";
+import { LimitsSchema, RESET_SCOPES, ResetLimitsBody } from "./schemas";
 import { limitsOf, resetLimits } from "./service";
 
 const tags = ["Limits"];
@@ -33,7 +33,8 @@ export const limitRoutes = createRouter()
       responses: { 200: { description: "The limits after the reset", ...json(LimitsSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const { scopes } = c.req.valid("json");
+      // With no body at all the validator is skipped, so the default is applied here.
+      const scopes = c.req.valid("json")?.scopes ?? [...RESET_SCOPES];
       const view = await resetLimits(c.env, c.var.route, scopes, c.var.principal.kind === "platform_admin");
       return c.json(view, 200);
     },

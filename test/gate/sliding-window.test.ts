@@ -197,6 +197,16 @@ describe("SlidingWindowLog: load, clear, unrecord", () => {
     expect(log.nextRestoreMs(T0 + W + 100)).toBe(W - 50);
   });
 
+  it("load resets the read position even when nothing was compacted", () => {
+    const log = new SlidingWindowLog(W);
+    for (let i = 0; i < 10; i++) log.record(T0 + i * 1_000);
+    expect(log.count(T0 + W + 4_500)).toBe(5); // five pruned, too few to compact
+    log.load([T0 + W, T0 + W + 1_000, T0 + W + 2_000]);
+    expect(log.count(T0 + W + 4_500)).toBe(3);
+    expect(log.nextRestoreMs(T0 + W + 4_500)).toBe(W - 4_500);
+    expect(log.waitMs(T0 + W + 4_500, 3)).toBe(W - 4_500);
+  });
+
   it("load copies its input: mutating the array afterwards has no effect", () => {
     const hits = [T0, T0 + 1];
     const log = new SlidingWindowLog(W);
