@@ -112,8 +112,11 @@ export class CircuitBreaker {
   /** Milliseconds until a call could be permitted again (open: the rest of the open period). */
   retryAfterMs(now: number): number {
     if (this.state === "open" && this.openedAt !== null) return Math.max(0, this.openedAt + this.config.openMs - now);
-    // Half-open with every probe out: the probes decide within their timeout at the latest.
-    if (this.state === "half_open") return 1_000;
+    if (this.state === "half_open") {
+      const used = this.probes.size + this.probeFailures + this.probeSuccesses;
+      // Every probe out: they decide within their timeout at the latest; ask again shortly.
+      return used < this.config.halfOpenProbes ? 0 : 1_000;
+    }
     return 0;
   }
 
@@ -141,11 +144,11 @@ export class CircuitBreaker {
     if (!this.probes.delete(id)) return;
     if (failed) this.probeFailures++;
     else this.probeSuccesses++;
-    const done = this.probeFailures + this.probeSuccesses;
+    const outstanding = this.config.halfOpenProbes - this.probeFailures - this.probeSuccesses;
     // Decide as soon as the outcome is certain, rather than waiting for every probe.
     const failureLimit = Math.ceil(this.config.halfOpenProbes * this.config.failureRateThreshold);
     if (this.probeFailures >= failureLimit) this.toOpen(now);
-    else if (done >= this.config.halfOpenProbes) this.toClosed();
+    else if (this.probeFailures + outstanding < failureLimit) this.toClosed();
   }
 
   private toOpen(now: number) {

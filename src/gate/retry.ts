@@ -20,13 +20,13 @@ const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
  * blindly; writes rely on idempotency keys and version preconditions instead.
  */
 export async function retryRead<T>(read: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const { attempts = 3, baseMs = 25, capMs = 400, sleep = wait } = options;
+  const { attempts = 3, baseMs = 50, capMs = 400, sleep = wait } = options;
   for (let attempt = 1; ; attempt++) {
     try {
       return await read();
     } catch (error) {
       if (attempt >= attempts || !isTransient(error)) throw error;
-      await sleep(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
+      await sleep(Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1)));
     }
   }
 }

@@ -34,6 +34,8 @@ export class SlidingWindowLog {
   waitMs(now: number, limit: number): number {
     const used = this.count(now);
     if (used < limit) return 0;
+    // A limit of 0 (a plan that allows nothing) never opens: say "a whole window".
+    if (limit <= 0) return this.windowMs;
     // The hit whose expiry brings the count to limit - 1.
     const hit = this.hits[this.head + used - limit] as number;
     return hit + this.windowMs - now;

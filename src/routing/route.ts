@@ -46,7 +46,12 @@ export function effectiveLimits(plan: TenantLimits | null, overrides: LimitOverr
   };
 }
 
-/** FNV-1a over the route's content: cheap, and equal exactly when the content is equal. */
+/**
+ * FNV-1a over the route's JSON plus its length: cheap, equal for equal content (routes are always
+ * built by makeRoute, so their keys come in one order). A collision would only delay a cache
+ * refresh until the next change or GATE_MAX_STALENESS_MS, never skip a limit: the gate decides
+ * from its own copy, not the isolate's.
+ */
 function fingerprint(value: unknown): string {
   const text = JSON.stringify(value);
   let hash = 0x811c9dc5;

@@ -277,7 +277,8 @@ describe("CircuitBreaker: half-open", () => {
     const breaker = openedAt(T0);
     const ids = probes(breaker, H, 5);
     for (const [i, id] of ids.entries()) {
-      expect(breaker.current(H + i)).toBe("half_open");
+      // Two successes cannot decide yet (three failures would still reopen it).
+      if (i < 3) expect(breaker.current(H + i)).toBe("half_open");
       breaker.record(H + i, false, id);
     }
     expect(breaker.current(H + 5)).toBe("closed");
@@ -308,10 +309,13 @@ describe("CircuitBreaker: half-open", () => {
     expect(breaker.current(H + 10)).toBe("closed");
   });
 
-  it("waits for every probe before closing", () => {
+  it("stays half-open while the outcome is still open: 2 failures + 2 successes, one probe out", () => {
     const breaker = openedAt(T0);
     const ids = probes(breaker, H, 5);
-    for (const id of ids.slice(0, 4)) breaker.record(H + 1, false, id);
+    breaker.record(H + 1, true, ids[0] as string);
+    breaker.record(H + 1, false, ids[1] as string);
+    breaker.record(H + 1, true, ids[2] as string);
+    breaker.record(H + 1, false, ids[3] as string);
     expect(breaker.current(H + 1)).toBe("half_open");
     breaker.record(H + 2, false, ids[4] as string);
     expect(breaker.current(H + 2)).toBe("closed");
@@ -397,14 +401,19 @@ describe("CircuitBreaker: half-open", () => {
   it("a probe not reported within probeTimeoutMs counts as a failure", () => {
     const breaker = openedAt(T0);
     const ids = probes(breaker, H, 5);
-    // Four succeed; the fifth is never reported.
-    for (const id of ids.slice(0, 4)) breaker.record(H + 10, false, id);
+    // Two fail, two succeed; the fifth is never reported.
+    breaker.record(H + 10, true, ids[0] as string);
+    breaker.record(H + 10, false, ids[1] as string);
+    breaker.record(H + 10, true, ids[2] as string);
+    breaker.record(H + 10, false, ids[3] as string);
     expect(breaker.current(H + 59_999)).toBe("half_open");
-    // At exactly probeTimeoutMs the lost probe counts as failed: 1 failure of 5 → closed.
-    expect(breaker.current(H + 60_000)).toBe("closed");
-    // Its late report is ignored.
-    breaker.record(H + 60_001, true, ids[4] as string);
-    expect(breaker.view(H + 60_001)).toMatchObject({ state: "closed", calls: 0 });
+    // At exactly probeTimeoutMs the lost probe counts as the third failure → open again.
+    expect(breaker.current(H + 60_000)).toBe("open");
+    expect(breaker.view(H + 60_000).opened_at).toBe(new Date(H + 60_000).toISOString());
+    // Its late success is ignored.
+    breaker.record(H + 60_001, false, ids[4] as string);
+    expect(breaker.current(H + 60_001)).toBe("open");
+    expect(breaker.permit(H + 60_001)).toEqual({ permitted: false, retryAfterMs: 29_999 });
   });
 
   it("lost probes reopen the circuit at the time the timeout is noticed", () => {
@@ -662,12 +671,25 @@ describe("CircuitBreaker: view", () => {
     expect(breaker.view(at + 29_999).retry_after_seconds).toBe(1);
   });
 
-  it("half-open: state, the opening time, and a 1 s retry", () => {
+  it("half-open: state, the opening time, no wait while probes are free and 1 s once all are out", () => {
     const breaker = openedAt(T0);
     const view = breaker.view(T0 + 30_000);
     expect(view.state).toBe("half_open");
     expect(view.opened_at).toBe(new Date(T0).toISOString());
-    expect(view.retry_after_seconds).toBe(1);
+    expect(view.retry_after_seconds).toBe(0);
+    for (let i = 0; i < DEFAULT_CIRCUIT.halfOpenProbes; i++) breaker.permit(T0 + 30_000);
+    expect(breaker.view(T0 + 30_000).retry_after_seconds).toBe(1);
+  });
+
+  it("half-open: closes as soon as too few probes remain to reopen it", () => {
+    const breaker = openedAt(T0);
+    const probes = Array.from({ length: DEFAULT_CIRCUIT.halfOpenProbes }, () => breaker.permit(T0 + 30_000));
+    const ids = probes.map((p) => (p.permitted ? p.probe : null));
+    // 3 of 5 succeed: even if the last 2 fail, 2 < ceil(5 × 50 %) = 3 failures.
+    for (const id of ids.slice(0, 2)) breaker.record(T0 + 30_001, false, id);
+    expect(breaker.current(T0 + 30_001)).toBe("half_open");
+    breaker.record(T0 + 30_001, false, ids[2] ?? null);
+    expect(breaker.current(T0 + 30_001)).toBe("closed");
   });
 
   it("view applies time-driven transitions", () => {

@@ -155,7 +155,7 @@ describe("retryRead", () => {
     expect(calls()).toBe(1);
   });
 
-  it("with Math.random at its maximum, delays are min(capMs, baseMs * 2^attempt)", async () => {
+  it("with Math.random at its maximum, delays are min(capMs, baseMs * 2^(attempt - 1))", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0.999_999_999);
     const { read } = flaky(
       Array.from({ length: 8 }, () => lost()),
@@ -163,8 +163,8 @@ describe("retryRead", () => {
     );
     const { delays, sleep } = recorder();
     await expect(retryRead(read, { attempts: 8, baseMs: 25, capMs: 400, sleep })).rejects.toThrow();
-    // After attempt n (1-based) the ceiling is min(400, 25 * 2^n): 50, 100, 200, 400, 400, 400, 400.
-    const ceilings = [50, 100, 200, 400, 400, 400, 400];
+    // After attempt n (1-based) the ceiling is min(400, 25 * 2^(n-1)): 25, 50, 100, 200, 400, 400, 400.
+    const ceilings = [25, 50, 100, 200, 400, 400, 400];
     expect(delays).toHaveLength(ceilings.length);
     delays.forEach((ms, i) => {
       expect(ms).toBeLessThan(ceilings[i] as number);
@@ -187,8 +187,8 @@ describe("retryRead", () => {
     const { read } = flaky([lost(), lost(), lost(), lost()], "x");
     const { delays, sleep } = recorder();
     await expect(retryRead(read, { attempts: 5, baseMs: 10, capMs: 60, sleep })).resolves.toBe("x");
-    // Ceilings: min(60, 20) = 20, min(60, 40) = 40, min(60, 80) = 60, min(60, 160) = 60.
-    const expected = [10, 10, 45, 6];
+    // Ceilings: min(60, 10) = 10, min(60, 20) = 20, min(60, 40) = 40, min(60, 80) = 60.
+    const expected = [5, 5, 30, 6];
     expect(delays).toHaveLength(expected.length);
     delays.forEach((ms, n) => {
       expect(ms).toBeCloseTo(expected[n] as number, 9);

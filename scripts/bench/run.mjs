@@ -1,0 +1,318 @@
+// `npm run bench`: what the tenant gate costs, measured against a bare route in one run.
+// Method: start the platform as `npm start` does (own port, wrangler request logging off), create two
+// tenants through the API: one with limits far above the load (never throttled), one limited to 100
+// requests/minute. Warm both routes up, then interleave measured phases (bare, gated, bare, gated) at
+// a fixed concurrency on keep-alive sockets so machine noise hits both routes alike; aggregate per
+// route and report gated/bare throughput and the p99 the gate adds. The Worker's own
+// `Server-Timing: gate;dur=` values give the gate call's latency without the client and proxy.
+// Exactness: 1,000 requests at once on 1,000 sockets against the 100/min tenant must admit exactly
+// 100, reject the rest with 429 problem+json carrying Retry-After, and the gate's count must agree.
+// Exit codes: 0 whatever the performance targets say; 1 on errors, unexpected statuses or NOT EXACT.
+import os from "node:os";
+import { burst, runLoad } from "./load.mjs";
+import { changedSources, sourceSnapshot, startPlatform } from "./platform.mjs";
+import { rounded, summarize } from "./stats.mjs";
+
+const PORT = Number(process.env.BENCH_PORT ?? 8797);
+const CONCURRENCY = 8;
+const WARMUP_MS = 2000;
+const PHASE_MS = 5000;
+const ROUNDS = 2;
+const BURST_REQUESTS = 1000;
+const BURST_LIMIT = 100;
+const TARGET_RATIO = 0.5;
+const TARGET_P99_ADDED_MS = 2;
+// The gate routes may still be appearing (wrangler reloads on change): retry 404s this long.
+const ROUTE_WAIT_MS = 180_000;
+
+const problems = [];
+// Other processes on the machine skew absolute numbers; the load average shows how busy it was.
+const loadBefore = os.loadavg()[0];
+const log = (line = "") => process.stdout.write(`${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+log("starting the platform (scripts/start.mjs) …");
+const platform = await startPlatform({ port: PORT, wranglerArgs: ["--log-level", "warn"] });
+try {
+  await main(platform);
+} catch (error) {
+  process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
+  process.exitCode = 1;
+} finally {
+  platform.stop();
+}
+
+async function main({ baseUrl, adminKey }) {
+  const api = apiClient(baseUrl, adminKey);
+  const unique = Date.now().toString(36);
+  // wrangler dev reloads the Worker (resetting its Durable Objects) when sources change mid-run.
+  let sources = sourceSnapshot();
+  const reloads = {};
+  const open = await createTenant(api, `bench-${unique}`, 100_000_000);
+  const limited = await createTenant(api, `bench-exact-${unique}`, BURST_LIMIT);
+  const bare = { url: `${baseUrl}/ping`, headers: {} };
+  const gated = { url: `${baseUrl}/v1/ping`, headers: { authorization: `Bearer ${open.secret}` } };
+
+  log(`warm-up: ${WARMUP_MS / 1000} s per route`);
+  for (const target of [bare, gated]) await runLoad({ ...target, concurrency: CONCURRENCY, durationMs: WARMUP_MS });
+
+  const phases = { bare: [], gated: [] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, target] of [
+      ["bare", bare],
+      ["gated", gated],
+    ]) {
+      log(`measuring ${name} (round ${round}/${ROUNDS}, ${PHASE_MS / 1000} s, concurrency ${CONCURRENCY})`);
+      phases[name].push(await runLoad({ ...target, concurrency: CONCURRENCY, durationMs: PHASE_MS }));
+    }
+  }
+  const throughput = { bare: aggregate(phases.bare), gated: aggregate(phases.gated) };
+  for (const [name, result] of Object.entries(throughput)) {
+    if (result.non2xx > 0 || result.errors.length > 0) {
+      problems.push(`${name}: ${result.non2xx} non-2xx/failed responses ${JSON.stringify(result.statusCounts)}`);
+    }
+  }
+  const timings = phases.gated.flatMap((p) => p.serverTimings);
+  // workerd coarsens its clocks; whole-ms values mean the header's two decimals carry no information.
+  const gateTiming = { ...summarize(timings), wholeMsShare: timings.filter(Number.isInteger).length / timings.length };
+  if (gateTiming.count !== throughput.gated.requests) {
+    problems.push(`only ${gateTiming.count} of ${throughput.gated.requests} gated responses had gate Server-Timing`);
+  }
+
+  reloads.throughput = changedSources(sources);
+  sources = sourceSnapshot();
+  log(`exactness: ${BURST_REQUESTS} requests at once, tenant limit ${BURST_LIMIT}/min`);
+  const exactness = await runExactness(api, baseUrl, limited);
+  reloads.exactness = changedSources(sources);
+  for (const [phase, files] of Object.entries(reloads)) {
+    if (files.length > 0)
+      problems.push(`sources changed during the ${phase} phase, results are void: ${files.join(", ")}`);
+  }
+
+  report(throughput, gateTiming, exactness, reloads);
+}
+
+/** JSON calls to the platform's API with the admin key; 404s are retried while routes appear. */
+function apiClient(baseUrl, adminKey) {
+  return async (method, path, body, expected) => {
+    const deadline = Date.now() + ROUTE_WAIT_MS;
+    let waited = false;
+    while (true) {
+      const res = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.status === expected) return JSON.parse(text);
+      if (res.status === 404 && Date.now() < deadline) {
+        if (!waited) log(`${method} ${path} answered 404; retrying until ${ROUTE_WAIT_MS / 1000} s have passed`);
+        waited = true;
+        await sleep(5000);
+        continue;
+      }
+      throw new Error(`${method} ${path} answered ${res.status}, expected ${expected}: ${text}`);
+    }
+  };
+}
+
+/** A tenant with the given per-minute limit, a bulkhead the bench cannot fill and no monthly quota. */
+async function createTenant(api, slug, requestsPerMinute) {
+  const tenant = await api("POST", "/v1/tenants", { name: "Bench", slug, tier: "ENTERPRISE" }, 201);
+  const limits = { requests_per_minute: requestsPerMinute, max_concurrency: 10_000, monthly_requests: null };
+  await api("PATCH", `/v1/tenants/${tenant.id}`, { limits }, 200);
+  const key = await api("POST", `/v1/tenants/${tenant.id}/keys`, { name: "bench", scopes: ["entries:read"] }, 201);
+  return { id: tenant.id, secret: key.secret };
+}
+
+/** Sums the measured phases of one route. */
+function aggregate(results) {
+  const latencies = results.flatMap((r) => r.latencies);
+  const elapsedMs = results.reduce((sum, r) => sum + r.elapsedMs, 0);
+  const statusCounts = {};
+  for (const result of results) {
+    for (const [status, n] of Object.entries(result.statusCounts))
+      statusCounts[status] = (statusCounts[status] ?? 0) + n;
+  }
+  const ok = Object.entries(statusCounts)
+    .filter(([status]) => status >= 200 && status < 300)
+    .reduce((sum, [, n]) => sum + n, 0);
+  const total = Object.values(statusCounts).reduce((sum, n) => sum + n, 0);
+  return {
+    requests: latencies.length,
+    elapsedMs,
+    rps: (latencies.length / elapsedMs) * 1000,
+    latency: summarize(latencies),
+    phaseRps: results.map((r) => (r.requests / r.elapsedMs) * 1000),
+    statusCounts,
+    non2xx: total - ok,
+    errors: results.flatMap((r) => r.errors),
+  };
+}
+
+async function runExactness(api, baseUrl, tenant) {
+  const started = performance.now();
+  const responses = await burst({
+    url: `${baseUrl}/v1/ping`,
+    headers: { authorization: `Bearer ${tenant.secret}` },
+    count: BURST_REQUESTS,
+  });
+  const elapsedMs = performance.now() - started;
+  const statusCounts = {};
+  for (const res of responses) statusCounts[res.status] = (statusCounts[res.status] ?? 0) + 1;
+  const rejected = responses.filter((res) => res.status === 429);
+  const malformed = rejected.filter(
+    (res) => !String(res.headers["content-type"]).startsWith("application/problem+json") || !res.headers["retry-after"],
+  );
+  const errors = [...new Set(responses.filter((res) => res.error).map((res) => String(res.error.message)))];
+  // What the refusals said, e.g. "429 rate-limited: The tenant's limit of 100 requests per minute is reached".
+  const refusals = {};
+  for (const res of responses.filter((r) => r.status !== 200 && !r.error)) {
+    const reason = `${res.status} ${problemOf(res.body)}`;
+    refusals[reason] = (refusals[reason] ?? 0) + 1;
+  }
+  const limits = await api("GET", `/v1/tenants/${tenant.id}/limits`, undefined, 200);
+  const tenantWindow = limits.rate_limits?.find((policy) => policy.policy === "tenant") ?? limits.rate_limits?.[0];
+  const admitted = statusCounts[200] ?? 0;
+  const result = {
+    requests: BURST_REQUESTS,
+    limit: BURST_LIMIT,
+    elapsedMs,
+    admitted,
+    rejected429: rejected.length,
+    status503: statusCounts[503] ?? 0,
+    statusCounts,
+    refusals,
+    malformed429: malformed.length,
+    retryAfterValues: [...new Set(rejected.map((res) => res.headers["retry-after"]))].slice(0, 5),
+    gateUsed: tenantWindow?.used ?? null,
+    gateInFlightAfter: limits.concurrency?.in_flight ?? null,
+    errors: errors.slice(0, 5),
+    exact: admitted === BURST_LIMIT,
+  };
+  if (!result.exact)
+    problems.push(`NOT EXACT: admitted ${admitted} of ${BURST_REQUESTS} with a limit of ${BURST_LIMIT}`);
+  if (malformed.length > 0) problems.push(`${malformed.length} 429s lacked application/problem+json or Retry-After`);
+  if (result.gateUsed !== admitted)
+    problems.push(`the gate counts ${result.gateUsed} used, the client saw ${admitted}`);
+  if (admitted + rejected.length !== BURST_REQUESTS) {
+    problems.push(`burst: statuses other than 200/429: ${JSON.stringify(statusCounts)} ${errors.join("; ")}`);
+  }
+  return result;
+}
+
+function report(throughput, gateTiming, exactness, reloads) {
+  const { bare, gated } = throughput;
+  const ratio = gated.rps / bare.rps;
+  const p99AddedMs = gated.latency.p99 - bare.latency.p99;
+  const p50AddedMs = gated.latency.p50 - bare.latency.p50;
+  const verdict = (ok) => (ok ? "PASS" : "MISS");
+  const ms = (v) => v.toFixed(2);
+
+  log();
+  log(`edge-tenancy bench — ${os.cpus().length} cores, Node ${process.version}, wrangler dev on 127.0.0.1:${PORT}`);
+  const loadAfter = os.loadavg()[0];
+  log(`1-min load average before / after: ${loadBefore.toFixed(2)} / ${loadAfter.toFixed(2)}`);
+  log(`${ROUNDS} × ${PHASE_MS / 1000} s measured per route (interleaved), concurrency ${CONCURRENCY}, keep-alive`);
+  log();
+  log(
+    table(
+      ["route", "requests", "req/s", "phases req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx"],
+      [
+        ["GET /ping (bare)", bare],
+        ["GET /v1/ping (gated)", gated],
+      ].map(([name, r]) => [
+        name,
+        r.requests,
+        r.rps.toFixed(0),
+        r.phaseRps.map((v) => v.toFixed(0)).join(" / "),
+        ms(r.latency.p50),
+        ms(r.latency.p90),
+        ms(r.latency.p99),
+        ms(r.latency.max),
+        r.non2xx,
+      ]),
+    ),
+  );
+  log();
+  log(
+    table(
+      ["gate cost", "value", "target", "result"],
+      [
+        [
+          "gated / bare throughput",
+          `${(ratio * 100).toFixed(1)} %`,
+          `≥ ${TARGET_RATIO * 100} %`,
+          verdict(ratio >= TARGET_RATIO),
+        ],
+        [
+          "p99 added (gated − bare)",
+          `${ms(p99AddedMs)} ms`,
+          `≤ ${TARGET_P99_ADDED_MS} ms`,
+          verdict(p99AddedMs <= TARGET_P99_ADDED_MS),
+        ],
+        ["p50 added (gated − bare)", `${ms(p50AddedMs)} ms`, "", ""],
+      ],
+    ),
+  );
+  log();
+  const wholeMs = `${(gateTiming.wholeMsShare * 100).toFixed(0)} % of values are whole ms`;
+  log(`gate call (Server-Timing gate;dur, ${gateTiming.count} gated responses; ${wholeMs}):`);
+  const g = gateTiming;
+  log(`  p50 ${ms(g.p50)} ms   p99 ${ms(g.p99)} ms   mean ${ms(g.mean)} ms   max ${ms(g.max)} ms`);
+  log();
+  const e = exactness;
+  log(`exactness burst (${e.requests} requests at once in ${(e.elapsedMs / 1000).toFixed(2)} s):`);
+  log(`  admitted ${e.admitted} of ${e.requests} (limit ${e.limit}) → ${e.exact ? "EXACT" : "NOT EXACT"}`);
+  const wellFormed = e.rejected429 - e.malformed429;
+  const retryAfter = e.retryAfterValues.join(", ");
+  log(`  429: ${e.rejected429} (${wellFormed} problem+json with Retry-After; Retry-After ${retryAfter})`);
+  log(`  503: ${e.status503}   statuses: ${JSON.stringify(e.statusCounts)}`);
+  if (e.errors.length > 0) log(`  transport errors: ${e.errors.join("; ")}`);
+  for (const [reason, n] of Object.entries(e.refusals)) log(`  ${n} × ${reason}`);
+  log(`  gate's own count afterwards: used ${e.gateUsed}, in flight ${e.gateInFlightAfter}`);
+  log();
+  if (problems.length > 0) {
+    for (const problem of problems) log(`ERROR: ${problem}`);
+    process.exitCode = 1;
+  } else {
+    log("no errors");
+  }
+
+  const result = {
+    machine: { cores: os.cpus().length, node: process.version, loadBefore, loadAfter },
+    config: { concurrency: CONCURRENCY, warmupMs: WARMUP_MS, phaseMs: PHASE_MS, rounds: ROUNDS },
+    bare: { ...bare, errors: undefined },
+    gated: { ...gated, errors: undefined },
+    ratio,
+    p50AddedMs,
+    p99AddedMs,
+    targets: {
+      ratio: { min: TARGET_RATIO, pass: ratio >= TARGET_RATIO },
+      p99AddedMs: { max: TARGET_P99_ADDED_MS, pass: p99AddedMs <= TARGET_P99_ADDED_MS },
+    },
+    gateTiming,
+    exactness,
+    sourcesChanged: reloads,
+    problems,
+  };
+  log(`BENCH_RESULT ${JSON.stringify(rounded(result))}`);
+}
+
+/** "<type slug>: <detail>" of a problem+json body, or the start of any other body. */
+function problemOf(body) {
+  try {
+    const problem = JSON.parse(body);
+    return `${String(problem.type).split("/").pop()}: ${problem.detail}`;
+  } catch {
+    return JSON.stringify(body.slice(0, 80));
+  }
+}
+
+/** Left-aligned first column, right-aligned numbers. */
+function table(header, rows) {
+  const cells = [header, ...rows].map((row) => row.map(String));
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
+  return [line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
