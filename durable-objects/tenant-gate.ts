@@ -26,7 +26,14 @@ const WINDOW_MS = 60_000;
 const MAX_KEYS = 256;
 /** After a failed refresh, serve the stored copy this long before asking the control DB again. */
 const REFRESH_BACKOFF_MS = 1_000;
-const PRUNE_EVERY = 256;
+/**
+ * Admissions are written to storage in batches this far apart, not one by one: a write holds the
+ * object's responses until it is durable (the output gate), which would put a storage commit on
+ * every request's path. The cost: a crash (not an eviction, which waits for the timer) can forget
+ * the last FLUSH_MS of admissions in its window and month.
+ */
+const FLUSH_MS = 100;
+const PRUNE_EVERY = 64;
 
 const positive = (value: string | undefined, fallback: number) => {
   const parsed = Number(value);
@@ -57,7 +64,10 @@ export class TenantGate extends DurableObject<Env> {
   private quota = { period: "", used: 0 };
   private readonly bulkhead: Bulkhead;
   private readonly circuits = new Map<Dependency, CircuitBreaker>();
-  private admitsSincePrune = 0;
+  private flushesSincePrune = 0;
+  private pendingHits: { policy: string; at: number }[] = [];
+  private quotaDirty = false;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly touchedAt = new Map<string, number>();
   private readonly maxStalenessMs: number;
 
@@ -220,6 +230,7 @@ export class TenantGate extends DurableObject<Env> {
   private quotaUsed(now: number) {
     const period = quotaPeriod(now).id;
     if (this.quota.period !== period) {
+      this.flush();
       const row = this.sql.exec<{ used: number }>("SELECT used FROM quota WHERE period = ?", period).toArray()[0];
       this.quota = { period, used: row?.used ?? 0 };
     }
@@ -310,20 +321,14 @@ export class TenantGate extends DurableObject<Env> {
     const leaseId = crypto.randomUUID();
     this.bulkhead.acquire(leaseId, now);
     this.tenantWindow.record(now);
-    this.sql.exec("INSERT INTO hits (policy, at) VALUES ('tenant', ?)", now);
+    this.pendingHits.push({ policy: "tenant", at: now });
     if (keyWindow) {
       keyWindow.record(now);
-      this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", `key:${key.id}`, now);
+      this.pendingHits.push({ policy: `key:${key.id}`, at: now });
     }
     this.quota.used++;
-    this.sql.exec(
-      "INSERT INTO quota (period, used) VALUES (?, 1) ON CONFLICT (period) DO UPDATE SET used = used + 1",
-      this.quota.period,
-    );
-    if (++this.admitsSincePrune >= PRUNE_EVERY) {
-      this.admitsSincePrune = 0;
-      this.sql.exec("DELETE FROM hits WHERE at <= ?", now - WINDOW_MS);
-    }
+    this.quotaDirty = true;
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
 
     if (now - (this.touchedAt.get(key.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
       this.touchedAt.set(key.id, now);
@@ -344,6 +349,29 @@ export class TenantGate extends DurableObject<Env> {
       circuits,
       stale: this.stale,
     };
+  }
+
+  /** Writes the admissions since the last flush in one transaction. */
+  private flush() {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.pendingHits.length === 0 && !this.quotaDirty) return;
+    const hits = this.pendingHits;
+    this.pendingHits = [];
+    const prune = ++this.flushesSincePrune >= PRUNE_EVERY;
+    if (prune) this.flushesSincePrune = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const hit of hits) this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", hit.policy, hit.at);
+      if (this.quotaDirty) {
+        this.sql.exec(
+          "INSERT INTO quota (period, used) VALUES (?, ?) ON CONFLICT (period) DO UPDATE SET used = excluded.used",
+          this.quota.period,
+          this.quota.used,
+        );
+      }
+      if (prune) this.sql.exec("DELETE FROM hits WHERE at <= ?", Date.now() - WINDOW_MS);
+    });
+    this.quotaDirty = false;
   }
 
   /** Returns the request's concurrency slot and records how its dependencies answered. */
@@ -430,6 +458,7 @@ export class TenantGate extends DurableObject<Env> {
 
   /** Operator reset of some or all state. */
   reset(scopes: ResetScope[]) {
+    this.flush();
     if (scopes.includes("rate")) {
       this.tenantWindow.clear();
       this.keyWindows.clear();

@@ -1,7 +1,10 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { TenantGate } from "../../durable-objects/tenant-gate";
 import { quotaPeriod } from "../../src/gate/quota-period";
 import { adminKey, call, createTenant, expectProblem } from "../helpers";
-import { keyFor, limitedTenant, limitsOf, parseList, settled, travel } from "./fixture";
+import { gateStub, keyFor, limitedTenant, limitsOf, parseList, settled, travel } from "./fixture";
 
 let admin: string;
 beforeAll(async () => {
@@ -142,6 +145,21 @@ describe("monthly quota", () => {
     const { key } = await limitedTenant(admin, { monthly_requests: null }, "ENTERPRISE");
     const res = await ping(key);
     expect(parseList(res.headers.get("RateLimit-Policy")).monthly).toBeUndefined();
+  });
+});
+
+describe("a restarted gate", () => {
+  it("remembers its window and its month from storage", async () => {
+    const { tenant, key } = await limitedTenant(admin, { requests_per_minute: 4, monthly_requests: 100 });
+    for (let i = 0; i < 3; i++) expect((await ping(key)).status).toBe(200);
+    // Admissions reach storage in batches at most 100 ms apart.
+    await new Promise((r) => setTimeout(r, 250));
+    const view = await runInDurableObject(gateStub(tenant.id), (_instance, state) =>
+      // A fresh instance over the same storage is what a restart (deploy, crash) produces.
+      new TenantGate(state, env).view(tenant.id),
+    );
+    expect(view.rate_limits[0]).toMatchObject({ used: 3, remaining: 1 });
+    expect(view.monthly_requests.used).toBe(3);
   });
 });
 
