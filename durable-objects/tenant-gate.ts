@@ -274,7 +274,8 @@ export class TenantGate extends DurableObject<Env> {
     const limits = route.limits;
     const keyLimit = key.rateLimitPerMinute;
     const keyWindow = keyLimit === null ? null : this.keyWindow(key.id);
-    const policies = this.policies(now, keyLimit, key.id);
+    // Only a refusal needs the state before this request; most requests never build it.
+    const policies = () => this.policies(now, keyLimit, key.id);
     const used = this.quotaUsed(now);
     if (limits.monthlyRequests !== null && used >= limits.monthlyRequests) {
       const period = quotaPeriod(now);
@@ -282,7 +283,7 @@ export class TenantGate extends DurableObject<Env> {
         ...this.deny(
           "quota-exhausted",
           period.end - now,
-          policies,
+          policies(),
           `The monthly quota of ${limits.monthlyRequests} requests is used up`,
         ),
         extensions: { quota: limits.monthlyRequests, period: period.id, resets_at: new Date(period.end).toISOString() },
@@ -293,7 +294,7 @@ export class TenantGate extends DurableObject<Env> {
       return this.deny(
         "rate-limited",
         tenantWait,
-        policies,
+        policies(),
         `The tenant's limit of ${limits.requestsPerMinute} requests per minute is reached`,
       );
     }
@@ -302,7 +303,7 @@ export class TenantGate extends DurableObject<Env> {
       return this.deny(
         "rate-limited",
         keyWait,
-        policies,
+        policies(),
         `This key's limit of ${keyLimit} requests per minute is reached`,
       );
     }
@@ -311,7 +312,7 @@ export class TenantGate extends DurableObject<Env> {
         ...this.deny(
           "concurrency-limit",
           1_000,
-          policies,
+          policies(),
           `At most ${limits.maxConcurrency} requests of the tenant may be in flight`,
         ),
         extensions: { max_concurrency: limits.maxConcurrency },

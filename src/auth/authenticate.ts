@@ -10,6 +10,7 @@ import { ALL_SCOPES } from "../keys/scopes";
 import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
 import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/service";
 import { keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
+import type { TenantRoute } from "../routing/route";
 
 export type AuthenticateOptions = {
   /** Where the key is read from; `Authorization: Bearer <key>` by default. */
@@ -123,9 +124,13 @@ async function admitThroughGate(
     });
   }
 
-  const route = result.route ?? cached?.route;
-  if (!route) throw new Error("The gate sent no route although this isolate holds none");
-  rememberRoute(routes, route);
+  let route: TenantRoute;
+  if (result.route) route = rememberRoute(routes, result.route);
+  else if (cached) {
+    // The gate confirmed the cached route; no need to re-insert it.
+    cached.confirmedAt = Date.now();
+    route = cached.route;
+  } else throw new Error("The gate sent no route although this isolate holds none");
   const session = {
     tenantId,
     route,

@@ -1,0 +1,81 @@
+// Serves the Worker straight from workerd through Miniflare, without `wrangler dev`'s proxy (which
+// adds a Node hop and live reload to every request and would dominate what the bench measures).
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { newId } from "../../src/http/ids.ts";
+import { SCOPES } from "../../src/keys/scopes.ts";
+import { generateKey } from "../../src/keys/secret.ts";
+import { wrangler } from "../lib/wrangler.mjs";
+
+const root = new URL("../..", import.meta.url).pathname;
+const OUT_DIR = join(root, ".wrangler/bench/dist");
+const CONFIG = join(root, "wrangler.toml");
+
+/** Applies a migrations folder the way `wrangler d1 migrations apply` does: files in order, statement by statement. */
+async function migrate(db, dir) {
+  for (const file of readdirSync(dir)
+    .filter((name) => name.endsWith(".sql"))
+    .sort()) {
+    const statements = readFileSync(join(dir, file), "utf8")
+      .split("--> statement-breakpoint")
+      .map((chunk) => chunk.trim())
+      .filter((chunk) => chunk.replace(/^--.*$/gm, "").trim().length > 0);
+    for (const statement of statements) await db.prepare(statement).run();
+  }
+}
+
+/**
+ * Bundles the Worker as `wrangler deploy` would, starts it in workerd with the bindings of
+ * wrangler.toml (in-memory storage: every bench starts from empty databases), applies the D1
+ * migrations and mints a platform-admin key. Returns `{ baseUrl, adminKey, stop }`.
+ */
+export async function startWorkerd({ port = 8797 } = {}) {
+  rmSync(OUT_DIR, { recursive: true, force: true });
+  wrangler(["deploy", "--dry-run", "--outdir", OUT_DIR], { quiet: true });
+
+  const config = unstable_readConfig({ config: CONFIG });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(CONFIG);
+  // wrangler hands out options in Miniflare's v4 shape; this Miniflare takes its own.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port,
+      workers: [
+        {
+          name: config.name,
+          modules: true,
+          scriptPath: join(OUT_DIR, "index.js"),
+          // The bundle is one file, so module rules are not needed; only what the Worker binds.
+          compatibilityDate: workerOptions.compatibilityDate,
+          compatibilityFlags: workerOptions.compatibilityFlags,
+          bindings: workerOptions.bindings,
+          d1Databases: workerOptions.d1Databases,
+          durableObjects: workerOptions.durableObjects,
+        },
+      ],
+    }),
+  );
+  const url = await mf.ready;
+
+  for (const database of config.d1_databases) {
+    await migrate(await mf.getD1Database(database.binding), join(root, database.migrations_dir));
+  }
+  const key = await generateKey();
+  const control = await mf.getD1Database("CONTROL_DB");
+  await control
+    .prepare(
+      "INSERT INTO api_keys (id, tenant_id, user_id, name, prefix, secret_hash, scopes, created_at) VALUES (?, NULL, NULL, 'bench', ?, ?, ?, ?)",
+    )
+    .bind(newId("key"), key.prefix, key.secretHash, JSON.stringify(SCOPES), Date.now())
+    .run();
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await mf.dispose();
+  };
+  return { baseUrl: url.origin, adminKey: key.key, stop };
+}
