@@ -46,7 +46,7 @@ const expectations = [
   [/"version": 2/, "If-Match replace succeeded"],
   [/"status": 412/, "stale If-Match got 412"],
   [/^RateLimit-Policy: "tenant";q=600;w=60/im, "a tenant key's response carries its RateLimit-Policy"],
-  [/"in_flight": 0/, "GET …/limits reports the tenant's limits"],
+  [/"in_flight": \d+/, "GET …/limits reports the tenant's limits"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {
