@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import { afterEach, beforeEach, type MockInstance, vi } from "vitest";
 import { controlDb } from "../src/db/client";
 import type { Scope } from "../src/keys/scopes";
 import { createKey } from "../src/keys/service";
@@ -105,4 +106,22 @@ export async function listAll<T = any>(path: string, key: string, limit = 100) {
     if (pages.length > 200) throw new Error("pagination does not terminate");
   } while (cursor);
   return { items, pages };
+}
+
+/**
+ * Captures console.error or console.warn during each test of the calling file: the Worker logs the
+ * faults those tests provoke on purpose. Returns a getter for the current test's spy.
+ */
+export function captureConsole(method: "error" | "warn") {
+  let spy: MockInstance<(typeof console)["error"]> | undefined;
+  beforeEach(() => {
+    spy = vi.spyOn(console, method).mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    spy?.mockRestore();
+  });
+  return () => {
+    if (!spy) throw new Error("captureConsole: no test is running");
+    return spy;
+  };
 }

@@ -1,22 +1,18 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_CIRCUIT } from "../../src/gate/circuit-breaker";
-import { adminKey, call, expectProblem } from "../helpers";
+import { adminKey, call, captureConsole, expectProblem } from "../helpers";
 import { gateStub, limitedTenant, limitsOf, settled, travel } from "./fixture";
 
 // Breaks tenants' shards on purpose (storage is isolated per test file).
 
 let admin: string;
-let logged: MockInstance<typeof console.error>;
 beforeAll(async () => {
   admin = await adminKey();
 });
-beforeEach(() => {
-  logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
-});
+captureConsole("error");
 afterEach(() => {
   vi.useRealTimers();
-  logged.mockRestore();
 });
 
 const shardOf = (shardId: string | null) => (shardId === "d1-shared-0" ? env.SHARD_D1_0 : env.SHARD_D1_1);

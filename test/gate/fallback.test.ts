@@ -1,25 +1,21 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { TenantGate } from "../../durable-objects/tenant-gate";
 import { routeCache } from "../../src/routing/cache";
-import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { adminKey, call, captureConsole, createTenant, expectProblem, tenantKey } from "../helpers";
 import { gateStub, keyFor, travel } from "./fixture";
 
 // Makes the control database fail for real (its tables renamed away) while requests keep coming.
 // Storage is isolated per test file, so no other file sees the outage.
 
 let admin: string;
-let warned: MockInstance<typeof console.warn>;
 beforeAll(async () => {
   admin = await adminKey();
 });
-beforeEach(() => {
-  warned = vi.spyOn(console, "warn").mockImplementation(() => undefined);
-});
+captureConsole("warn");
 afterEach(() => {
   vi.useRealTimers();
-  warned.mockRestore();
 });
 
 async function outage(tables: string[], run: () => Promise<void>) {

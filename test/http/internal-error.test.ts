@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
-import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { adminKey, call, captureConsole, createTenant, expectProblem, tenantKey } from "../helpers";
 
 // This file breaks the control database on purpose; storage is isolated per test file, so the
 // other files keep their tables. The calls use a tenant key that has been used once: its
@@ -29,17 +29,11 @@ function expectOpaqueInternalError(res: Awaited<ReturnType<typeof call>>) {
 
 describe("an unexpected internal failure", () => {
   let admin: string;
-  let logged: MockInstance<typeof console.error>;
   beforeAll(async () => {
     admin = await adminKey();
   });
-  beforeEach(() => {
-    // The Worker logs the fault server-side; capture it instead of printing it.
-    logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
-  });
-  afterEach(() => {
-    logged.mockRestore();
-  });
+  // The Worker logs the fault server-side; capture it instead of printing it.
+  const logged = captureConsole("error");
 
   it("releases the Idempotency-Key, so a retry after recovery runs the request", async () => {
     const { tenant, key } = await warmTenant(admin);
@@ -100,7 +94,7 @@ describe("an unexpected internal failure", () => {
     expect(res.json.instance).toBe(`/v1/tenants/${tenant.id}/users`);
 
     // The details go to the log, tied to the request id, and never carry the key's secret.
-    const lines = logged.mock.calls.map((args) => String(args[0]));
+    const lines = logged().mock.calls.map((args) => String(args[0]));
     const entry = lines.map((line) => JSON.parse(line)).find((l) => l.request_id === "fault-1");
     expect(entry).toMatchObject({ level: "error", method: "GET", path: `/v1/tenants/${tenant.id}/users` });
     expect(entry.error).toMatch(/users/);
