@@ -22,7 +22,7 @@ import { routeQuery, type TenantRoute, toRoute } from "../src/routing/route";
 
 /** Rate limits are per minute: the window of every RateLimit policy. */
 const WINDOW_MS = 60_000;
-/** Keys whose state the gate keeps at most; the least recently used are forgotten first. */
+/** Keys whose state the gate keeps at most; a reload keeps the most recently added ones. */
 const MAX_KEYS = 256;
 /** After a failed refresh, serve the stored copy this long before asking the control DB again. */
 const REFRESH_BACKOFF_MS = 1_000;
@@ -58,6 +58,8 @@ export class TenantGate extends DurableObject<Env> {
   private lastFailureAt = 0;
   private stale = false;
   private refreshing: Promise<void> | null = null;
+  /** What the stored copy holds, so a reload that changed nothing writes nothing. */
+  private storedCopy: string | null = null;
 
   private readonly tenantWindow = new SlidingWindowLog(WINDOW_MS);
   private readonly keyWindows = new Map<string, SlidingWindowLog>();
@@ -164,13 +166,17 @@ export class TenantGate extends DurableObject<Env> {
         this.keys = new Map(keyRows.map((key) => [key.id, key]));
         this.confirmedAt = Date.now();
         this.stale = false;
-        if (this.tenantId !== tenantId) {
+        const copy = JSON.stringify([tenantId, this.route, keyRows]);
+        if (copy !== this.storedCopy) {
           this.tenantId = tenantId;
-          this.saveCopy("tenant_id", tenantId);
+          this.ctx.storage.transactionSync(() => {
+            this.sql.exec("DELETE FROM copy");
+            this.saveCopy("tenant_id", tenantId);
+            this.saveCopy("route", this.route);
+            for (const key of keyRows) this.saveCopy(`key:${key.id}`, key);
+          });
+          this.storedCopy = copy;
         }
-        this.sql.exec("DELETE FROM copy WHERE name LIKE 'key:%'");
-        this.saveCopy("route", this.route);
-        for (const key of keyRows) this.saveCopy(`key:${key.id}`, key);
       } catch (error) {
         this.lastFailureAt = Date.now();
         this.stale = true;
