@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { gateOf } from "../gate/client";
 import { rateLimitHeaders } from "../gate/headers";
 import type { AdmitResult } from "../gate/protocol";
+import type { GateSession } from "../gate/session";
 import { AppError } from "../http/problems";
 import { ALL_SCOPES } from "../keys/scopes";
 import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
@@ -131,7 +132,7 @@ async function admitThroughGate(
     cached.confirmedAt = Date.now();
     route = cached.route;
   } else throw new Error("The gate sent no route although this isolate holds none");
-  const session = {
+  const session: GateSession = {
     tenantId,
     route,
     leaseId: result.leaseId,
