@@ -19,6 +19,7 @@ import { effectiveScopes } from "../src/keys/scopes";
 import { digestsEqual } from "../src/keys/secret";
 import { type GateKey, gateKeysQuery, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
 import { routeQuery, type TenantRoute, toRoute } from "../src/routing/route";
+import { settings } from "../src/settings";
 
 /** Rate limits are per minute: the window of every RateLimit policy. */
 const WINDOW_MS = 60_000;
@@ -34,11 +35,6 @@ const REFRESH_BACKOFF_MS = 1_000;
  */
 const FLUSH_MS = 100;
 const PRUNE_EVERY = 64;
-
-const positive = (value: string | undefined, fallback: number) => {
-  const parsed = Number(value);
-  return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
-};
 
 /**
  * One per tenant. Every request of the tenant asks this object, in one call, whether it may
@@ -75,8 +71,9 @@ export class TenantGate extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.maxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
-    this.bulkhead = new Bulkhead(positive(env.GATE_LEASE_SECONDS, 60) * 1000);
+    const { gateMaxStalenessMs, gateLeaseMs } = settings(env);
+    this.maxStalenessMs = gateMaxStalenessMs;
+    this.bulkhead = new Bulkhead(gateLeaseMs);
     ctx.blockConcurrencyWhile(async () => this.load());
   }
 

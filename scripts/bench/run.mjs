@@ -32,7 +32,6 @@ const problems = [];
 // Other processes on the machine skew absolute numbers; the load average shows how busy it was.
 const loadBefore = os.loadavg()[0];
 const log = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 log("bundling the Worker and starting workerd …");
 const platform = await startWorkerd({ port: PORT });

@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import { settings } from "../settings";
 import type { TenantRoute } from "./route";
 
 /** A cached route and when this isolate last confirmed it with the control database or the gate. */
@@ -7,17 +8,10 @@ export type CachedRoute = { route: TenantRoute; confirmedAt: number };
 /** A key's tenant never changes, so this map needs no invalidation, only a bound. */
 export type KeyOwner = { keyId: string; tenantId: string | null };
 
-const DEFAULT_MAX_ENTRIES = 100;
-const DEFAULT_IDLE_SECONDS = 3600;
 const KEY_INDEX_MAX_ENTRIES = 10_000;
 
 let routes: LRUCache<string, CachedRoute> | undefined;
 let keyOwners: LRUCache<string, KeyOwner> | undefined;
-
-const positive = (value: string | undefined, fallback: number) => {
-  const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed > 0 ? parsed : fallback;
-};
 
 /**
  * The per-isolate routing cache (the seeds' DataSource cache): at most ROUTING_CACHE_MAX_ENTRIES
@@ -25,8 +19,8 @@ const positive = (value: string | undefined, fallback: number) => {
  */
 export function routeCache(env: Partial<Pick<Env, "ROUTING_CACHE_MAX_ENTRIES" | "ROUTING_CACHE_IDLE_SECONDS">>) {
   routes ??= new LRUCache<string, CachedRoute>({
-    max: positive(env.ROUTING_CACHE_MAX_ENTRIES, DEFAULT_MAX_ENTRIES),
-    ttl: positive(env.ROUTING_CACHE_IDLE_SECONDS, DEFAULT_IDLE_SECONDS) * 1000,
+    max: settings(env).routingCacheMaxEntries,
+    ttl: settings(env).routingCacheIdleMs,
     updateAgeOnGet: true,
   });
   return routes;

@@ -1,13 +1,9 @@
 import { controlDb } from "../db/client";
 import { gateOf } from "../gate/client";
 import { AppError } from "../http/problems";
+import { settings } from "../settings";
 import { rememberRoute, routeCache } from "./cache";
 import { loadRoute, type TenantRoute } from "./route";
-
-const maxStalenessMs = (env: Env) => {
-  const parsed = Number(env.GATE_MAX_STALENESS_MS);
-  return Number.isFinite(parsed) && parsed > 0 ? parsed : 1_000;
-};
 
 /**
  * The route of a tenant for a caller that did not come through the tenant's gate (a platform
@@ -18,7 +14,7 @@ const maxStalenessMs = (env: Env) => {
 export async function resolveRoute(env: Env, tenantId: string): Promise<TenantRoute | null> {
   const cache = routeCache(env);
   const cached = cache.get(tenantId);
-  if (cached && Date.now() - cached.confirmedAt <= maxStalenessMs(env)) return cached.route;
+  if (cached && Date.now() - cached.confirmedAt <= settings(env).gateMaxStalenessMs) return cached.route;
   let route: TenantRoute | null;
   try {
     route = await loadRoute(controlDb(env), tenantId);

@@ -5,9 +5,8 @@ import { gateOf } from "../gate/client";
 import type { Outcome, PermitResult } from "../gate/protocol";
 import { problemResponse } from "../http/problem-response";
 import { AppError } from "../http/problems";
+import { settings } from "../settings";
 import { openShard } from "./connection";
-
-const DEFAULT_TIMEOUT_MS = 10_000;
 
 const circuitOpen = (retryAfterMs: number) => {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -67,7 +66,7 @@ export const tenantShard = () =>
       report(c, route.tenantId, outcome(true));
       throw error;
     }
-    const timeoutMs = Number(c.env.SHARD_TIMEOUT_MS) > 0 ? Number(c.env.SHARD_TIMEOUT_MS) : DEFAULT_TIMEOUT_MS;
+    const timeoutMs = settings(c.env).shardTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);

@@ -1,0 +1,20 @@
+/** Numeric settings from `[vars]`, with their defaults; anything but a positive number means "default". */
+const positive = (value: string | undefined, fallback: number) => {
+  const parsed = Number(value);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+};
+
+type NumericVars =
+  | "ROUTING_CACHE_MAX_ENTRIES"
+  | "ROUTING_CACHE_IDLE_SECONDS"
+  | "GATE_MAX_STALENESS_MS"
+  | "GATE_LEASE_SECONDS"
+  | "SHARD_TIMEOUT_MS";
+
+export const settings = (env: Partial<Pick<Env, NumericVars>>) => ({
+  routingCacheMaxEntries: Math.floor(positive(env.ROUTING_CACHE_MAX_ENTRIES, 100)),
+  routingCacheIdleMs: positive(env.ROUTING_CACHE_IDLE_SECONDS, 3600) * 1000,
+  gateMaxStalenessMs: positive(env.GATE_MAX_STALENESS_MS, 1_000),
+  gateLeaseMs: positive(env.GATE_LEASE_SECONDS, 60) * 1000,
+  shardTimeoutMs: positive(env.SHARD_TIMEOUT_MS, 10_000),
+});
