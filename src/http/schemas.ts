@@ -22,7 +22,7 @@ const problem = (description: string) => ({
 export const errorResponses = {
   400: problem("Validation failed or the JSON body is malformed"),
   401: problem("Missing, invalid, expired or revoked API key"),
-  403: problem("Missing scope or role, or the tenant is suspended"),
+  403: problem("Missing scope or role, the tenant is suspended, or a write past the storage quota"),
   404: problem("Not found, or belongs to another tenant"),
   429: problem("Rate limit reached (rate-limited) or monthly quota used up (quota-exhausted); see Retry-After"),
   500: problem("Unexpected error"),
