@@ -6,7 +6,7 @@ import { gateOf } from "../gate/client";
 import { rateLimitHeaders } from "../gate/headers";
 import type { AdmitResult } from "../gate/protocol";
 import type { GateSession } from "../gate/session";
-import { AppError } from "../http/problems";
+import { AppError, controlPlaneUnavailable } from "../http/problems";
 import { ALL_SCOPES } from "../keys/scopes";
 import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
 import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/service";
@@ -24,19 +24,14 @@ const bearer = (header: (name: string) => string | undefined) => {
   return match?.[1];
 };
 
-const invalidKey = () =>
-  new AppError("invalid-api-key", undefined, {
-    headers: { "WWW-Authenticate": 'Bearer realm="edge-tenancy", error="invalid_token"' },
-  });
+const INVALID_TOKEN = 'Bearer realm="edge-tenancy", error="invalid_token"';
+const invalidKey = () => new AppError("invalid-api-key", undefined, { headers: { "WWW-Authenticate": INVALID_TOKEN } });
 
 async function lookUp(c: Context<AppEnv>, prefix: string) {
   try {
     return await findKeyByPrefix(controlDb(c.env), prefix);
   } catch (cause) {
-    throw new AppError("control-plane-unavailable", "The key could not be looked up; retry shortly", {
-      headers: { "Retry-After": "1" },
-      cause,
-    });
+    throw controlPlaneUnavailable("The key could not be looked up", cause);
   }
 }
 
@@ -104,18 +99,14 @@ async function admitThroughGate(
       knownVersion: cached?.route.version ?? null,
     })) as AdmitResult;
   } catch (cause) {
-    throw new AppError("control-plane-unavailable", "The tenant's gate did not answer; retry shortly", {
-      headers: { "Retry-After": "1" },
-      cause,
-    });
+    throw controlPlaneUnavailable("The tenant's gate did not answer", cause);
   }
   // The gate call's own latency, for clients and for `npm run bench`.
   const timing = `gate;dur=${(performance.now() - started).toFixed(2)}`;
   if (!result.admitted) {
     const headers: Record<string, string> = { ...rateLimitHeaders(result.policies), "Server-Timing": timing };
     if (result.retryAfterSeconds !== null) headers["Retry-After"] = String(result.retryAfterSeconds);
-    if (result.problem === "invalid-api-key")
-      headers["WWW-Authenticate"] = 'Bearer realm="edge-tenancy", error="invalid_token"';
+    if (result.problem === "invalid-api-key") headers["WWW-Authenticate"] = INVALID_TOKEN;
     throw new AppError(result.problem, result.detail, {
       headers,
       extensions: {

@@ -66,3 +66,7 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError("not-found", `${what} was not found`);
+
+/** The control plane (database or a tenant's gate) failed and nothing cached can answer instead. */
+export const controlPlaneUnavailable = (detail: string, cause: unknown) =>
+  new AppError("control-plane-unavailable", `${detail}; retry shortly`, { headers: { "Retry-After": "1" }, cause });

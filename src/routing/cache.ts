@@ -18,11 +18,14 @@ let keyOwners: LRUCache<string, KeyOwner> | undefined;
  * tenants, each forgotten after ROUTING_CACHE_IDLE_SECONDS without a read. Sized on first use.
  */
 export function routeCache(env: Partial<Pick<Env, "ROUTING_CACHE_MAX_ENTRIES" | "ROUTING_CACHE_IDLE_SECONDS">>) {
-  routes ??= new LRUCache<string, CachedRoute>({
-    max: settings(env).routingCacheMaxEntries,
-    ttl: settings(env).routingCacheIdleMs,
-    updateAgeOnGet: true,
-  });
+  if (!routes) {
+    const { routingCacheMaxEntries, routingCacheIdleMs } = settings(env);
+    routes = new LRUCache<string, CachedRoute>({
+      max: routingCacheMaxEntries,
+      ttl: routingCacheIdleMs,
+      updateAgeOnGet: true,
+    });
+  }
   return routes;
 }
 

@@ -1,6 +1,6 @@
 import { controlDb } from "../db/client";
 import { gateOf } from "../gate/client";
-import { AppError } from "../http/problems";
+import { controlPlaneUnavailable } from "../http/problems";
 import { settings } from "../settings";
 import { rememberRoute, routeCache } from "./cache";
 import { loadRoute, type TenantRoute } from "./route";
@@ -24,10 +24,7 @@ export async function resolveRoute(env: Env, tenantId: string): Promise<TenantRo
       .routeCopy(tenantId)
       .catch(() => null);
     if (copy) return copy;
-    throw new AppError("control-plane-unavailable", "The tenant could not be looked up; retry shortly", {
-      headers: { "Retry-After": "1" },
-      cause,
-    });
+    throw controlPlaneUnavailable("The tenant could not be looked up", cause);
   }
   if (!route) {
     cache.delete(tenantId);
