@@ -21,13 +21,6 @@ export class Bulkhead {
     return this.inFlight(now) < max;
   }
 
-  /** Milliseconds until the soonest lease would expire on its own; used for Retry-After. */
-  soonestExpiryMs(now: number): number {
-    let soonest = Number.POSITIVE_INFINITY;
-    for (const expiresAt of this.leases.values()) soonest = Math.min(soonest, expiresAt - now);
-    return Number.isFinite(soonest) ? Math.max(0, soonest) : 0;
-  }
-
   acquire(id: string, now: number) {
     this.leases.set(id, now + this.leaseMs);
   }

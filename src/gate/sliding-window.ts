@@ -50,16 +50,6 @@ export class SlidingWindowLog {
     this.hits.push(now);
   }
 
-  /** Removes the most recent hit at `at` (an admission that is being rolled back). */
-  unrecord(at: number) {
-    for (let i = this.hits.length - 1; i >= this.head; i--) {
-      if (this.hits[i] === at) {
-        this.hits.splice(i, 1);
-        return;
-      }
-    }
-  }
-
   /** Restores hits read back from storage; they must be in ascending order. */
   load(hits: number[]) {
     this.hits = [...hits];

@@ -9,7 +9,6 @@ describe("Bulkhead", () => {
     const b = new Bulkhead(LEASE);
     expect(b.inFlight(T0)).toBe(0);
     expect(b.hasRoom(T0, 1)).toBe(true);
-    expect(b.soonestExpiryMs(T0)).toBe(0);
   });
 
   it("has no room at all with max 0", () => {
@@ -81,34 +80,12 @@ describe("Bulkhead", () => {
     expect(b.inFlight(T0 + 1_700)).toBe(0);
   });
 
-  it("soonestExpiryMs is the time until the earliest lease would expire", () => {
-    const b = new Bulkhead(1_000);
-    b.acquire("late", T0 + 400);
-    b.acquire("early", T0 + 100);
-    b.acquire("mid", T0 + 250);
-    expect(b.soonestExpiryMs(T0 + 400)).toBe(700); // early expires at T0 + 1100
-    b.release("early");
-    expect(b.soonestExpiryMs(T0 + 400)).toBe(850); // mid at T0 + 1250
-    expect(b.soonestExpiryMs(T0 + 1_249)).toBe(1);
-    expect(b.inFlight(T0 + 1_250)).toBe(1);
-    expect(b.soonestExpiryMs(T0 + 1_250)).toBe(150); // late at T0 + 1400
-  });
-
-  it("soonestExpiryMs never goes negative and is 0 when empty", () => {
-    const b = new Bulkhead(1_000);
-    b.acquire("a", T0);
-    expect(b.soonestExpiryMs(T0 + 5_000)).toBe(0);
-    b.release("a");
-    expect(b.soonestExpiryMs(T0)).toBe(0);
-  });
-
   it("clear drops every lease", () => {
     const b = new Bulkhead(LEASE);
     for (let i = 0; i < 10; i++) b.acquire(`l${i}`, T0);
     b.clear();
     expect(b.inFlight(T0)).toBe(0);
     expect(b.hasRoom(T0, 1)).toBe(true);
-    expect(b.soonestExpiryMs(T0)).toBe(0);
     expect(b.release("l0")).toBe(false);
   });
 

@@ -170,7 +170,7 @@ describe("SlidingWindowLog: nextRestoreMs", () => {
   });
 });
 
-describe("SlidingWindowLog: load, clear, unrecord", () => {
+describe("SlidingWindowLog: load, clear", () => {
   it("load restores hits so count and waitMs behave as if they had been recorded", () => {
     const hits = [T0, T0 + 5_000, T0 + 5_000, T0 + 30_000];
     const loaded = new SlidingWindowLog(W);
@@ -227,52 +227,6 @@ describe("SlidingWindowLog: load, clear, unrecord", () => {
     log.record(T0 + 20);
     expect(log.count(T0 + 20)).toBe(1);
   });
-
-  it("unrecord removes one hit with that exact time (the most recent such)", () => {
-    const log = new SlidingWindowLog(W);
-    log.record(T0);
-    log.record(T0 + 10);
-    log.record(T0 + 10);
-    log.record(T0 + 20);
-    log.unrecord(T0 + 10);
-    expect(log.count(T0 + 20)).toBe(3);
-    log.unrecord(T0 + 10);
-    expect(log.count(T0 + 20)).toBe(2);
-    // No hit at T0 + 10 remains: nothing else is removed.
-    log.unrecord(T0 + 10);
-    expect(log.count(T0 + 20)).toBe(2);
-    // The remaining hits are T0 and T0 + 20.
-    expect(log.nextRestoreMs(T0 + 20)).toBe(W - 20);
-    expect(log.count(T0 + W)).toBe(1);
-    expect(log.nextRestoreMs(T0 + W)).toBe(20);
-  });
-
-  it("unrecord of an unknown time is a no-op", () => {
-    const log = new SlidingWindowLog(W);
-    log.record(T0);
-    log.unrecord(T0 + 1);
-    log.unrecord(T0 - 1);
-    expect(log.count(T0)).toBe(1);
-  });
-
-  it("unrecord of the newest hit frees its slot for admission", () => {
-    const log = new SlidingWindowLog(W);
-    log.record(T0);
-    log.record(T0 + 1_000);
-    expect(log.waitMs(T0 + 1_000, 2)).toBe(W - 1_000);
-    log.unrecord(T0 + 1_000);
-    expect(log.waitMs(T0 + 1_000, 2)).toBe(0);
-  });
-
-  it("unrecord does not resurrect or remove hits that already left the window", () => {
-    const log = new SlidingWindowLog(W);
-    log.record(T0);
-    log.record(T0 + W);
-    expect(log.count(T0 + W)).toBe(1); // T0 pruned
-    log.unrecord(T0); // already gone: must not touch the live hit
-    expect(log.count(T0 + W)).toBe(1);
-    expect(log.nextRestoreMs(T0 + W)).toBe(W);
-  });
 });
 
 describe("SlidingWindowLog: compaction", () => {
@@ -323,18 +277,6 @@ describe("SlidingWindowLog: compaction", () => {
       expect(admitted.filter((h) => h > start && h <= start + window).length).toBeLessThanOrEqual(limit);
     }
     expect(admitted.length).toBe(20 * limit);
-  });
-
-  it("unrecord after compaction finds the right hit", () => {
-    const log = new SlidingWindowLog(100);
-    for (let i = 0; i < 1_000; i++) log.record(T0 + i);
-    expect(log.count(T0 + 999)).toBe(100); // prunes 900 and compacts
-    log.unrecord(T0 + 950);
-    expect(log.count(T0 + 999)).toBe(99);
-    // T0 + 950 is gone; T0 + 951 is still there.
-    expect(log.count(T0 + 1_050)).toBe(49);
-    log.unrecord(T0 + 951);
-    expect(log.count(T0 + 1_050)).toBe(48);
   });
 
   it("load after compaction starts from the loaded hits only", () => {
