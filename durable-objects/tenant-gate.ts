@@ -11,6 +11,7 @@ import type {
   Outcome,
   PermitResult,
   PolicyState,
+  Release,
   ResetScope,
 } from "../src/gate/protocol";
 import { quotaPeriod } from "../src/gate/quota-period";
@@ -31,10 +32,10 @@ const REFRESH_BACKOFF_MS = 1_000;
  * Admissions are written to storage in batches this far apart, not one by one: a write holds the
  * object's responses until it is durable (the output gate), which would put a storage commit on
  * every request's path. The cost: a crash (not an eviction, which waits for the timer) can forget
- * the last FLUSH_MS of admissions in its window and month.
+ * the last FLUSH_MS of admissions in its window and month. A batch is one row per policy, not
+ * one per admission, so a busy tenant's flush stays a couple of inserts.
  */
 const FLUSH_MS = 100;
-const PRUNE_EVERY = 64;
 
 /**
  * One per tenant. Every request of the tenant asks this object, in one call, whether it may
@@ -62,7 +63,6 @@ export class TenantGate extends DurableObject<Env> {
   private quota = { period: "", used: 0 };
   private readonly bulkhead: Bulkhead;
   private readonly circuits = new Map<Dependency, CircuitBreaker>();
-  private flushesSincePrune = 0;
   private pendingHits: { policy: string; at: number }[] = [];
   private quotaDirty = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -85,8 +85,9 @@ export class TenantGate extends DurableObject<Env> {
   private load() {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS copy (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS hits (policy TEXT NOT NULL, at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS hits_policy_at ON hits (policy, at);
+      DROP TABLE IF EXISTS hits;
+      CREATE TABLE IF NOT EXISTS admissions (policy TEXT NOT NULL, last_at INTEGER NOT NULL, times TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS admissions_last_at ON admissions (last_at);
       CREATE TABLE IF NOT EXISTS quota (period TEXT PRIMARY KEY, used INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS circuits (dependency TEXT PRIMARY KEY, body TEXT NOT NULL);
     `);
@@ -96,12 +97,16 @@ export class TenantGate extends DurableObject<Env> {
       else if (row.name.startsWith("key:")) this.keys.set(row.name.slice(4), JSON.parse(row.body));
     }
     const now = Date.now();
+    const horizon = now - WINDOW_MS;
     const hits = new Map<string, number[]>();
-    for (const row of this.sql.exec<{ policy: string; at: number }>(
-      "SELECT policy, at FROM hits WHERE at > ? ORDER BY at",
-      now - WINDOW_MS,
+    // Batches in the order they were written, each in ascending order: the logs load sorted.
+    for (const row of this.sql.exec<{ policy: string; times: string }>(
+      "SELECT policy, times FROM admissions WHERE last_at > ? ORDER BY rowid",
+      horizon,
     )) {
-      hits.set(row.policy, [...(hits.get(row.policy) ?? []), row.at]);
+      const times = hits.get(row.policy) ?? [];
+      hits.set(row.policy, times);
+      for (const at of JSON.parse(row.times) as number[]) if (at > horizon) times.push(at);
     }
     for (const [policy, times] of hits) {
       if (policy === "tenant") this.tenantWindow.load(times);
@@ -256,6 +261,7 @@ export class TenantGate extends DurableObject<Env> {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
+    this.release(request.releases);
     await this.ensureFresh(request.tenantId, request.keyId);
     const route = this.route;
     const key = this.keys.get(request.keyId);
@@ -360,12 +366,22 @@ export class TenantGate extends DurableObject<Env> {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (this.pendingHits.length === 0 && !this.quotaDirty) return;
-    const hits = this.pendingHits;
+    const batches = new Map<string, number[]>();
+    for (const { policy, at } of this.pendingHits) {
+      const times = batches.get(policy);
+      if (times) times.push(at);
+      else batches.set(policy, [at]);
+    }
     this.pendingHits = [];
-    const prune = ++this.flushesSincePrune >= PRUNE_EVERY;
-    if (prune) this.flushesSincePrune = 0;
     this.ctx.storage.transactionSync(() => {
-      for (const hit of hits) this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", hit.policy, hit.at);
+      for (const [policy, times] of batches) {
+        this.sql.exec(
+          "INSERT INTO admissions (policy, last_at, times) VALUES (?, ?, ?)",
+          policy,
+          times[times.length - 1],
+          JSON.stringify(times),
+        );
+      }
       if (this.quotaDirty) {
         this.sql.exec(
           "INSERT INTO quota (period, used) VALUES (?, ?) ON CONFLICT (period) DO UPDATE SET used = excluded.used",
@@ -373,15 +389,17 @@ export class TenantGate extends DurableObject<Env> {
           this.quota.used,
         );
       }
-      if (prune) this.sql.exec("DELETE FROM hits WHERE at <= ?", Date.now() - WINDOW_MS);
+      this.sql.exec("DELETE FROM admissions WHERE last_at <= ?", Date.now() - WINDOW_MS);
     });
     this.quotaDirty = false;
   }
 
-  /** Returns the request's concurrency slot and records how its dependencies answered. */
-  release(leaseId: string | null, outcomes: Outcome[] = []) {
-    if (leaseId !== null) this.bulkhead.release(leaseId);
-    this.record(outcomes);
+  /** Returns finished requests' concurrency slots and records how their dependencies answered. */
+  release(releases: Release[]) {
+    for (const { leaseId, outcomes } of releases) {
+      this.bulkhead.release(leaseId);
+      this.record(outcomes);
+    }
   }
 
   record(outcomes: Outcome[]) {
@@ -466,7 +484,7 @@ export class TenantGate extends DurableObject<Env> {
     if (scopes.includes("rate")) {
       this.tenantWindow.clear();
       this.keyWindows.clear();
-      this.sql.exec("DELETE FROM hits");
+      this.sql.exec("DELETE FROM admissions");
     }
     if (scopes.includes("quota")) {
       this.quota = { period: quotaPeriod(Date.now()).id, used: 0 };

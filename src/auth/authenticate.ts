@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { gateOf } from "../gate/client";
 import { rateLimitHeaders } from "../gate/headers";
 import type { AdmitResult } from "../gate/protocol";
+import { deferRelease, restoreReleases, takeReleases } from "../gate/releases";
 import type { GateSession } from "../gate/session";
 import { AppError, controlPlaneUnavailable } from "../http/problems";
 import { ALL_SCOPES } from "../keys/scopes";
@@ -51,7 +52,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
     }
     const parsed = parseKey(presented);
     if (!parsed) throw invalidKey();
-    const secretHash = await sha256Hex(parsed.secret);
+    const secretHash = sha256Hex(parsed.secret);
 
     // Which tenant a key belongs to never changes, so a warm isolate skips the control database.
     const owners = keyOwnerIndex();
@@ -90,6 +91,7 @@ async function admitThroughGate(
   const routes = routeCache(c.env);
   const cached = routes.get(tenantId);
   let result: AdmitResult;
+  const releases = takeReleases(tenantId);
   const started = performance.now();
   try {
     result = (await gate.admit({
@@ -97,8 +99,10 @@ async function admitThroughGate(
       keyId,
       secretHash,
       knownVersion: cached?.route.version ?? null,
+      releases,
     })) as AdmitResult;
   } catch (cause) {
+    restoreReleases(tenantId, releases);
     throw controlPlaneUnavailable("The tenant's gate did not answer", cause);
   }
   // The gate call's own latency, for clients and for `npm run bench`.
@@ -144,9 +148,12 @@ async function admitThroughGate(
   } finally {
     for (const [name, value] of Object.entries(rateLimitHeaders(session.policies))) c.res.headers.set(name, value);
     c.res.headers.append("Server-Timing", timing);
-    // The slot goes back once the response is complete; a lost release expires with its lease.
+    // The slot goes back once the response is complete, usually with the tenant's next admit from
+    // this isolate; a lost release expires with its lease.
     c.executionCtx.waitUntil(
-      gate.release(session.leaseId, session.outcomes).catch((error: unknown) => {
+      deferRelease(tenantId, { leaseId: session.leaseId, outcomes: session.outcomes }, (due) =>
+        gateOf(c.env, tenantId).release(due),
+      ).catch((error: unknown) => {
         console.warn(
           JSON.stringify({ level: "warn", msg: "gate release failed", tenant_id: tenantId, error: String(error) }),
         );

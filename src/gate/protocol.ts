@@ -13,7 +13,12 @@ export type AdmitRequest = {
   secretHash: string;
   /** The route version this isolate holds; the gate sends the route back only if it differs. */
   knownVersion: string | null;
+  /** Slots of this isolate's finished requests, returned before this request is decided. */
+  releases: Release[];
 };
+
+/** A finished request's slot, and how its dependencies answered. */
+export type Release = { leaseId: string; outcomes: Outcome[] };
 
 /** One rate-limit policy's state, as the RateLimit-Policy / RateLimit fields describe it. */
 export type PolicyState = {

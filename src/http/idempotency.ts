@@ -85,7 +85,7 @@ export const idempotency = (options: IdempotencyOptions = {}) => {
       key,
       method: c.req.method,
       path,
-      requestHash: await sha256Hex(`${c.req.method} ${path}\n${body}`),
+      requestHash: sha256Hex(`${c.req.method} ${path}\n${body}`),
     };
     const claimed = await claim(db, record, Date.now(), settings);
     // Stored responses may hold secrets (a new API key's, say), so they are sealed under the

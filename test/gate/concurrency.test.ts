@@ -20,8 +20,9 @@ async function hold(tenantId: string, keyId: string, secret: string) {
   const result = (await gateStub(tenantId).admit({
     tenantId,
     keyId,
-    secretHash: await sha256Hex(parsed.secret),
+    secretHash: sha256Hex(parsed.secret),
     knownVersion: null,
+    releases: [],
   })) as AdmitResult;
   if (!result.admitted) throw new Error(`not admitted: ${result.problem}`);
   return result.leaseId;
@@ -38,8 +39,16 @@ describe("the concurrency bulkhead", () => {
     expect(full.json.max_concurrency).toBe(2);
     expect((await limitsOf(admin, tenant.id)).concurrency).toEqual({ limit: 2, in_flight: 2 });
 
-    await gateStub(tenant.id).release(first, []);
+    await gateStub(tenant.id).release([{ leaseId: first, outcomes: [] }]);
     expect((await call("/v1/ping", { key })).status).toBe(200);
+  });
+
+  it("returns a finished request's slot before the tenant's next request is decided", async () => {
+    const { tenant, key } = await limitedTenant(admin, { max_concurrency: 1 });
+    // Back to back, with no time for a release of its own: each admit carries the previous slot.
+    for (let i = 0; i < 5; i++) expect((await call("/v1/ping", { key })).status).toBe(200);
+    // With no next request, the slot comes back on its own shortly after the response.
+    await settled(admin, tenant.id);
   });
 
   it("gives FREE tenants 5 slots and the others 20", async () => {
@@ -59,7 +68,7 @@ describe("the concurrency bulkhead", () => {
     const view = await limitsOf(admin, tenant.id);
     expect(view.rate_limits[0]?.used).toBe(1);
     expect(view.monthly_requests.used).toBe(1);
-    await gateStub(tenant.id).release(lease, []);
+    await gateStub(tenant.id).release([{ leaseId: lease, outcomes: [] }]);
   });
 
   it("releases the slot of a request that failed, whatever the error", async () => {
