@@ -21,7 +21,11 @@ export function takeReleases(tenantId: string): Release[] {
   return releases;
 }
 
-/** Puts back releases whose admit failed; they ride on the next admit or expire with their lease. */
+/**
+ * Puts back releases whose admit failed; they ride on the next admit or expire with their lease.
+ * Returning a slot twice is harmless; should the failed admit have applied them, their outcomes
+ * count twice in the circuit's 100-call window, which beats losing them.
+ */
 export function restoreReleases(tenantId: string, releases: Release[]) {
   if (releases.length === 0) return;
   const entry = pending.get(tenantId);
