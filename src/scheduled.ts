@@ -1,7 +1,13 @@
 import { controlDb } from "./db/client";
 import { purgeExpiredIdempotencyRecords } from "./http/idempotency";
+import { probeAllShards } from "./shards/health";
 
-/** Cron entry point: housekeeping that must not run on the request path. */
-export async function scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
-  ctx.waitUntil(purgeExpiredIdempotencyRecords(controlDb(env)));
+/** The cron expressions of wrangler.toml [triggers], and what each runs. */
+export const CRONS = { probeShards: "*/5 * * * *", housekeeping: "17 * * * *" } as const;
+
+/** Cron entry point: work that must not run on the request path. */
+export async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+  const db = controlDb(env);
+  if (controller.cron === CRONS.probeShards) ctx.waitUntil(probeAllShards(db, env));
+  else ctx.waitUntil(purgeExpiredIdempotencyRecords(db));
 }

@@ -125,3 +125,13 @@ export function captureConsole(method: "error" | "warn") {
     return spy;
   };
 }
+
+/** The D1 database behind a registered shard, found through the registry's binding name. */
+export async function shardBinding(shardId: string | null): Promise<D1Database> {
+  const row = await env.CONTROL_DB.prepare("SELECT binding FROM shards WHERE id = ?").bind(shardId).first<{
+    binding: string;
+  }>();
+  const db = row ? (env as unknown as Record<string, unknown>)[row.binding] : undefined;
+  if (!db) throw new Error(`no D1 binding for shard ${shardId}`);
+  return db as D1Database;
+}

@@ -3,4 +3,8 @@ import { env } from "cloudflare:workers";
 
 // The same SQL files `wrangler d1 migrations apply` runs; storage is isolated per test file.
 await applyD1Migrations(env.CONTROL_DB, env.CONTROL_MIGRATIONS);
-await Promise.all([env.SHARD_D1_0, env.SHARD_D1_1].map((db) => applyD1Migrations(db, env.SHARD_MIGRATIONS)));
+await Promise.all(
+  [env.SHARD_D1_0, env.SHARD_D1_1, env.SHARD_D1_2, env.SHARD_D1_DEDICATED_0].map((db) =>
+    applyD1Migrations(db, env.SHARD_MIGRATIONS),
+  ),
+);

@@ -2,6 +2,6 @@
 export { idempotencyRecords } from "../http/idempotency-schema";
 export { apiKeys } from "../keys/schema";
 export { plans } from "../plans/schema";
-export { shards } from "../shards/schema";
+export { placementCursors, shards } from "../shards/schema";
 export { tenants } from "../tenants/schema";
 export { users } from "../users/schema";

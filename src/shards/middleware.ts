@@ -8,6 +8,10 @@ import { AppError } from "../http/problems";
 import { settings } from "../settings";
 import { openShard } from "./connection";
 
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
+const READ_ONLY_RETRY_SECONDS = 60;
+
 const circuitOpen = (retryAfterMs: number) => {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return new AppError("circuit-open", "Calls to the tenant's shard are failing; they resume after the pause", {
@@ -55,6 +59,12 @@ export const tenantShard = () =>
     const route = c.var.route;
     if (route.status !== "ACTIVE" || !route.shard) {
       throw new AppError("tenant-not-ready", `The tenant is ${route.status}`);
+    }
+    if (route.shard.status === "read-only" && !READS.has(c.req.method)) {
+      throw new AppError("shard-read-only", `Shard ${route.shard.id} is read-only; reads still work`, {
+        headers: { "Retry-After": String(READ_ONLY_RETRY_SECONDS) },
+        extensions: { retry_after: READ_ONLY_RETRY_SECONDS },
+      });
     }
     const permit = await permitShard(c, route.tenantId);
     if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);

@@ -1,8 +1,10 @@
-import { asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { notFound } from "../http/problems";
 import { tenants } from "../tenants/schema";
-import { type Shard, shards } from "./schema";
+import { bindingProblem } from "./connection";
+import { probeShard } from "./health";
+import { placementCursors, type Shard, type ShardStatus, shards } from "./schema";
 
 export async function findShard(db: ControlDb, shardId: string): Promise<Shard | undefined> {
   return db.query.shards.findFirst({ where: eq(shards.id, shardId) });
@@ -14,20 +16,78 @@ export async function getShard(db: ControlDb, shardId: string): Promise<Shard> {
   return shard;
 }
 
+export type PlacementRequest = { dedicated: boolean; region: string | null };
+export type Placement = { shard: Shard } | { shard: null; reason: string };
+
 /**
- * Placement: the active shard holding the fewest tenants, preferring dedicated shards for plans
- * that ask for one. Returns null when no active shard exists.
+ * Placement: round-robin over the active, reachable shards of the pool (dedicated shards for
+ * plans that ask for one, shared ones otherwise), restricted to the tenant's data region. The
+ * cursor lives in the control database, so it is one sequence for every isolate and survives
+ * restarts. A dedicated plan never falls back to a shared shard.
  */
-export async function pickShard(db: ControlDb, wantsDedicated: boolean): Promise<Shard | null> {
-  const candidates = await db
-    .select({ shard: shards, tenantCount: count(tenants.id) })
+export async function placeTenant(db: ControlDb, env: Env, request: PlacementRequest): Promise<Placement> {
+  const rows = await db
+    .select()
     .from(shards)
-    .leftJoin(tenants, eq(tenants.shardId, shards.id))
-    .where(eq(shards.status, "active"))
-    .groupBy(shards.id)
-    .orderBy(asc(count(tenants.id)), asc(shards.id));
-  const dedicated = candidates.filter((c) => c.shard.dedicated);
-  const shared = candidates.filter((c) => !c.shard.dedicated);
-  const pool = wantsDedicated && dedicated.length > 0 ? dedicated : shared;
-  return pool[0]?.shard ?? null;
+    .where(
+      and(
+        eq(shards.status, "active"),
+        eq(shards.dedicated, request.dedicated),
+        request.region === null ? undefined : eq(shards.region, request.region),
+      ),
+    )
+    .orderBy(asc(shards.id));
+  // A shard is placed on only if it is reachable now: an unhealthy mark is checked again first,
+  // and a registry row whose binding is missing is marked unhealthy instead of being used.
+  const checked = await Promise.all(
+    rows.map((shard) =>
+      shard.health === "unhealthy" || bindingProblem(env, shard) ? probeShard(db, env, shard) : shard,
+    ),
+  );
+  const candidates = checked.filter((shard) => shard.health !== "unhealthy");
+  if (candidates.length === 0) {
+    const pool = `${request.dedicated ? "dedicated" : "shared"} shard${request.region ? ` in region ${request.region}` : ""}`;
+    const skipped = checked.map((shard) => `${shard.id}: ${shard.healthDetail}`).join("; ");
+    return { shard: null, reason: `No active ${pool} is available${skipped ? ` (skipped ${skipped})` : ""}` };
+  }
+  const pool = `${request.dedicated ? "dedicated" : "shared"}:${request.region ?? "*"}`;
+  const [cursor] = await db
+    .insert(placementCursors)
+    .values({ pool, next: 1 })
+    .onConflictDoUpdate({ target: placementCursors.pool, set: { next: sql`${placementCursors.next} + 1` } })
+    .returning();
+  const turn = (cursor?.next ?? 1) - 1;
+  return { shard: candidates[turn % candidates.length] as Shard };
+}
+
+/** Is some registered shard, whatever its status, in this region? */
+export async function regionExists(db: ControlDb, region: string): Promise<boolean> {
+  const row = await db.query.shards.findFirst({ where: eq(shards.region, region), columns: { id: true } });
+  return row !== undefined;
+}
+
+export type ShardWithCounts = Shard & { tenantCount: number };
+
+/** The registry with each shard's tenant count; `ids` narrows it. */
+export async function listShards(db: ControlDb, ids?: string[]): Promise<ShardWithCounts[]> {
+  const [rows, counts] = await Promise.all([
+    db
+      .select()
+      .from(shards)
+      .where(ids ? inArray(shards.id, ids) : undefined)
+      .orderBy(asc(shards.id)),
+    db
+      .select({ shardId: tenants.shardId, tenants: count() })
+      .from(tenants)
+      .where(isNotNull(tenants.shardId))
+      .groupBy(tenants.shardId),
+  ]);
+  const byShard = new Map(counts.map((c) => [c.shardId, c.tenants]));
+  return rows.map((shard) => ({ ...shard, tenantCount: byShard.get(shard.id) ?? 0 }));
+}
+
+export async function setShardStatus(db: ControlDb, shardId: string, status: ShardStatus): Promise<Shard> {
+  const [row] = await db.update(shards).set({ status }).where(eq(shards.id, shardId)).returning();
+  if (!row) throw notFound("Shard");
+  return row;
 }

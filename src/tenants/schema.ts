@@ -24,12 +24,18 @@ export const tenants = sqliteTable(
     status: text("status").$type<TenantStatus>().notNull(),
     statusReason: text("status_reason"),
     shardId: text("shard_id"),
+    /** Where the tenant's data must live (data residency); null places it anywhere. */
+    dataRegion: text("data_region"),
     trialEndsAt: epochMs("trial_ends_at"),
     limitOverrides: jsonText<LimitOverrides>("limit_overrides").notNull().default({}),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
   },
-  (t) => [index("tenants_status_idx").on(t.status, t.id), index("tenants_tier_idx").on(t.tier, t.id)],
+  (t) => [
+    index("tenants_status_idx").on(t.status, t.id),
+    index("tenants_tier_idx").on(t.tier, t.id),
+    index("tenants_shard_idx").on(t.shardId),
+  ],
 );
 
 export type Tenant = typeof tenants.$inferSelect;

@@ -7,6 +7,11 @@ export const Tier = z
   .regex(/^[A-Z][A-Z0-9_]{1,31}$/, "must be an upper-case tier name")
   .openapi({ example: "STANDARD", description: "A plan tier: FREE, STANDARD, ENTERPRISE or one added to `plans`" });
 
+export const Region = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,31}$/, "a lower-case region name")
+  .openapi({ example: "eu", description: "A data region, as the shard registry names it (e.g. eu, us)" });
+
 export const LimitOverridesSchema = z
   .object({
     requests_per_minute: z.number().int().min(1).max(100_000_000).optional(),
@@ -27,6 +32,10 @@ export const TenantSchema = z
     status: z.enum(TENANT_STATUSES),
     status_reason: z.string().nullable(),
     shard_id: z.string().nullable(),
+    data_region: z
+      .string()
+      .nullable()
+      .openapi({ description: "The tenant's data lives only on shards of this region; null = anywhere" }),
     limit_overrides: LimitOverridesSchema,
     trial_ends_at: Timestamp.nullable(),
     created_at: Timestamp,
@@ -43,6 +52,9 @@ export const CreateTenantBody = z
       .openapi({ example: "acme" }),
     tier: Tier,
     trial_ends_at: Timestamp.optional(),
+    data_region: Region.optional().openapi({
+      description: "Data residency: place the tenant only on shards of this region. Fixed once placed.",
+    }),
   })
   .strict()
   .openapi("CreateTenant");
@@ -71,6 +83,7 @@ export const tenantView = (t: Tenant) => ({
   status: t.status,
   status_reason: t.statusReason,
   shard_id: t.shardId,
+  data_region: t.dataRegion,
   limit_overrides: t.limitOverrides,
   trial_ends_at: iso(t.trialEndsAt),
   created_at: iso(t.createdAt) as string,

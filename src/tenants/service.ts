@@ -3,12 +3,18 @@ import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
-import { openShard } from "../shards/connection";
-import { findShard, pickShard } from "../shards/service";
+import { bindingProblem, openShard } from "../shards/connection";
+import { findShard, placeTenant, regionExists } from "../shards/service";
 import { shardTenants } from "../shards/tenant-schema";
 import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./schema";
 
-export type NewTenant = { name: string; slug: string; tier: string; trialEndsAt?: number | null };
+export type NewTenant = {
+  name: string;
+  slug: string;
+  tier: string;
+  trialEndsAt?: number | null;
+  dataRegion?: string | null;
+};
 export type TenantPatch = {
   name?: string;
   tier?: string;
@@ -44,17 +50,18 @@ async function setStatus(db: ControlDb, tenantId: string, status: TenantStatus, 
  */
 async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenant> {
   try {
-    // Keep an earlier placement only while that shard is still active; a tenant that never
-    // finished provisioning holds no data there, so it can be placed again.
+    // Keep an earlier placement only while that shard is still active and reachable; a tenant
+    // that never finished provisioning holds no data there, so it can be placed again.
     let shard = tenant.shardId ? await findShard(db, tenant.shardId) : undefined;
-    if (shard?.status !== "active") {
+    if (shard?.status !== "active" || bindingProblem(env, shard)) {
       const plan = await requirePlan(db, tenant.tier);
-      shard = (await pickShard(db, plan.dedicatedShard)) ?? undefined;
+      const placement = await placeTenant(db, env, { dedicated: plan.dedicatedShard, region: tenant.dataRegion });
       await db
         .update(tenants)
-        .set({ shardId: shard?.id ?? null })
+        .set({ shardId: placement.shard?.id ?? null })
         .where(eq(tenants.id, tenant.id));
-      if (!shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", "No active shard is available");
+      if (!placement.shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", placement.reason);
+      shard = placement.shard;
     }
     const shardDb = openShard(env, shard);
     await shardDb.insert(shardTenants).values({ tenantId: tenant.id, provisionedAt: Date.now() }).onConflictDoNothing();
@@ -67,6 +74,9 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
 
 export async function createTenant(db: ControlDb, env: Env, input: NewTenant): Promise<Tenant> {
   await requirePlan(db, input.tier);
+  if (input.dataRegion && !(await regionExists(db, input.dataRegion))) {
+    throw new AppError("unprocessable-entity", `No shard serves data region ${input.dataRegion}`);
+  }
   const now = Date.now();
   const inserted = await db
     .insert(tenants)
@@ -77,6 +87,7 @@ export async function createTenant(db: ControlDb, env: Env, input: NewTenant): P
       tier: input.tier,
       status: "PROVISIONING",
       trialEndsAt: input.trialEndsAt ?? null,
+      dataRegion: input.dataRegion ?? null,
       createdAt: now,
       updatedAt: now,
     })

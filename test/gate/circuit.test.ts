@@ -1,7 +1,6 @@
-import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_CIRCUIT } from "../../src/gate/circuit-breaker";
-import { adminKey, call, captureConsole, expectProblem } from "../helpers";
+import { adminKey, call, captureConsole, expectProblem, shardBinding } from "../helpers";
 import { gateStub, limitedTenant, limitsOf, settled, travel } from "./fixture";
 
 // Breaks tenants' shards on purpose (storage is isolated per test file).
@@ -15,10 +14,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const shardOf = (shardId: string | null) => (shardId === "d1-shared-0" ? env.SHARD_D1_0 : env.SHARD_D1_1);
-
 async function brokenShard(shardId: string | null, run: () => Promise<void>) {
-  const shard = shardOf(shardId);
+  const shard = await shardBinding(shardId);
   await shard.exec("ALTER TABLE entries RENAME TO entries_offline");
   try {
     await run();

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AdmitResult } from "../../src/gate/protocol";
 import { parseKey, sha256Hex } from "../../src/keys/secret";
-import { adminKey, call, expectProblem } from "../helpers";
+import { adminKey, call, expectProblem, shardBinding } from "../helpers";
 import { gateStub, limitedTenant, limitsOf, settled, travel } from "./fixture";
 
 let admin: string;
@@ -82,7 +82,7 @@ describe("the concurrency bulkhead", () => {
     await settled(admin, tenant.id);
 
     // A 500 from the shard itself: the entries table is gone for a moment.
-    const shard = tenant.shard_id === "d1-shared-0" ? env.SHARD_D1_0 : env.SHARD_D1_1;
+    const shard = await shardBinding(tenant.shard_id);
     await shard.exec("ALTER TABLE entries RENAME TO entries_offline");
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
     try {

@@ -40,6 +40,7 @@ describe("/v1/me", () => {
         status: "ACTIVE",
         status_reason: null,
         shard_id: tenant.shard_id,
+        data_region: null,
         limit_overrides: {},
         trial_ends_at: null,
         created_at: tenant.created_at,

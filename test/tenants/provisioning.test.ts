@@ -10,12 +10,16 @@ beforeAll(async () => {
   admin = await adminKey();
 });
 
-const SEEDED = ["d1-shared-0", "d1-shared-1"];
+const SEEDED = ["d1-shared-0", "d1-shared-1", "d1-shared-2", "d1-dedicated-0"];
 
 async function resetRegistry() {
   await env.CONTROL_DB.batch([
-    env.CONTROL_DB.prepare(`DELETE FROM shards WHERE id NOT IN ('d1-shared-0', 'd1-shared-1')`),
-    env.CONTROL_DB.prepare(`UPDATE shards SET status = 'active'`),
+    env.CONTROL_DB.prepare(`DELETE FROM shards WHERE id NOT IN (${SEEDED.map(() => "?").join(", ")})`).bind(...SEEDED),
+    // One test deletes a seeded shard.
+    env.CONTROL_DB.prepare(
+      "INSERT OR IGNORE INTO shards (id, engine, binding, region, dedicated, status, created_at) VALUES ('d1-shared-0', 'd1', 'SHARD_D1_0', 'us', 0, 'active', 0)",
+    ),
+    env.CONTROL_DB.prepare(`UPDATE shards SET status = 'active', health = 'unknown', health_detail = NULL`),
   ]);
 }
 
@@ -25,11 +29,11 @@ async function drainAllShards() {
   await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining'");
 }
 
-async function addShard(id: string, binding: string, options: { dedicated?: boolean } = {}) {
+async function addShard(id: string, binding: string) {
   await env.CONTROL_DB.prepare(
-    "INSERT INTO shards (id, engine, binding, region, dedicated, status, created_at) VALUES (?, 'd1', ?, NULL, ?, 'active', ?)",
+    "INSERT INTO shards (id, engine, binding, region, dedicated, status, created_at) VALUES (?, 'd1', ?, 'us', 0, 'active', ?)",
   )
-    .bind(id, binding, options.dedicated ? 1 : 0, Date.now())
+    .bind(id, binding, Date.now())
     .run();
 }
 
@@ -40,8 +44,8 @@ async function shardHolds(db: D1Database, tenantId: string) {
   return row !== null;
 }
 
-describe("provisioning onto a shard whose binding is not declared", () => {
-  it("creates the tenant in PROVISION_ERROR with a reason naming the binding, then recovers", async () => {
+describe("a registry shard whose binding is not declared", () => {
+  it("is marked unhealthy and skipped; the tenant waits in PROVISION_ERROR, then recovers", async () => {
     await drainAllShards();
     await addShard("d1-missing", "SHARD_D1_MISSING");
 
@@ -52,9 +56,17 @@ describe("provisioning onto a shard whose binding is not declared", () => {
     });
     expect(res.status).toBe(201);
     expect(res.headers.get("Location")).toBe(`/v1/tenants/${res.json.id}`);
-    expect(res.json).toMatchObject({ status: "PROVISION_ERROR", shard_id: "d1-missing" });
-    expect(res.json.status_reason).toContain("SHARD_D1_MISSING");
+    expect(res.json).toMatchObject({ status: "PROVISION_ERROR", shard_id: null });
+    expect(res.json.status_reason).toBe(
+      "No active shared shard is available (skipped d1-missing: binding SHARD_D1_MISSING is not declared)",
+    );
     const tenantId: string = res.json.id;
+    const registry = await call("/v1/shards/d1-missing", { key: admin });
+    expect(registry.json).toMatchObject({
+      status: "active",
+      accepts_tenants: false,
+      health: { state: "unhealthy", detail: "binding SHARD_D1_MISSING is not declared" },
+    });
 
     // The state is persisted, not just reported.
     const read = await call(`/v1/tenants/${tenantId}`, { key: admin });
@@ -69,19 +81,13 @@ describe("provisioning onto a shard whose binding is not declared", () => {
       "tenant-not-ready",
     );
 
-    // Fix the registry: the row now points at a declared binding.
+    // Fix the registry: the row now points at a declared binding. Placement checks it again.
     await env.CONTROL_DB.prepare("UPDATE shards SET binding = 'SHARD_D1_0' WHERE id = 'd1-missing'").run();
-
     const retried = await provision(tenantId);
     expect(retried.status).toBe(200);
-    expect(retried.json).toMatchObject({
-      id: tenantId,
-      status: "ACTIVE",
-      status_reason: null,
-      shard_id: "d1-missing",
-    });
+    expect(retried.json).toMatchObject({ id: tenantId, status: "ACTIVE", status_reason: null, shard_id: "d1-missing" });
     expect(await shardHolds(env.SHARD_D1_0, tenantId)).toBe(true);
-    expect(await shardHolds(env.SHARD_D1_1, tenantId)).toBe(false);
+    expect((await call("/v1/shards/d1-missing", { key: admin })).json.health.state).toBe("healthy");
 
     // The tenant now serves data.
     const entry = await call(`/v1/tenants/${tenantId}/entries`, {
@@ -112,16 +118,33 @@ describe("provisioning onto a shard whose binding is not declared", () => {
   });
 });
 
-describe("retrying after the failed shard leaves the registry", () => {
-  it.each([
-    ["is deleted", "DELETE FROM shards WHERE id = 'd1-missing'"],
-    ["is marked unhealthy", "UPDATE shards SET status = 'unhealthy' WHERE id = 'd1-missing'"],
-  ])("re-places the tenant on an active shard when the failed shard %s", async (_, sql) => {
-    await drainAllShards();
-    await addShard("d1-missing", "SHARD_D1_MISSING");
-    const tenant = await createTenant(admin);
-    expect(tenant).toMatchObject({ status: "PROVISION_ERROR", shard_id: "d1-missing" });
+describe("a shard that fails while the tenant is registered on it", () => {
+  /** Places a tenant on d1-shared-0 (the only active shard) while its shard_tenants table is gone. */
+  async function failedOnShard0() {
+    await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining' WHERE id != 'd1-shared-0'");
+    await env.SHARD_D1_0.exec("ALTER TABLE shard_tenants RENAME TO shard_tenants_offline");
+    try {
+      const tenant = await createTenant(admin);
+      expect(tenant).toMatchObject({ status: "PROVISION_ERROR", shard_id: "d1-shared-0" });
+      expect(tenant.status_reason).toContain("shard_tenants");
+      return tenant;
+    } finally {
+      await env.SHARD_D1_0.exec("ALTER TABLE shard_tenants_offline RENAME TO shard_tenants");
+    }
+  }
 
+  it("keeps the placement on retry while that shard is still active", async () => {
+    const tenant = await failedOnShard0();
+    const retried = await provision(tenant.id);
+    expect(retried.json).toMatchObject({ status: "ACTIVE", shard_id: "d1-shared-0", status_reason: null });
+    expect(await shardHolds(env.SHARD_D1_0, tenant.id)).toBe(true);
+  });
+
+  it.each([
+    ["is deleted from the registry", "DELETE FROM shards WHERE id = 'd1-shared-0'"],
+    ["is draining", "UPDATE shards SET status = 'draining' WHERE id = 'd1-shared-0'"],
+  ])("places the tenant again when the shard %s", async (_, sql) => {
+    const tenant = await failedOnShard0();
     await env.CONTROL_DB.exec(sql);
     await env.CONTROL_DB.exec("UPDATE shards SET status = 'active' WHERE id = 'd1-shared-1'");
     const retried = await provision(tenant.id);
@@ -131,7 +154,7 @@ describe("retrying after the failed shard leaves the registry", () => {
 });
 
 describe("provisioning with no active shard", () => {
-  it("leaves the tenant in PROVISION_ERROR with 'No active shard is available'", async () => {
+  it("leaves the tenant in PROVISION_ERROR with 'No active shared shard is available'", async () => {
     await drainAllShards();
     const res = await call("/v1/tenants", {
       method: "POST",
@@ -141,7 +164,7 @@ describe("provisioning with no active shard", () => {
     expect(res.status).toBe(201);
     expect(res.json).toMatchObject({
       status: "PROVISION_ERROR",
-      status_reason: "No active shard is available",
+      status_reason: "No active shared shard is available",
       shard_id: null,
     });
     expectProblem(await call(`/v1/tenants/${res.json.id}/entries`, { key: admin }), 409, "tenant-not-ready");
@@ -159,12 +182,12 @@ describe("provisioning with no active shard", () => {
     expect(await shardHolds(env.SHARD_D1_1, tenant.id)).toBe(true);
   });
 
-  it("does not place tenants on shards that are read-only or unhealthy", async () => {
+  it("does not place tenants on shards that are read-only, draining or unhealthy", async () => {
     await env.CONTROL_DB.exec(
-      "UPDATE shards SET status = CASE id WHEN 'd1-shared-0' THEN 'read-only' ELSE 'unhealthy' END",
+      "UPDATE shards SET status = CASE id WHEN 'd1-shared-0' THEN 'read-only' WHEN 'd1-shared-1' THEN 'unhealthy' ELSE 'draining' END",
     );
     const tenant = await createTenant(admin);
-    expect(tenant).toMatchObject({ status: "PROVISION_ERROR", status_reason: "No active shard is available" });
+    expect(tenant).toMatchObject({ status: "PROVISION_ERROR", status_reason: "No active shared shard is available" });
   });
 });
 
@@ -200,31 +223,5 @@ describe("a tenant in PROVISION_ERROR", () => {
     expect(res.status).toBe(200);
     expect(res.json.data.map((t: { id: string }) => t.id)).toContain(tenant.id);
     for (const t of res.json.data) expect(t.status).toBe("PROVISION_ERROR");
-  });
-});
-
-describe("placement", () => {
-  it("puts an ENTERPRISE tenant on an active dedicated shard and other tiers on shared ones", async () => {
-    await addShard("d1-dedicated-0", "SHARD_D1_1", { dedicated: true });
-    const enterprise = await createTenant(admin, { tier: "ENTERPRISE" });
-    expect(enterprise).toMatchObject({ status: "ACTIVE", shard_id: "d1-dedicated-0" });
-    const standard = await createTenant(admin, { tier: "STANDARD" });
-    expect(SEEDED).toContain(standard.shard_id);
-  });
-
-  it("falls back to a shared shard when the only dedicated shard is draining", async () => {
-    await addShard("d1-dedicated-1", "SHARD_D1_1", { dedicated: true });
-    await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining' WHERE id = 'd1-dedicated-1'");
-    const enterprise = await createTenant(admin, { tier: "ENTERPRISE" });
-    expect(enterprise.status).toBe("ACTIVE");
-    expect(SEEDED).toContain(enterprise.shard_id);
-  });
-
-  it("never places a tenant on a draining shard", async () => {
-    await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining' WHERE id = 'd1-shared-0'");
-    for (let i = 0; i < 3; i++) {
-      const tenant = await createTenant(admin);
-      expect(tenant).toMatchObject({ status: "ACTIVE", shard_id: "d1-shared-1" });
-    }
   });
 });

@@ -1,0 +1,65 @@
+import { eq, sql } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { settings } from "../settings";
+import { bindingProblem, openShard } from "./connection";
+import { type Shard, shards } from "./schema";
+import { shardTenants } from "./tenant-schema";
+
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Probes one shard: is its binding declared, does it answer, how long did it take, and what does
+ * it hold (tenants, entries, bytes, from the counters its triggers keep). Stores the result in
+ * the registry and returns the updated row; never throws for the shard's own failures.
+ */
+export async function probeShard(db: ControlDb, env: Env, shard: Shard): Promise<Shard> {
+  const started = Date.now();
+  let update: Partial<Shard>;
+  try {
+    const problem = bindingProblem(env, shard);
+    if (problem) throw new Error(problem);
+    const shardDb = openShard(env, shard);
+    const [usage] = await within(
+      shardDb
+        .select({
+          entries: sql<number>`coalesce(sum(${shardTenants.entryCount}), 0)`,
+          bytes: sql<number>`coalesce(sum(${shardTenants.storedBytes}), 0)`,
+        })
+        .from(shardTenants)
+        .then((rows) => rows),
+      settings(env).shardTimeoutMs,
+    );
+    update = {
+      health: "healthy",
+      healthDetail: null,
+      probeMs: Date.now() - started,
+      entryCount: Number(usage?.entries ?? 0),
+      storedBytes: Number(usage?.bytes ?? 0),
+    };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    update = { health: "unhealthy", healthDetail: detail.slice(0, 500), probeMs: null };
+  }
+  const [row] = await db
+    .update(shards)
+    .set({ ...update, probedAt: Date.now() })
+    .where(eq(shards.id, shard.id))
+    .returning();
+  return row ?? { ...shard, ...update };
+}
+
+/** Probes every registered shard at once (the cron does this every 5 minutes). */
+export async function probeAllShards(db: ControlDb, env: Env): Promise<Shard[]> {
+  const all = await db.select().from(shards);
+  return Promise.all(all.map((shard) => probeShard(db, env, shard)));
+}

@@ -1,0 +1,76 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requirePlatformAdmin } from "../auth/authorize";
+import { controlDb } from "../db/client";
+import { json } from "../http/openapi-helpers";
+import { notFound } from "../http/problems";
+import { createRouter } from "../http/router";
+import { errorResponses } from "../http/schemas";
+import { probeAllShards } from "./health";
+import { ShardListSchema, ShardParams, ShardSchema, shardView, UpdateShardBody } from "./schemas";
+import { listShards, setShardStatus } from "./service";
+
+const tags = ["Shards"];
+const guard = [requirePlatformAdmin()];
+
+async function one(db: ReturnType<typeof controlDb>, shardId: string) {
+  const [shard] = await listShards(db, [shardId]);
+  if (!shard) throw notFound("Shard");
+  return shardView(shard);
+}
+
+export const shardRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags,
+      summary: "The shard registry: status, health, last probe latency, tenants and bytes (platform admin)",
+      middleware: guard,
+      responses: { 200: { description: "Every registered shard", ...json(ShardListSchema) }, ...errorResponses },
+    }),
+    async (c) => c.json({ data: (await listShards(controlDb(c.env))).map(shardView) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/probe",
+      tags,
+      summary: "Probe every shard now, as the 5-minute cron does (platform admin)",
+      middleware: guard,
+      responses: { 200: { description: "The registry after the probe", ...json(ShardListSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const db = controlDb(c.env);
+      await probeAllShards(db, c.env);
+      return c.json({ data: (await listShards(db)).map(shardView) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{shardId}",
+      tags,
+      summary: "One shard (platform admin)",
+      middleware: guard,
+      request: { params: ShardParams },
+      responses: { 200: { description: "The shard", ...json(ShardSchema) }, ...errorResponses },
+    }),
+    async (c) => c.json(await one(controlDb(c.env), c.req.valid("param").shardId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/{shardId}",
+      tags,
+      summary: "Change a shard's status: take it out of placement, drain it, make it read-only (platform admin)",
+      middleware: guard,
+      request: { params: ShardParams, body: { ...json(UpdateShardBody), required: true } },
+      responses: { 200: { description: "The shard after the change", ...json(ShardSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const db = controlDb(c.env);
+      const { shardId } = c.req.valid("param");
+      await setShardStatus(db, shardId, c.req.valid("json").status);
+      return c.json(await one(db, shardId), 200);
+    },
+  );
