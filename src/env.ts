@@ -1,7 +1,7 @@
 import type { GateSession } from "./gate/session";
 import type { Scope } from "./keys/scopes";
 import type { TenantRoute } from "./routing/route";
-import type { ShardDb } from "./shards/connection";
+import type { ShardStore } from "./shards/store";
 
 /** Who is calling, as established by the API key on the request. */
 export type Principal =
@@ -19,7 +19,7 @@ export type AppEnv = {
     gate?: GateSession;
     /** The route of the tenant named in the path, set once the caller may see that tenant. */
     route: TenantRoute;
-    /** The tenant's data shard, opened by `tenantShard()` on data routes. */
-    shardDb: ShardDb;
+    /** The tenant's data shard, opened by `tenantShard()` on data routes (D1 or PostgreSQL). */
+    shard: ShardStore;
   };
 };

@@ -25,7 +25,6 @@ import {
   IfNoneMatchHeader,
   parseEntityTags,
 } from "./schemas";
-import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "./service";
 
 const tags = ["Entries"];
 const reader = [tenantAccess(), requireScope("entries:read"), tenantShard()];
@@ -50,7 +49,7 @@ export const entryRoutes = createRouter()
       responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
     }),
     async (c) => {
-      const entry = await createEntry(c.var.shardDb, c.var.route.tenantId, c.req.valid("json"), c.var.route.limits);
+      const entry = await c.var.shard.createEntry(c.var.route.tenantId, c.req.valid("json"), c.var.route.limits);
       c.header("ETag", etagOf(entry));
       c.header("Location", `/v1/tenants/${c.var.route.tenantId}/entries/${entry.id}`);
       return c.json(entryView(entry), 201);
@@ -68,8 +67,7 @@ export const entryRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor, tag } = c.req.valid("query");
-      const result = await listEntries(
-        c.var.shardDb,
+      const result = await c.var.shard.listEntries(
         c.var.route.tenantId,
         { tag },
         { limit, after: cursorAfter(cursor, ID_PATTERN) },
@@ -92,7 +90,7 @@ export const entryRoutes = createRouter()
       },
     }),
     async (c) => {
-      const entry = await getEntry(c.var.shardDb, c.var.route.tenantId, c.req.valid("param").entryId);
+      const entry = await c.var.shard.getEntry(c.var.route.tenantId, c.req.valid("param").entryId);
       c.header("ETag", etagOf(entry));
       const ifNoneMatch = parseEntityTags(c.req.valid("header")["if-none-match"]);
       if (ifNoneMatch === "*" || ifNoneMatch?.includes(entry.version)) return c.body(null, 304);
@@ -115,8 +113,7 @@ export const entryRoutes = createRouter()
     }),
     async (c) => {
       const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
-      const entry = await replaceEntry(
-        c.var.shardDb,
+      const entry = await c.var.shard.replaceEntry(
         c.var.route.tenantId,
         c.req.valid("param").entryId,
         c.req.valid("json"),
@@ -139,7 +136,7 @@ export const entryRoutes = createRouter()
     }),
     async (c) => {
       const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
-      await deleteEntry(c.var.shardDb, c.var.route.tenantId, c.req.valid("param").entryId, precondition);
+      await c.var.shard.deleteEntry(c.var.route.tenantId, c.req.valid("param").entryId, precondition);
       return c.body(null, 204);
     },
   );

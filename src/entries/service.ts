@@ -2,20 +2,14 @@ import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { retryRead } from "../gate/retry";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
-import type { TenantLimits } from "../routing/route";
-import type { ShardDb } from "../shards/connection";
+import type { ShardDb } from "../shards/d1-store";
+import type { EntryInput, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
 import { type Entry, entries, entryTags } from "./schema";
-
-export type EntryInput = { data: Record<string, unknown>; tags: string[] };
-/** `undefined` means unconditional; otherwise the versions an If-Match header accepts ("*" = any). */
-export type Precondition = number[] | "*" | undefined;
 
 const sizeOf = (input: EntryInput) => new TextEncoder().encode(JSON.stringify(input.data)).byteLength;
 
 const uniqueTags = (tags: string[]) => [...new Set(tags)];
-
-export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
 
 /** The shard's triggers refuse a write past these; they are set in the write's own transaction. */
 const setStorageLimits = (db: ShardDb, tenantId: string, limits: StorageLimits) =>

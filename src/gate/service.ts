@@ -1,8 +1,6 @@
-import { eq } from "drizzle-orm";
 import { AppError } from "../http/problems";
 import type { TenantRoute } from "../routing/route";
-import { openShard } from "../shards/connection";
-import { shardTenants } from "../shards/tenant-schema";
+import { openStore } from "../shards/connection";
 import { gateOf } from "./client";
 import type { LimitsView, ResetScope } from "./protocol";
 
@@ -10,9 +8,8 @@ import type { LimitsView, ResetScope } from "./protocol";
 async function storageUsage(env: Env, route: TenantRoute) {
   if (!route.shard) return null;
   try {
-    const row = await openShard(env, route.shard).query.shardTenants.findFirst({
-      where: eq(shardTenants.tenantId, route.tenantId),
-    });
+    const store = await openStore(env, route.shard);
+    const row = await store.storageOf(route.tenantId).finally(() => store.close());
     if (!row) return null;
     return {
       entries: row.entryCount,

@@ -1,9 +1,7 @@
-import { drizzle } from "drizzle-orm/d1";
-import * as shardSchema from "../db/shard-schema";
 import { AppError } from "../http/problems";
+import { d1Store } from "./d1-store";
 import type { Shard } from "./schema";
-
-export type ShardDb = ReturnType<typeof drizzle<typeof shardSchema>>;
+import type { ShardStore } from "./store";
 
 function isD1(value: unknown): value is D1Database {
   return typeof value === "object" && value !== null && "prepare" in value && "batch" in value;
@@ -20,10 +18,11 @@ export function bindingProblem(env: Env, shard: Pick<Shard, "engine" | "binding"
 
 /**
  * Opens a registry shard through its declared binding. A registry row whose binding is not
- * declared (or is not a D1 database) is a 503 for that shard's tenants, never a crash.
+ * declared (or is of the wrong kind) is a 503 for that shard's tenants, never a crash.
+ * The caller closes the store when done.
  */
-export function openShard(env: Env, shard: Pick<Shard, "id" | "engine" | "binding">): ShardDb {
+export async function openStore(env: Env, shard: Pick<Shard, "id" | "engine" | "binding">): Promise<ShardStore> {
   const problem = bindingProblem(env, shard);
   if (problem) throw new AppError("shard-unavailable", `Shard ${shard.id} is not reachable: ${problem}`);
-  return drizzle((env as unknown as Record<string, D1Database>)[shard.binding] as D1Database, { schema: shardSchema });
+  return d1Store((env as unknown as Record<string, D1Database>)[shard.binding] as D1Database);
 }

@@ -1,9 +1,8 @@
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { settings } from "../settings";
-import { bindingProblem, openShard } from "./connection";
+import { bindingProblem, openStore } from "./connection";
 import { type Shard, shards } from "./schema";
-import { shardTenants } from "./tenant-schema";
 
 async function within<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -28,23 +27,16 @@ export async function probeShard(db: ControlDb, env: Env, shard: Shard): Promise
   try {
     const problem = bindingProblem(env, shard);
     if (problem) throw new Error(problem);
-    const shardDb = openShard(env, shard);
-    const [usage] = await within(
-      shardDb
-        .select({
-          entries: sql<number>`coalesce(sum(${shardTenants.entryCount}), 0)`,
-          bytes: sql<number>`coalesce(sum(${shardTenants.storedBytes}), 0)`,
-        })
-        .from(shardTenants)
-        .then((rows) => rows),
+    const usage = await within(
+      openStore(env, shard).then((store) => store.totals().finally(() => store.close())),
       settings(env).shardTimeoutMs,
     );
     update = {
       health: "healthy",
       healthDetail: null,
       probeMs: Date.now() - started,
-      entryCount: Number(usage?.entries ?? 0),
-      storedBytes: Number(usage?.bytes ?? 0),
+      entryCount: usage.entryCount,
+      storedBytes: usage.storedBytes,
     };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);

@@ -6,7 +6,8 @@ import type { Outcome, PermitResult } from "../gate/protocol";
 import { problemResponse } from "../http/problem-response";
 import { AppError } from "../http/problems";
 import { settings } from "../settings";
-import { openShard } from "./connection";
+import { openStore } from "./connection";
+import type { ShardStore } from "./store";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
@@ -70,12 +71,14 @@ export const tenantShard = () =>
     if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);
     const outcome = (failed: boolean): Outcome => ({ dependency: "shard", failed, probe: permit.probe });
 
+    let store: ShardStore;
     try {
-      c.set("shardDb", openShard(c.env, route.shard));
+      store = await openStore(c.env, route.shard);
     } catch (error) {
       report(c, route.tenantId, outcome(true));
       throw error;
     }
+    c.set("shard", store);
     const timeoutMs = settings(c.env).shardTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
@@ -83,6 +86,8 @@ export const tenantShard = () =>
     });
     const finished = await Promise.race([next().then(() => "done" as const), timedOut]);
     clearTimeout(timer);
+    // A PostgreSQL connection belongs to this request alone; close it once the work is done.
+    c.executionCtx.waitUntil(store.close().catch(() => undefined));
     if (finished === "timeout") {
       report(c, route.tenantId, outcome(true));
       c.res = problemResponse(

@@ -3,9 +3,8 @@ import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
-import { bindingProblem, openShard } from "../shards/connection";
+import { bindingProblem, openStore } from "../shards/connection";
 import { findShard, placeTenant, regionExists } from "../shards/service";
-import { shardTenants } from "../shards/tenant-schema";
 import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./schema";
 
 export type NewTenant = {
@@ -63,8 +62,12 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
       if (!placement.shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", placement.reason);
       shard = placement.shard;
     }
-    const shardDb = openShard(env, shard);
-    await shardDb.insert(shardTenants).values({ tenantId: tenant.id, provisionedAt: Date.now() }).onConflictDoNothing();
+    const store = await openStore(env, shard);
+    try {
+      await store.registerTenant(tenant.id);
+    } finally {
+      await store.close();
+    }
     return await setStatus(db, tenant.id, "ACTIVE", null);
   } catch (error) {
     const reason = error instanceof Error ? error.message : "Provisioning failed";

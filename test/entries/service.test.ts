@@ -3,20 +3,13 @@ import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import * as schema from "../../src/db/shard-schema";
 import type { Entry } from "../../src/entries/schema";
-import {
-  createEntry,
-  deleteEntry,
-  getEntry,
-  listEntries,
-  type Precondition,
-  replaceEntry,
-} from "../../src/entries/service";
+import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../../src/entries/service";
 import { newId } from "../../src/http/ids";
 import { AppError } from "../../src/http/problems";
-import { openShard } from "../../src/shards/connection";
+import type { Precondition } from "../../src/shards/store";
 import { adminKey, call, createTenant, shardBinding, tenantKey } from "../helpers";
 
-const shard0 = () => openShard(env, { id: "d1-shared-0", engine: "d1", binding: "SHARD_D1_0" });
+const shard0 = () => drizzle(env.SHARD_D1_0, { schema });
 
 /** The problem type a rejected call failed with, or the error itself when it is not an AppError. */
 async function failure(promise: Promise<unknown>) {

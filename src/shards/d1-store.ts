@@ -1,0 +1,51 @@
+import { count, eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import * as shardSchema from "../db/shard-schema";
+import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../entries/service";
+import type { ShardStore } from "./store";
+import { shardTenants } from "./tenant-schema";
+
+export type ShardDb = ReturnType<typeof drizzle<typeof shardSchema>>;
+
+/** The D1 engine of the data plane: a D1 database binding behind the ShardStore interface. */
+export function d1Store(database: D1Database): ShardStore {
+  const db: ShardDb = drizzle(database, { schema: shardSchema });
+  return {
+    engine: "d1",
+    createEntry: (tenantId, input, limits, now) => createEntry(db, tenantId, input, limits, now),
+    getEntry: (tenantId, entryId) => getEntry(db, tenantId, entryId),
+    listEntries: (tenantId, filter, page) => listEntries(db, tenantId, filter, page),
+    replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
+      replaceEntry(db, tenantId, entryId, input, precondition, limits, now),
+    deleteEntry: (tenantId, entryId, precondition) => deleteEntry(db, tenantId, entryId, precondition),
+    async registerTenant(tenantId, now = Date.now()) {
+      await db.insert(shardTenants).values({ tenantId, provisionedAt: now }).onConflictDoNothing();
+    },
+    async storageOf(tenantId) {
+      const row = await db.query.shardTenants.findFirst({ where: eq(shardTenants.tenantId, tenantId) });
+      return row
+        ? {
+            entryCount: row.entryCount,
+            storedBytes: row.storedBytes,
+            maxEntries: row.maxEntries,
+            maxStoredBytes: row.maxStoredBytes,
+          }
+        : null;
+    },
+    async totals() {
+      const [row] = await db
+        .select({
+          tenants: count(),
+          entryCount: sql<number>`coalesce(sum(${shardTenants.entryCount}), 0)`,
+          storedBytes: sql<number>`coalesce(sum(${shardTenants.storedBytes}), 0)`,
+        })
+        .from(shardTenants);
+      return {
+        tenants: Number(row?.tenants ?? 0),
+        entryCount: Number(row?.entryCount ?? 0),
+        storedBytes: Number(row?.storedBytes ?? 0),
+      };
+    },
+    close: async () => undefined,
+  };
+}

@@ -1,0 +1,46 @@
+import type { Entry } from "../entries/schema";
+import type { TenantLimits } from "../routing/route";
+import type { ShardEngine } from "./schema";
+
+export type EntryInput = { data: Record<string, unknown>; tags: string[] };
+/** `undefined` means unconditional; otherwise the versions an If-Match header accepts ("*" = any). */
+export type Precondition = number[] | "*" | undefined;
+export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
+export type EntryPage = { items: Entry[]; hasMore: boolean };
+export type TenantStorage = {
+  entryCount: number;
+  storedBytes: number;
+  maxEntries: number | null;
+  maxStoredBytes: number | null;
+};
+
+/**
+ * One open connection to one shard, whatever its engine: the data plane's single interface.
+ * Every method takes the tenant id first and touches only that tenant's rows. Domain failures are
+ * AppErrors (not-found, precondition-failed, conflict, storage-quota-exceeded); anything else is
+ * the shard failing.
+ */
+export interface ShardStore {
+  readonly engine: ShardEngine;
+  createEntry(tenantId: string, input: EntryInput, limits: StorageLimits, now?: number): Promise<Entry>;
+  getEntry(tenantId: string, entryId: string): Promise<Entry>;
+  /** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */
+  listEntries(tenantId: string, filter: { tag?: string }, page: { limit: number; after?: string }): Promise<EntryPage>;
+  replaceEntry(
+    tenantId: string,
+    entryId: string,
+    input: EntryInput,
+    precondition: Precondition,
+    limits: StorageLimits,
+    now?: number,
+  ): Promise<Entry>;
+  deleteEntry(tenantId: string, entryId: string, precondition: Precondition): Promise<void>;
+  /** Records the tenant on the shard (idempotent); usage counters start at zero. */
+  registerTenant(tenantId: string, now?: number): Promise<void>;
+  /** The tenant's usage counters as the shard keeps them; null if the tenant is not registered. */
+  storageOf(tenantId: string): Promise<TenantStorage | null>;
+  /** Sums over every tenant of the shard, for probes. */
+  totals(): Promise<{ tenants: number; entryCount: number; storedBytes: number }>;
+  /** Releases the connection (a no-op for D1). */
+  close(): Promise<void>;
+}
