@@ -1,6 +1,6 @@
 import { and, asc, count, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
-import { notFound } from "../http/problems";
+import { AppError, notFound } from "../http/problems";
 import { tenants } from "../tenants/schema";
 import { bindingProblem } from "./connection";
 import { probeShard } from "./health";
@@ -58,6 +58,27 @@ export async function placeTenant(db: ControlDb, env: Env, request: PlacementReq
     .returning();
   const turn = (cursor?.next ?? 1) - 1;
   return { shard: candidates[turn % candidates.length] as Shard };
+}
+
+/** An operator's explicit choice of shard for a new tenant, held to the rules of placement. */
+export async function requireEligibleShard(
+  db: ControlDb,
+  env: Env,
+  shardId: string,
+  request: PlacementRequest,
+): Promise<Shard> {
+  const shard = await findShard(db, shardId);
+  const refuse = (why: string) =>
+    new AppError("unprocessable-entity", `Shard ${shardId} cannot take this tenant: ${why}`);
+  if (!shard) throw refuse("it is not registered");
+  if (shard.status !== "active") throw refuse(`it is ${shard.status}`);
+  if (shard.dedicated !== request.dedicated) {
+    throw refuse(request.dedicated ? "the plan needs a dedicated shard" : "it is dedicated to plans that ask for one");
+  }
+  if (request.region !== null && shard.region !== request.region) throw refuse(`it is not in region ${request.region}`);
+  const problem = bindingProblem(env, shard);
+  if (problem) throw refuse(problem);
+  return shard;
 }
 
 /** Is some registered shard, whatever its status, in this region? */

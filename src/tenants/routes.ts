@@ -93,6 +93,7 @@ export const tenantRoutes = createRouter()
       tier: body.tier,
       trialEndsAt: body.trial_ends_at ? Date.parse(body.trial_ends_at) : null,
       dataRegion: body.data_region ?? null,
+      shardId: body.shard_id ?? null,
     });
     c.header("Location", `/v1/tenants/${tenant.id}`);
     return c.json(tenantView(tenant), 201);

@@ -55,6 +55,13 @@ export const CreateTenantBody = z
     data_region: Region.optional().openapi({
       description: "Data residency: place the tenant only on shards of this region. Fixed once placed.",
     }),
+    shard_id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a shard id")
+      .optional()
+      .openapi({
+        description: "Place on this shard instead of round-robin; it must be active and fit the plan and region",
+      }),
   })
   .strict()
   .openapi("CreateTenant");

@@ -4,7 +4,7 @@ import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
 import { bindingProblem, openStore } from "../shards/connection";
-import { findShard, placeTenant, regionExists } from "../shards/service";
+import { findShard, placeTenant, regionExists, requireEligibleShard } from "../shards/service";
 import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./schema";
 
 export type NewTenant = {
@@ -13,6 +13,8 @@ export type NewTenant = {
   tier: string;
   trialEndsAt?: number | null;
   dataRegion?: string | null;
+  /** The operator's choice of shard instead of round-robin placement. */
+  shardId?: string | null;
 };
 export type TenantPatch = {
   name?: string;
@@ -76,10 +78,16 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
 }
 
 export async function createTenant(db: ControlDb, env: Env, input: NewTenant): Promise<Tenant> {
-  await requirePlan(db, input.tier);
+  const plan = await requirePlan(db, input.tier);
   if (input.dataRegion && !(await regionExists(db, input.dataRegion))) {
     throw new AppError("unprocessable-entity", `No shard serves data region ${input.dataRegion}`);
   }
+  const pinned = input.shardId
+    ? await requireEligibleShard(db, env, input.shardId, {
+        dedicated: plan.dedicatedShard,
+        region: input.dataRegion ?? null,
+      })
+    : null;
   const now = Date.now();
   const inserted = await db
     .insert(tenants)
@@ -91,6 +99,7 @@ export async function createTenant(db: ControlDb, env: Env, input: NewTenant): P
       status: "PROVISIONING",
       trialEndsAt: input.trialEndsAt ?? null,
       dataRegion: input.dataRegion ?? null,
+      shardId: pinned?.id ?? null,
       createdAt: now,
       updatedAt: now,
     })

@@ -115,3 +115,38 @@ describe("data residency", () => {
     expect((await call(`/v1/tenants/${tenant.id}`, { key: admin })).json.data_region).toBe("eu");
   });
 });
+
+describe("an operator's choice of shard (shard_id at creation)", () => {
+  it("places the tenant there instead of taking a round-robin turn", async () => {
+    const before = await cursor("shared:*");
+    for (let i = 0; i < 3; i++) expect(await place({ shard_id: "d1-shared-1" })).toBe("d1-shared-1");
+    expect(await cursor("shared:*")).toBe(before);
+    expect(await place({ tier: "ENTERPRISE", shard_id: "d1-dedicated-0" })).toBe("d1-dedicated-0");
+  });
+
+  it.each([
+    ["an unknown shard", { shard_id: "d1-nope" }, "it is not registered"],
+    ["a dedicated shard for a shared plan", { shard_id: "d1-dedicated-0" }, "dedicated to plans that ask for one"],
+    ["a shared shard for ENTERPRISE", { tier: "ENTERPRISE", shard_id: "d1-shared-0" }, "needs a dedicated shard"],
+    ["a shard outside the data region", { data_region: "eu", shard_id: "d1-shared-0" }, "not in region eu"],
+  ])("answers 422 for %s", async (_, overrides, reason) => {
+    const res = await call("/v1/tenants", {
+      method: "POST",
+      key: admin,
+      body: { name: "P", slug: uniqueSlug("p"), tier: "STANDARD", ...overrides },
+    });
+    expectProblem(res, 422, "unprocessable-entity");
+    expect(res.json.detail).toContain(reason);
+  });
+
+  it("answers 422 for a shard that is not active and 400 for a malformed id", async () => {
+    await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining' WHERE id = 'd1-shared-0'");
+    const body = (shard_id: string) => ({ name: "P", slug: uniqueSlug("p"), tier: "FREE", shard_id });
+    const draining = await call("/v1/tenants", { method: "POST", key: admin, body: body("d1-shared-0") });
+    expectProblem(draining, 422, "unprocessable-entity");
+    expect(draining.json.detail).toContain("it is draining");
+    const bad = await call("/v1/tenants", { method: "POST", key: admin, body: body("Not A Shard") });
+    expectProblem(bad, 400, "validation-error");
+    expect(errorPaths(bad)).toEqual(["body.shard_id"]);
+  });
+});
