@@ -1,0 +1,10 @@
+// The entries behaviour suite on a D1 shard (test/entries/postgres.test.ts runs it on PostgreSQL).
+import { entryErrorsBehaviour } from "./behaviour/errors";
+import { entryRoutesBehaviour } from "./behaviour/routes";
+import { storageQuotaBehaviour } from "./behaviour/storage-quota";
+import { onShard } from "./fixture";
+
+onShard("d1-shared-0");
+entryRoutesBehaviour();
+entryErrorsBehaviour();
+storageQuotaBehaviour();
