@@ -4,7 +4,17 @@ import { defineConfig } from "vitest/config";
 
 const dir = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+/** `import x from "./m.sql"` gives the file's text, as wrangler's default Text rule does in the Worker. */
+const sqlAsText = {
+  name: "sql-as-text",
+  transform: (code: string, id: string) =>
+    id.endsWith(".sql") ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined,
+};
+
 export default defineConfig({
+  // pg picks its socket with require("pg-cloudflare"), whose workerd build is behind the "workerd"
+  // export condition; without it the test pool resolves an empty stub.
+  ssr: { resolve: { conditions: ["workerd", "worker", "module", "browser"] } },
   test: {
     projects: [
       {
@@ -30,6 +40,7 @@ export default defineConfig({
       },
       {
         // Checks whose tools need Node (e.g. the OpenAPI 3.1 validator compiles schemas with eval).
+        plugins: [sqlAsText],
         test: { name: "node", include: ["test/**/*.node.test.ts"], environment: "node" },
       },
     ],

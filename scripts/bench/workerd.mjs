@@ -53,6 +53,7 @@ export async function startWorkerd({ port = 8797 } = {}) {
           bindings: workerOptions.bindings,
           d1Databases: workerOptions.d1Databases,
           durableObjects: workerOptions.durableObjects,
+          hyperdrives: workerOptions.hyperdrives,
         },
       ],
     }),

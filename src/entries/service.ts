@@ -1,15 +1,20 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { retryRead } from "../gate/retry";
 import { newId } from "../http/ids";
-import { AppError, notFound } from "../http/problems";
+import { notFound } from "../http/problems";
 import type { ShardDb } from "../shards/d1-store";
 import type { EntryInput, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
+import {
+  checkPrecondition,
+  MAX_WRITE_ATTEMPTS,
+  quotaError,
+  sizeOf,
+  staleVersion,
+  uniqueTags,
+  writeConflict,
+} from "./rules";
 import { type Entry, entries, entryTags } from "./schema";
-
-const sizeOf = (input: EntryInput) => new TextEncoder().encode(JSON.stringify(input.data)).byteLength;
-
-const uniqueTags = (tags: string[]) => [...new Set(tags)];
 
 /** The shard's triggers refuse a write past these; they are set in the write's own transaction. */
 const setStorageLimits = (db: ShardDb, tenantId: string, limits: StorageLimits) =>
@@ -17,26 +22,6 @@ const setStorageLimits = (db: ShardDb, tenantId: string, limits: StorageLimits) 
     .update(shardTenants)
     .set({ maxEntries: limits.maxEntries, maxStoredBytes: limits.maxStorageBytes })
     .where(eq(shardTenants.tenantId, tenantId));
-
-const QUOTA_REFUSAL = /quota_exceeded:(entries|stored_bytes)/;
-
-/** Turns the shard's quota refusal into a 403 naming the quota; anything else passes through. */
-function quotaError(error: unknown, limits: StorageLimits): unknown {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    const match = QUOTA_REFUSAL.exec(cause.message);
-    if (!match) continue;
-    const quota = match[1] as "entries" | "stored_bytes";
-    const limit = quota === "entries" ? limits.maxEntries : limits.maxStorageBytes;
-    return new AppError(
-      "storage-quota-exceeded",
-      quota === "entries"
-        ? `The plan allows at most ${limit} entries`
-        : `The plan allows at most ${limit} bytes of entry data`,
-      { extensions: { quota, limit } },
-    );
-  }
-  return error;
-}
 
 export async function createEntry(
   db: ShardDb,
@@ -76,20 +61,6 @@ export async function getEntry(db: ShardDb, tenantId: string, entryId: string): 
   return row;
 }
 
-function staleVersion(version: number) {
-  return new AppError("precondition-failed", `The entry is at version ${version}`, {
-    headers: { ETag: `"${version}"` },
-  });
-}
-
-function checkPrecondition(current: Entry, precondition: Precondition) {
-  if (precondition === undefined || precondition === "*") return;
-  if (!precondition.includes(current.version)) throw staleVersion(current.version);
-}
-
-/** How often an unconditional write retries after losing a race before answering 409. */
-const MAX_WRITE_ATTEMPTS = 8;
-
 /**
  * Replaces data and tags. The UPDATE itself carries the version it read, so two writers that both
  * read version N cannot both succeed; a loser with no If-Match (or `*`) simply tries again.
@@ -127,7 +98,7 @@ export async function replaceEntry(
     }
     if (row) return row;
   }
-  throw new AppError("conflict", "The entry is being written concurrently; retry", { headers: { "Retry-After": "1" } });
+  throw writeConflict();
 }
 
 export async function deleteEntry(db: ShardDb, tenantId: string, entryId: string, precondition: Precondition) {

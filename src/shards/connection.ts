@@ -1,28 +1,59 @@
 import { AppError } from "../http/problems";
 import { d1Store } from "./d1-store";
+import { migratePgShard } from "./pg-migrate";
+import { openPgShard } from "./pg-store";
 import type { Shard } from "./schema";
 import type { ShardStore } from "./store";
+
+type ShardRef = Pick<Shard, "id" | "engine" | "binding">;
 
 function isD1(value: unknown): value is D1Database {
   return typeof value === "object" && value !== null && "prepare" in value && "batch" in value;
 }
 
+function isHyperdrive(value: unknown): value is Hyperdrive {
+  return typeof value === "object" && value !== null && typeof (value as Hyperdrive).connectionString === "string";
+}
+
+const bindingOf = (env: Env, shard: Pick<Shard, "binding">): unknown =>
+  (env as unknown as Record<string, unknown>)[shard.binding];
+
 /** Why the Worker cannot reach the shard through its binding, or null when it can. */
 export function bindingProblem(env: Env, shard: Pick<Shard, "engine" | "binding">): string | null {
-  const binding: unknown = (env as unknown as Record<string, unknown>)[shard.binding];
+  const binding = bindingOf(env, shard);
   if (binding === undefined) return `binding ${shard.binding} is not declared`;
   if (shard.engine === "d1" && !isD1(binding)) return `binding ${shard.binding} is not a D1 database`;
-  if (shard.engine !== "d1") return `engine ${shard.engine} is not served yet`;
+  if (shard.engine === "postgres" && !isHyperdrive(binding)) return `binding ${shard.binding} is not a Hyperdrive`;
   return null;
 }
 
-/**
- * Opens a registry shard through its declared binding. A registry row whose binding is not
- * declared (or is of the wrong kind) is a 503 for that shard's tenants, never a crash.
- * The caller closes the store when done.
- */
-export async function openStore(env: Env, shard: Pick<Shard, "id" | "engine" | "binding">): Promise<ShardStore> {
+function unreachable(env: Env, shard: ShardRef) {
   const problem = bindingProblem(env, shard);
-  if (problem) throw new AppError("shard-unavailable", `Shard ${shard.id} is not reachable: ${problem}`);
-  return d1Store((env as unknown as Record<string, D1Database>)[shard.binding] as D1Database);
+  return problem ? new AppError("shard-unavailable", `Shard ${shard.id} is not reachable: ${problem}`) : null;
+}
+
+/**
+ * Opens a registry shard through its declared binding: a D1 database, or PostgreSQL through
+ * Hyperdrive (one connection per request). A registry row whose binding is not declared (or is
+ * of the wrong kind) is a 503 for that shard's tenants, never a crash. The caller closes the store.
+ */
+export async function openStore(env: Env, shard: ShardRef): Promise<ShardStore> {
+  const problem = unreachable(env, shard);
+  if (problem) throw problem;
+  const binding = bindingOf(env, shard);
+  return shard.engine === "postgres"
+    ? openPgShard((binding as Hyperdrive).connectionString)
+    : d1Store(binding as D1Database);
+}
+
+/**
+ * Brings the shard's schema up to date before a tenant is placed on it. PostgreSQL shards are
+ * migrated by the Worker (idempotent, serialized by an advisory lock); D1 shards by
+ * `wrangler d1 migrations apply`, so there is nothing to do for them here.
+ */
+export async function migrateShard(env: Env, shard: ShardRef): Promise<string[]> {
+  const problem = unreachable(env, shard);
+  if (problem) throw problem;
+  if (shard.engine !== "postgres") return [];
+  return migratePgShard((bindingOf(env, shard) as Hyperdrive).connectionString);
 }

@@ -25,7 +25,15 @@ async function brokenShard(shardId: string | null, run: () => Promise<void>) {
 }
 
 async function setup() {
-  const { tenant, key } = await limitedTenant(admin, { requests_per_minute: 10_000, max_concurrency: 100 });
+  // Breaks its shard by renaming a D1 table, so it needs a D1 shard.
+  const { tenant, key } = await limitedTenant(
+    admin,
+    { requests_per_minute: 10_000, max_concurrency: 100 },
+    "STANDARD",
+    {
+      shard_id: "d1-shared-0",
+    },
+  );
   const entries = `/v1/tenants/${tenant.id}/entries`;
   const circuit = async () => (await limitsOf(admin, tenant.id)).circuits.shard;
   /** Sends n requests one after another, each recorded before the next is sent. */

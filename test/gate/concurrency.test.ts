@@ -72,7 +72,7 @@ describe("the concurrency bulkhead", () => {
   });
 
   it("releases the slot of a request that failed, whatever the error", async () => {
-    const { tenant, key } = await limitedTenant(admin, { max_concurrency: 1 });
+    const { tenant, key } = await limitedTenant(admin, { max_concurrency: 1 }, "STANDARD", { shard_id: "d1-shared-0" });
     const entries = `/v1/tenants/${tenant.id}/entries`;
     expectProblem(await call(`${entries}/ent_01M8400000000000000000000`, { key }), 400, "validation-error");
     await settled(admin, tenant.id);

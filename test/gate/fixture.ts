@@ -7,8 +7,14 @@ import { call, createTenant, tenantKey } from "../helpers";
 export type Limits = { requests_per_minute?: number; max_concurrency?: number; monthly_requests?: number | null };
 
 /** A tenant with the given limit overrides and a key with every scope. */
-export async function limitedTenant(admin: string, limits: Limits, tier = "STANDARD") {
-  const tenant = await createTenant(admin, { tier });
+/** A tenant with the given limit overrides; `placement` pins its shard (e.g. `{ shard_id }`). */
+export async function limitedTenant(
+  admin: string,
+  limits: Limits,
+  tier = "STANDARD",
+  placement: { shard_id?: string } = {},
+) {
+  const tenant = await createTenant(admin, { tier, ...placement });
   const patched = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { limits } });
   if (patched.status !== 200) throw new Error(`limits not set: ${patched.status} ${patched.text}`);
   const key = await tenantKey(admin, tenant.id);

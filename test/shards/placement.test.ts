@@ -10,7 +10,7 @@ afterEach(async () => {
   await env.CONTROL_DB.exec("UPDATE shards SET status = 'active'");
 });
 
-const SHARED = ["d1-shared-0", "d1-shared-1", "d1-shared-2"];
+const SHARED = ["d1-shared-0", "d1-shared-1", "d1-shared-2", "pg-0"];
 
 async function place(overrides: Record<string, unknown> = {}) {
   const tenant = await createTenant(admin, overrides);
@@ -40,20 +40,20 @@ describe("placement of FREE and STANDARD tenants", () => {
     expect(await cursor("shared:*")).toBe(before + 1);
     // Whatever holds the cursor next (another isolate, a restarted Worker) continues from it.
     await env.CONTROL_DB.exec("UPDATE placement_cursors SET next = 299 WHERE pool = 'shared:*'");
-    expect(await place()).toBe(SHARED[299 % 3]);
-    expect(await place()).toBe(SHARED[300 % 3]);
+    expect(await place()).toBe(SHARED[299 % SHARED.length]);
+    expect(await place()).toBe(SHARED[300 % SHARED.length]);
   });
 
   it("spreads concurrent provisioning evenly: the cursor is advanced atomically", async () => {
-    const placed = await Promise.all(Array.from({ length: 9 }, () => place()));
+    const placed = await Promise.all(Array.from({ length: 3 * SHARED.length }, () => place()));
     for (const shard of SHARED) expect(placed.filter((p) => p === shard)).toHaveLength(3);
   });
 
   it("skips shards that are draining, read-only or unhealthy, and never uses the dedicated one", async () => {
     await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining' WHERE id = 'd1-shared-1'");
     const placed = new Set<string>();
-    for (let i = 0; i < 4; i++) placed.add(await place());
-    expect([...placed].sort()).toEqual(["d1-shared-0", "d1-shared-2"]);
+    for (let i = 0; i < 6; i++) placed.add(await place());
+    expect([...placed].sort()).toEqual(["d1-shared-0", "d1-shared-2", "pg-0"]);
   });
 });
 
@@ -80,8 +80,8 @@ describe("data residency", () => {
       expect(tenant).toMatchObject({ status: "ACTIVE", shard_id: "d1-shared-2", data_region: "eu" });
     }
     const us = new Set<string>();
-    for (let i = 0; i < 4; i++) us.add(await place({ data_region: "us" }));
-    expect([...us].sort()).toEqual(["d1-shared-0", "d1-shared-1"]);
+    for (let i = 0; i < 6; i++) us.add(await place({ data_region: "us" }));
+    expect([...us].sort()).toEqual(["d1-shared-0", "d1-shared-1", "pg-0"]);
     expect(await place({ tier: "ENTERPRISE", data_region: "us" })).toBe("d1-dedicated-0");
   });
 

@@ -28,7 +28,7 @@ describe("GET /v1/shards", () => {
   it("lists every registered shard with its engine, region, status, health and counts", async () => {
     const tenant = await createTenant(admin, { data_region: "eu" });
     const shards = await registry();
-    expect(shards.map((s) => s.id)).toEqual(["d1-dedicated-0", "d1-shared-0", "d1-shared-1", "d1-shared-2"]);
+    expect(shards.map((s) => s.id)).toEqual(["d1-dedicated-0", "d1-shared-0", "d1-shared-1", "d1-shared-2", "pg-0"]);
     const eu = shards.find((s) => s.id === tenant.shard_id);
     expect(eu).toMatchObject({
       engine: "d1",

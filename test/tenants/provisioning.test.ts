@@ -10,7 +10,7 @@ beforeAll(async () => {
   admin = await adminKey();
 });
 
-const SEEDED = ["d1-shared-0", "d1-shared-1", "d1-shared-2", "d1-dedicated-0"];
+const SEEDED = ["d1-shared-0", "d1-shared-1", "d1-shared-2", "d1-dedicated-0", "pg-0"];
 
 async function resetRegistry() {
   await env.CONTROL_DB.batch([

@@ -1,0 +1,61 @@
+import type pg from "pg";
+import { PG_SHARD_MIGRATIONS, type PgMigration } from "../../migrations/shard-pg";
+import { connectPg } from "./pg-store";
+
+const LEDGER = "CREATE TABLE IF NOT EXISTS shard_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)";
+
+/** drizzle-kit's separator between the statements of one migration file. */
+const statements = (sql: string) =>
+  sql
+    .split("--> statement-breakpoint")
+    .map((statement) => statement.trim())
+    .filter((statement) => statement !== "");
+
+/**
+ * Applies the migrations a PostgreSQL shard has not seen yet, in order, each in its own
+ * transaction with its ledger row, and returns the names it applied. Safe to run at every
+ * provisioning and deploy, also concurrently: see `applyOnce`.
+ */
+export async function migratePgShard(connectionString: string): Promise<string[]> {
+  const client = await connectPg(connectionString);
+  try {
+    return await applyPgMigrations(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function applyPgMigrations(
+  client: pg.ClientBase,
+  migrations: readonly PgMigration[] = PG_SHARD_MIGRATIONS,
+  now = Date.now,
+): Promise<string[]> {
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    if (await applyOnce(client, migration, now())) applied.push(migration.name);
+  }
+  return applied;
+}
+
+/**
+ * A transaction-scoped advisory lock serializes concurrent runners (two isolates provisioning, a
+ * deploy): the second waits, then finds the ledger row. Transaction-scoped because Hyperdrive
+ * pools connections per transaction, so a session lock could outlive or miss its session.
+ */
+async function applyOnce(client: pg.ClientBase, migration: PgMigration, now: number): Promise<boolean> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('shard_migrations'))");
+    await client.query(LEDGER);
+    const seen = await client.query("SELECT 1 FROM shard_migrations WHERE name = $1", [migration.name]);
+    if (seen.rowCount === 0) {
+      for (const statement of statements(migration.sql)) await client.query(statement);
+      await client.query("INSERT INTO shard_migrations (name, applied_at) VALUES ($1, $2)", [migration.name, now]);
+    }
+    await client.query("COMMIT");
+    return seen.rowCount === 0;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
