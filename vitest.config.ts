@@ -23,6 +23,8 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              // A PostgreSQL that refuses connections, for tests of a shard whose database fails.
+              hyperdrives: { SHARD_PG_DOWN: "postgres://postgres:down@127.0.0.1:1/none" },
               bindings: {
                 CONTROL_MIGRATIONS: await readD1Migrations(dir("./migrations/control")),
                 SHARD_MIGRATIONS: await readD1Migrations(dir("./migrations/shard")),

@@ -45,9 +45,13 @@ export async function startWorkerd({ port = 8797 } = {}) {
       workers: [
         {
           name: config.name,
-          modules: true,
-          scriptPath: join(OUT_DIR, "index.js"),
-          // The bundle is one file, so module rules are not needed; only what the Worker binds.
+          // The bundle: index.js plus the text modules wrangler emitted beside it (the SQL of the
+          // PostgreSQL shard migrations).
+          modulesRoot: OUT_DIR,
+          modules: readdirSync(OUT_DIR)
+            .filter((name) => name === "index.js" || name.endsWith(".sql"))
+            .sort((a) => (a === "index.js" ? -1 : 1))
+            .map((name) => ({ type: name === "index.js" ? "ESModule" : "Text", path: join(OUT_DIR, name) })),
           compatibilityDate: workerOptions.compatibilityDate,
           compatibilityFlags: workerOptions.compatibilityFlags,
           bindings: workerOptions.bindings,

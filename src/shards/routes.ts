@@ -4,9 +4,17 @@ import { controlDb } from "../db/client";
 import { json } from "../http/openapi-helpers";
 import { notFound } from "../http/problems";
 import { createRouter } from "../http/router";
-import { errorResponses } from "../http/schemas";
+import { conflictResponse, errorResponses } from "../http/schemas";
 import { probeAllShards } from "./health";
-import { ShardListSchema, ShardParams, ShardSchema, shardView, UpdateShardBody } from "./schemas";
+import { migrateShardTenants } from "./migrate";
+import {
+  MigrationResultSchema,
+  ShardListSchema,
+  ShardParams,
+  ShardSchema,
+  shardView,
+  UpdateShardBody,
+} from "./schemas";
 import { listShards, setShardStatus } from "./service";
 
 const tags = ["Shards"];
@@ -56,6 +64,30 @@ export const shardRoutes = createRouter()
       responses: { 200: { description: "The shard", ...json(ShardSchema) }, ...errorResponses },
     }),
     async (c) => c.json(await one(controlDb(c.env), c.req.valid("param").shardId), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{shardId}/migrate",
+      tags,
+      summary: "Apply a PostgreSQL shard's pending migrations, as a deploy does (platform admin)",
+      description:
+        "On failure the shard's ACTIVE tenants go to MIGRATION_ERROR and the answer is 503 shard-migration-failed; a later successful run makes them ACTIVE again. D1 shards answer 409: wrangler migrates them.",
+      middleware: guard,
+      request: { params: ShardParams },
+      responses: {
+        200: { description: "Up to date", ...json(MigrationResultSchema) },
+        ...errorResponses,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const result = await migrateShardTenants(controlDb(c.env), c.env, c.req.valid("param").shardId);
+      return c.json(
+        { shard_id: result.shardId, applied: result.applied, tenants_restored: result.tenantsRestored },
+        200,
+      );
+    },
   )
   .openapi(
     createRoute({

@@ -36,6 +36,14 @@ export const ShardSchema = z
 
 export const ShardListSchema = z.object({ data: z.array(ShardSchema) }).openapi("ShardList");
 
+export const MigrationResultSchema = z
+  .object({
+    shard_id: z.string(),
+    applied: z.array(z.string()).openapi({ description: "Migrations applied by this run (none if up to date)" }),
+    tenants_restored: z.number().int().openapi({ description: "Tenants taken out of MIGRATION_ERROR" }),
+  })
+  .openapi("ShardMigration");
+
 export const UpdateShardBody = z
   .object({ status: z.enum(SHARD_STATUSES) })
   .strict()

@@ -16,6 +16,15 @@ export async function getShard(db: ControlDb, shardId: string): Promise<Shard> {
   return shard;
 }
 
+/** How long a healthy probe result is trusted by placement: the cron probes this often. */
+export const PROBE_INTERVAL_MS = 5 * 60_000;
+
+const isFreshlyHealthy = (env: Env, shard: Shard, now: number) =>
+  shard.health === "healthy" &&
+  shard.probedAt !== null &&
+  now - shard.probedAt <= PROBE_INTERVAL_MS &&
+  bindingProblem(env, shard) === null;
+
 export type PlacementRequest = { dedicated: boolean; region: string | null };
 export type Placement = { shard: Shard } | { shard: null; reason: string };
 
@@ -37,12 +46,11 @@ export async function placeTenant(db: ControlDb, env: Env, request: PlacementReq
       ),
     )
     .orderBy(asc(shards.id));
-  // A shard is placed on only if it is reachable now: an unhealthy mark is checked again first,
-  // and a registry row whose binding is missing is marked unhealthy instead of being used.
+  // A shard is placed on only if a recent probe found it healthy; otherwise it is probed now
+  // (a registry row whose binding is missing, a database that is down: marked unhealthy, skipped).
+  const now = Date.now();
   const checked = await Promise.all(
-    rows.map((shard) =>
-      shard.health === "unhealthy" || bindingProblem(env, shard) ? probeShard(db, env, shard) : shard,
-    ),
+    rows.map((shard) => (isFreshlyHealthy(env, shard, now) ? shard : probeShard(db, env, shard))),
   );
   const candidates = checked.filter((shard) => shard.health !== "unhealthy");
   if (candidates.length === 0) {

@@ -150,3 +150,17 @@ describe("an operator's choice of shard (shard_id at creation)", () => {
     expect(errorPaths(bad)).toEqual(["body.shard_id"]);
   });
 });
+
+describe("a shard whose database does not answer", () => {
+  it("is probed at placement, marked unhealthy and skipped", async () => {
+    await env.CONTROL_DB.exec(
+      "INSERT INTO shards (id, engine, binding, region, dedicated, status, created_at) VALUES ('pg-down', 'postgres', 'SHARD_PG_DOWN', 'down', 0, 'active', 0)",
+    );
+    const tenant = await createTenant(admin, { data_region: "down" });
+    expect(tenant).toMatchObject({ status: "PROVISION_ERROR", shard_id: null });
+    expect(tenant.status_reason).toMatch(/^No active shared shard in region down is available \(skipped pg-down: /);
+    const shard = await call("/v1/shards/pg-down", { key: admin });
+    expect(shard.json).toMatchObject({ accepts_tenants: false, health: { state: "unhealthy" } });
+    await env.CONTROL_DB.exec("DELETE FROM shards WHERE id = 'pg-down'");
+  });
+});

@@ -122,6 +122,8 @@ describe("a shard that fails while the tenant is registered on it", () => {
   /** Places a tenant on d1-shared-0 (the only active shard) while its shard_tenants table is gone. */
   async function failedOnShard0() {
     await env.CONTROL_DB.exec("UPDATE shards SET status = 'draining' WHERE id != 'd1-shared-0'");
+    // Placement trusts a fresh healthy probe; the table disappears right after it.
+    expect((await call("/v1/shards/probe", { method: "POST", key: admin })).status).toBe(200);
     await env.SHARD_D1_0.exec("ALTER TABLE shard_tenants RENAME TO shard_tenants_offline");
     try {
       const tenant = await createTenant(admin);
