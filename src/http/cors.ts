@@ -15,7 +15,15 @@ export const configurableCors = () =>
             .filter(Boolean);
     return cors({
       origin: allowed === "*" ? "*" : (origin) => (allowed.includes(origin) ? origin : null),
-      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id"],
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "Idempotency-Key",
+        "If-Match",
+        "If-None-Match",
+        "X-Request-Id",
+        "X-Shard-Bookmark",
+      ],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: [
         "ETag",
@@ -28,6 +36,7 @@ export const configurableCors = () =>
         "X-RateLimit-Limit",
         "X-RateLimit-Remaining",
         "X-RateLimit-Reset",
+        "X-Shard-Bookmark",
       ],
       maxAge: 600,
     })(c, next);

@@ -1,5 +1,5 @@
 import { AppError } from "../http/problems";
-import { d1Store } from "./d1-store";
+import { d1Store, type SessionStart } from "./d1-store";
 import { migratePgShard } from "./pg-migrate";
 import { openPgShard } from "./pg-store";
 import type { Shard } from "./schema";
@@ -37,13 +37,13 @@ function unreachable(env: Env, shard: ShardRef) {
  * Hyperdrive (one connection per request). A registry row whose binding is not declared (or is
  * of the wrong kind) is a 503 for that shard's tenants, never a crash. The caller closes the store.
  */
-export async function openStore(env: Env, shard: ShardRef): Promise<ShardStore> {
+export async function openStore(env: Env, shard: ShardRef, start?: SessionStart): Promise<ShardStore> {
   const problem = unreachable(env, shard);
   if (problem) throw problem;
   const binding = bindingOf(env, shard);
   return shard.engine === "postgres"
     ? openPgShard((binding as Hyperdrive).connectionString)
-    : d1Store(binding as D1Database);
+    : d1Store(binding as D1Database, start);
 }
 
 /**

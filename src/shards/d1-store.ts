@@ -7,9 +7,21 @@ import { shardTenants } from "./tenant-schema";
 
 export type ShardDb = ReturnType<typeof drizzle<typeof shardSchema>>;
 
-/** The D1 engine of the data plane: a D1 database binding behind the ShardStore interface. */
-export function d1Store(database: D1Database): ShardStore {
-  const db: ShardDb = drizzle(database, { schema: shardSchema });
+/**
+ * Where a D1 session starts: after the client's bookmark (it reads its own writes), on any replica
+ * for other reads, on the primary for writes (their reads, e.g. the version an If-Match is checked
+ * against, must not come from a replica that is behind).
+ */
+export type SessionStart = { bookmark: string | null; write: boolean };
+
+/**
+ * The D1 engine of the data plane: a D1 database binding behind the ShardStore interface, through
+ * the Sessions API so reads can go to read replicas while staying sequentially consistent.
+ */
+export function d1Store(database: D1Database, start: SessionStart = { bookmark: null, write: true }): ShardStore {
+  const session = database.withSession(start.bookmark ?? (start.write ? "first-primary" : "first-unconstrained"));
+  // drizzle needs only prepare() and batch(), which a session has.
+  const db: ShardDb = drizzle(session as unknown as D1Database, { schema: shardSchema });
   return {
     engine: "d1",
     createEntry: (tenantId, input, limits, now) => createEntry(db, tenantId, input, limits, now),
@@ -46,6 +58,7 @@ export function d1Store(database: D1Database): ShardStore {
         storedBytes: Number(row?.storedBytes ?? 0),
       };
     },
+    bookmark: () => session.getBookmark(),
     close: async () => undefined,
   };
 }

@@ -10,6 +10,12 @@ import { openStore } from "./connection";
 import type { ShardStore } from "./store";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+/**
+ * Read-your-writes across requests: every data response carries the shard session's bookmark;
+ * a request that sends it back reads a copy at least that recent (D1 read replicas).
+ */
+export const BOOKMARK_HEADER = "X-Shard-Bookmark";
+const BOOKMARK_PATTERN = /^[0-9a-f-]{1,200}$/;
 /** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
 const READ_ONLY_RETRY_SECONDS = 60;
 
@@ -71,9 +77,15 @@ export const tenantShard = () =>
     if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);
     const outcome = (failed: boolean): Outcome => ({ dependency: "shard", failed, probe: permit.probe });
 
+    const bookmark = c.req.header(BOOKMARK_HEADER) ?? null;
+    if (bookmark !== null && !BOOKMARK_PATTERN.test(bookmark)) {
+      throw new AppError("validation-error", `${BOOKMARK_HEADER} is not a bookmark this API returned`, {
+        extensions: { errors: [{ path: `header.${BOOKMARK_HEADER}`, message: "a bookmark from an earlier response" }] },
+      });
+    }
     let store: ShardStore;
     try {
-      store = await openStore(c.env, route.shard);
+      store = await openStore(c.env, route.shard, { bookmark, write: !READS.has(c.req.method) });
     } catch (error) {
       report(c, route.tenantId, outcome(true));
       throw error;
@@ -86,6 +98,8 @@ export const tenantShard = () =>
     });
     const finished = await Promise.race([next().then(() => "done" as const), timedOut]);
     clearTimeout(timer);
+    const reached = store.bookmark();
+    if (reached !== null && finished === "done") c.res.headers.set(BOOKMARK_HEADER, reached);
     // A PostgreSQL connection belongs to this request alone; close it once the work is done.
     c.executionCtx.waitUntil(store.close().catch(() => undefined));
     if (finished === "timeout") {

@@ -73,6 +73,7 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
         return row ?? null;
       }),
     totals: () => one(() => retryRead(() => totals(db))),
+    bookmark: () => null,
     close: () => one(() => client.end()),
   };
 }

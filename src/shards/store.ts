@@ -41,6 +41,11 @@ export interface ShardStore {
   storageOf(tenantId: string): Promise<TenantStorage | null>;
   /** Sums over every tenant of the shard, for probes. */
   totals(): Promise<{ tenants: number; entryCount: number; storedBytes: number }>;
+  /**
+   * Where this connection's reads and writes have got to, for the client to send back so its next
+   * read sees at least that (D1 read replicas); null where reads always see the latest (PostgreSQL).
+   */
+  bookmark(): string | null;
   /** Releases the connection (a no-op for D1). */
   close(): Promise<void>;
 }
