@@ -14,6 +14,7 @@
 // Exit codes: 0 whatever the performance targets say; 1 on errors, unexpected statuses or NOT EXACT.
 import os from "node:os";
 import { burst, runLoad } from "./load.mjs";
+import { runScale } from "./scale.mjs";
 import { rounded, summarize } from "./stats.mjs";
 import { startWorkerd } from "./workerd.mjs";
 
@@ -27,6 +28,8 @@ const BURST_REQUESTS = 1000;
 const BURST_LIMIT = 100;
 const TARGET_RATIO = 0.5;
 const TARGET_P99_ADDED_MS = 2;
+const TARGET_PAGE_RATIO = 1.5;
+const TARGET_ROUTE_RATIO = 1.2;
 
 const problems = [];
 // Other processes on the machine skew absolute numbers; the load average shows how busy it was.
@@ -44,7 +47,7 @@ try {
   await platform.stop();
 }
 
-async function main({ baseUrl, adminKey }) {
+async function main({ baseUrl, adminKey, d1 }) {
   const api = apiClient(baseUrl, adminKey);
   const unique = Date.now().toString(36);
   const open = await createTenant(api, `bench-${unique}`, 100_000_000);
@@ -94,7 +97,10 @@ async function main({ baseUrl, adminKey }) {
   log(`exactness: ${BURST_REQUESTS} requests at once, tenant limit ${BURST_LIMIT}/min`);
   const exactness = await runExactness(api, baseUrl, limited);
 
-  report(throughput, latency, gateTiming, exactness);
+  log("scale: deep pagination and a large tenant registry");
+  const scale = await runScale({ api, baseUrl, d1, log });
+
+  report(throughput, latency, gateTiming, exactness, scale);
 }
 
 /** JSON calls to the platform's API with the admin key. */
@@ -197,7 +203,7 @@ async function runExactness(api, baseUrl, tenant) {
   return result;
 }
 
-function report(throughput, latency, gateTiming, exactness) {
+function report(throughput, latency, gateTiming, exactness, scale) {
   const { bare, gated } = throughput;
   const ratio = gated.rps / bare.rps;
   const p99AddedMs = latency.gated.latency.p99 - latency.bare.latency.p99;
@@ -277,6 +283,42 @@ function report(throughput, latency, gateTiming, exactness) {
   for (const [reason, n] of Object.entries(e.refusals)) log(`  ${n} × ${reason}`);
   log(`  gate's own count afterwards: used ${e.gateUsed}, in flight ${e.gateInFlightAfter}`);
   log();
+  const sc = scale;
+  log(
+    `scale (${sc.entries.toLocaleString("en")} entries seeded in ${(sc.seedMs / 1000).toFixed(1)} s; ` +
+      `registries of ${sc.tenantsSmall.toLocaleString("en")} and ${sc.tenantsLarge.toLocaleString("en")} tenants; concurrency 1):`,
+  );
+  log(
+    table(
+      ["request", "p50 ms", "p90 ms", "p99 ms"],
+      [
+        [`entries page 1 (${sc.pageSize} per page)`, sc.page1],
+        [`entries page ${sc.deepPage.toLocaleString("en")}`, sc.pageDeep],
+        [`gated entries read, ${sc.tenantsSmall.toLocaleString("en")} tenants`, sc.routeSmall],
+        [`gated entries read, ${sc.tenantsLarge.toLocaleString("en")} tenants`, sc.routeLarge],
+      ].map(([name, r]) => [name, ms(r.p50), ms(r.p90), ms(r.p99)]),
+    ),
+  );
+  log(
+    table(
+      ["scale ratio (p50)", "value", "target", "result"],
+      [
+        [
+          `page ${sc.deepPage} / page 1`,
+          sc.pageRatio.toFixed(2),
+          `≤ ${TARGET_PAGE_RATIO}`,
+          verdict(sc.pageRatio <= TARGET_PAGE_RATIO),
+        ],
+        [
+          `${sc.tenantsLarge.toLocaleString("en")} / ${sc.tenantsSmall} tenants`,
+          sc.routeRatio.toFixed(2),
+          `≤ ${TARGET_ROUTE_RATIO}`,
+          verdict(sc.routeRatio <= TARGET_ROUTE_RATIO),
+        ],
+      ],
+    ),
+  );
+  log();
   if (problems.length > 0) {
     for (const problem of problems) log(`ERROR: ${problem}`);
     process.exitCode = 1;
@@ -300,6 +342,13 @@ function report(throughput, latency, gateTiming, exactness) {
     },
     gateTiming,
     exactness,
+    scale: {
+      ...scale,
+      targets: {
+        pageRatio: { max: TARGET_PAGE_RATIO, pass: scale.pageRatio <= TARGET_PAGE_RATIO },
+        routeRatio: { max: TARGET_ROUTE_RATIO, pass: scale.routeRatio <= TARGET_ROUTE_RATIO },
+      },
+    },
     problems,
   };
   log(`BENCH_RESULT ${JSON.stringify(rounded(result))}`);

@@ -29,7 +29,7 @@ async function migrate(db, dir) {
 /**
  * Bundles the Worker as `wrangler deploy` would, starts it in workerd with the bindings of
  * wrangler.toml (in-memory storage: every bench starts from empty databases), applies the D1
- * migrations and mints a platform-admin key. Returns `{ baseUrl, adminKey, stop }`.
+ * migrations and mints a platform-admin key. Returns `{ baseUrl, adminKey, d1, stop }`.
  */
 export async function startWorkerd({ port = 8797 } = {}) {
   rmSync(OUT_DIR, { recursive: true, force: true });
@@ -82,5 +82,7 @@ export async function startWorkerd({ port = 8797 } = {}) {
     stopped = true;
     await mf.dispose();
   };
-  return { baseUrl: url.origin, adminKey: key.key, stop };
+  // Direct access to a D1 binding, for seeding what the API would take too long to create.
+  const d1 = (binding) => mf.getD1Database(binding);
+  return { baseUrl: url.origin, adminKey: key.key, d1, stop };
 }
