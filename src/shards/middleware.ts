@@ -73,35 +73,48 @@ export const tenantShard = () =>
         extensions: { retry_after: READ_ONLY_RETRY_SECONDS },
       });
     }
-    const permit = await permitShard(c, route.tenantId);
-    if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);
-    const outcome = (failed: boolean): Outcome => ({ dependency: "shard", failed, probe: permit.probe });
-
     const bookmark = c.req.header(BOOKMARK_HEADER) ?? null;
     if (bookmark !== null && !BOOKMARK_PATTERN.test(bookmark)) {
       throw new AppError("validation-error", `${BOOKMARK_HEADER} is not a bookmark this API returned`, {
         extensions: { errors: [{ path: `header.${BOOKMARK_HEADER}`, message: "a bookmark from an earlier response" }] },
       });
     }
-    let store: ShardStore;
-    try {
-      store = await openStore(c.env, route.shard, { bookmark, write: !READS.has(c.req.method) });
-    } catch (error) {
-      report(c, route.tenantId, outcome(true));
-      throw error;
-    }
-    c.set("shard", store);
+    // Input is checked before asking the circuit: a probe handed out must be reported.
+    const permit = await permitShard(c, route.tenantId);
+    if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);
+    const outcome = (failed: boolean): Outcome => ({ dependency: "shard", failed, probe: permit.probe });
+
+    // The deadline covers connecting too (a PostgreSQL connect can hang as long as a query).
     const timeoutMs = settings(c.env).shardTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
-    const finished = await Promise.race([next().then(() => "done" as const), timedOut]);
-    clearTimeout(timer);
-    const reached = store.bookmark();
-    if (reached !== null && finished === "done") c.res.headers.set(BOOKMARK_HEADER, reached);
+    const opening = openStore(c.env, route.shard, { bookmark, write: !READS.has(c.req.method) });
+    let opened: ShardStore | "timeout";
+    try {
+      opened = await Promise.race([opening, timedOut]);
+    } catch (error) {
+      clearTimeout(timer);
+      report(c, route.tenantId, outcome(true));
+      if (error instanceof AppError) throw error;
+      throw new AppError("shard-unavailable", `Shard ${route.shard.id} could not be reached`, {
+        headers: { "Retry-After": "1" },
+        cause: error,
+      });
+    }
     // A PostgreSQL connection belongs to this request alone; close it once the work is done.
-    c.executionCtx.waitUntil(store.close().catch(() => undefined));
+    const closeLater = () => c.executionCtx.waitUntil(opening.then((store) => store.close()).catch(() => undefined));
+    let finished: "done" | "timeout" = "timeout";
+    if (opened !== "timeout") {
+      const store = opened;
+      c.set("shard", store);
+      finished = await Promise.race([next().then(() => "done" as const), timedOut]);
+      const reached = store.bookmark();
+      if (reached !== null && finished === "done") c.res.headers.set(BOOKMARK_HEADER, reached);
+    }
+    clearTimeout(timer);
+    closeLater();
     if (finished === "timeout") {
       report(c, route.tenantId, outcome(true));
       c.res = problemResponse(

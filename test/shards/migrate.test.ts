@@ -34,6 +34,10 @@ describe("POST /v1/shards/:shardId/migrate", () => {
 
     // The shard's database stops answering (here: its binding now reaches a closed port).
     await env.CONTROL_DB.exec("UPDATE shards SET binding = 'SHARD_PG_DOWN' WHERE id = 'pg-1'");
+    travel(1_001);
+    const down = await call(entries, { key: key.secret });
+    expectProblem(down, 503, "shard-unavailable");
+    expect(down.headers.get("Retry-After")).toBe("1");
     const failed = await migrate("pg-1");
     expectProblem(failed, 503, "shard-migration-failed");
     expect(failed.json).toMatchObject({ shard_id: "pg-1", tenants_marked: 1 });
