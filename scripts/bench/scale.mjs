@@ -20,34 +20,34 @@ const SAMPLES = 400;
 /** ULID-shaped ids whose order is the seeding order: ent_ + 26 Crockford digits. */
 const entryId = (i) => `ent_${String(i).padStart(26, "0")}`;
 
-async function seedEntries(db, tenantId, count) {
-  for (let from = 1; from <= count; from += CHUNK) {
-    const to = Math.min(count, from + CHUNK - 1);
-    await db
+/** Calls `insert(from, to)` over 1…count in ranges of CHUNK rows. */
+async function inChunks(count, insert) {
+  for (let from = 1; from <= count; from += CHUNK) await insert(from, Math.min(count, from + CHUNK - 1));
+}
+
+const seedEntries = (db, tenantId, count) =>
+  inChunks(count, (from, to) =>
+    db
       .prepare(
         `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
          INSERT INTO entries (tenant_id, id, data, tags, version, size_bytes, created_at, updated_at)
          SELECT ?3, 'ent_' || printf('%026d', i), '{"i":' || i || '}', '[]', 1, length('{"i":' || i || '}'), ?4, ?4 FROM n`,
       )
       .bind(from, to, tenantId, Date.now())
-      .run();
-  }
-}
+      .run(),
+  );
 
-async function seedTenants(db, count, shardId) {
-  const now = Date.now();
-  for (let from = 1; from <= count; from += CHUNK) {
-    const to = Math.min(count, from + CHUNK - 1);
-    await db
+const seedTenants = (db, count, shardId) =>
+  inChunks(count, (from, to) =>
+    db
       .prepare(
         `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
          INSERT INTO tenants (id, slug, name, tier, status, shard_id, created_at, updated_at)
          SELECT 'ten_' || printf('%026d', i), 'registry-' || i, 'Registry ' || i, 'FREE', 'ACTIVE', ?3, ?4, ?4 FROM n`,
       )
-      .bind(from, to, shardId, now)
-      .run();
-  }
-}
+      .bind(from, to, shardId, Date.now())
+      .run(),
+  );
 
 /** Alternates the targets request by request on one keep-alive socket each; raw latencies per target. */
 async function alternate(targets, samples) {
