@@ -14,7 +14,7 @@ const READS = new Set(["GET", "HEAD", "OPTIONS"]);
  * Read-your-writes across requests: every data response carries the shard session's bookmark;
  * a request that sends it back reads a copy at least that recent (D1 read replicas).
  */
-export const BOOKMARK_HEADER = "X-Shard-Bookmark";
+const BOOKMARK_HEADER = "X-Shard-Bookmark";
 const BOOKMARK_PATTERN = /^[0-9a-f-]{1,200}$/;
 /** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
 const READ_ONLY_RETRY_SECONDS = 60;

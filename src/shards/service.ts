@@ -17,7 +17,7 @@ export async function getShard(db: ControlDb, shardId: string): Promise<Shard> {
 }
 
 /** How long a healthy probe result is trusted by placement: the cron probes this often. */
-export const PROBE_INTERVAL_MS = 5 * 60_000;
+const PROBE_INTERVAL_MS = 5 * 60_000;
 
 const isFreshlyHealthy = (env: Env, shard: Shard, now: number) =>
   shard.health === "healthy" &&
