@@ -1,19 +1,10 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { retryRead } from "../gate/retry";
-import { newId } from "../http/ids";
 import { notFound } from "../http/problems";
 import type { ShardDb } from "../shards/d1-store";
 import type { EntryInput, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
-import {
-  checkPrecondition,
-  MAX_WRITE_ATTEMPTS,
-  quotaError,
-  sizeOf,
-  staleVersion,
-  uniqueTags,
-  writeConflict,
-} from "./rules";
+import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "./rules";
 import { type Entry, entries, entryTags } from "./schema";
 
 /** The shard's triggers refuse a write past these; they are set in the write's own transaction. */
@@ -35,16 +26,7 @@ export async function createEntry(
       setStorageLimits(db, tenantId, limits),
       db
         .insert(entries)
-        .values({
-          tenantId,
-          id: newId("ent"),
-          data: input.data,
-          tags: uniqueTags(input.tags),
-          version: 1,
-          sizeBytes: sizeOf(input),
-          createdAt: now,
-          updatedAt: now,
-        })
+        .values(newEntryRow(tenantId, input, now))
         .returning(),
     ]);
     return inserted[0] as Entry;
@@ -74,44 +56,45 @@ export async function replaceEntry(
   limits: StorageLimits,
   now = Date.now(),
 ): Promise<Entry> {
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const current = await getEntry(db, tenantId, entryId);
-    checkPrecondition(current, precondition);
-    let row: Entry | undefined;
-    try {
-      [, [row]] = await db.batch([
-        setStorageLimits(db, tenantId, limits),
-        db
-          .update(entries)
-          .set({
-            data: input.data,
-            tags: uniqueTags(input.tags),
-            version: current.version + 1,
-            sizeBytes: sizeOf(input),
-            updatedAt: now,
-          })
-          .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
-          .returning(),
-      ]);
-    } catch (error) {
-      throw quotaError(error, limits);
-    }
-    if (row) return row;
-  }
-  throw writeConflict();
+  return replaceOptimistically(
+    () => getEntry(db, tenantId, entryId),
+    async (current) => {
+      try {
+        const [, [row]] = await db.batch([
+          setStorageLimits(db, tenantId, limits),
+          db
+            .update(entries)
+            .set(replacementOf(input, current.version, now))
+            .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+            .returning(),
+        ]);
+        return row;
+      } catch (error) {
+        throw quotaError(error, limits);
+      }
+    },
+    precondition,
+  );
 }
 
-export async function deleteEntry(db: ShardDb, tenantId: string, entryId: string, precondition: Precondition) {
-  const current = await getEntry(db, tenantId, entryId);
-  checkPrecondition(current, precondition);
-  const conditional = Array.isArray(precondition) ? eq(entries.version, current.version) : undefined;
-  const deleted = await db
-    .delete(entries)
-    .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), conditional))
-    .returning({ id: entries.id });
-  if (deleted.length > 0) return;
-  // Lost a race: gone already is 404; changed under a conditional delete is 412.
-  throw staleVersion((await getEntry(db, tenantId, entryId)).version);
+export function deleteEntry(db: ShardDb, tenantId: string, entryId: string, precondition: Precondition) {
+  return deleteChecked(
+    () => getEntry(db, tenantId, entryId),
+    async (current, conditional) => {
+      const deleted = await db
+        .delete(entries)
+        .where(
+          and(
+            eq(entries.tenantId, tenantId),
+            eq(entries.id, entryId),
+            conditional ? eq(entries.version, current.version) : undefined,
+          ),
+        )
+        .returning({ id: entries.id });
+      return deleted.length;
+    },
+    precondition,
+  );
 }
 
 /** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */
@@ -169,5 +152,5 @@ async function listPage(
             )
             .orderBy(desc(entries.id));
   }
-  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+  return toPage(rows, page.limit);
 }

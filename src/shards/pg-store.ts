@@ -3,18 +3,9 @@ import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import * as shardPgSchema from "../db/shard-pg-schema";
 import { entries, entryTags } from "../entries/pg-schema";
-import {
-  checkPrecondition,
-  MAX_WRITE_ATTEMPTS,
-  quotaError,
-  sizeOf,
-  staleVersion,
-  uniqueTags,
-  writeConflict,
-} from "../entries/rules";
+import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "../entries/rules";
 import type { Entry } from "../entries/schema";
 import { retryRead } from "../gate/retry";
-import { newId } from "../http/ids";
 import { notFound } from "../http/problems";
 import { shardTenants } from "./pg-tenant-schema";
 import type { EntryInput, EntryPage, Precondition, ShardStore, StorageLimits } from "./store";
@@ -138,16 +129,7 @@ async function createEntry(
       await setStorageLimits(tx, tenantId, limits);
       const [row] = await tx
         .insert(entries)
-        .values({
-          tenantId,
-          id: newId("ent"),
-          data: input.data,
-          tags: uniqueTags(input.tags),
-          version: 1,
-          sizeBytes: sizeOf(input),
-          createdAt: now,
-          updatedAt: now,
-        })
+        .values(newEntryRow(tenantId, input, now))
         .returning();
       return row as Entry;
     });
@@ -180,48 +162,48 @@ async function replaceEntry(
   limits: StorageLimits,
   now = Date.now(),
 ): Promise<Entry> {
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const current = await getEntry(db, tenantId, entryId);
-    checkPrecondition(current, precondition);
-    let row: Entry | undefined;
-    try {
-      row = await db.transaction(async (tx) => {
-        await setStorageLimits(tx, tenantId, limits);
-        const [updated] = await tx
-          .update(entries)
-          .set({
-            data: input.data,
-            tags: uniqueTags(input.tags),
-            version: current.version + 1,
-            sizeBytes: sizeOf(input),
-            updatedAt: now,
-          })
-          .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
-          .returning();
-        return updated;
-      });
-    } catch (error) {
-      throw quotaError(error, limits);
-    }
-    if (row) return row;
-  }
-  throw writeConflict();
+  return replaceOptimistically(
+    () => getEntry(db, tenantId, entryId),
+    async (current) => {
+      try {
+        return await db.transaction(async (tx) => {
+          await setStorageLimits(tx, tenantId, limits);
+          const [updated] = await tx
+            .update(entries)
+            .set(replacementOf(input, current.version, now))
+            .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+            .returning();
+          return updated;
+        });
+      } catch (error) {
+        throw quotaError(error, limits);
+      }
+    },
+    precondition,
+  );
 }
 
-async function deleteEntry(db: PgShardDb, tenantId: string, entryId: string, precondition: Precondition) {
-  const current = await getEntry(db, tenantId, entryId);
-  checkPrecondition(current, precondition);
-  const conditional = Array.isArray(precondition) ? eq(entries.version, current.version) : undefined;
-  const deleted = await db.transaction(async (tx) => {
-    await lockUsage(tx, tenantId);
-    return tx
-      .delete(entries)
-      .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), conditional))
-      .returning({ id: entries.id });
-  });
-  if (deleted.length > 0) return;
-  // Lost a race: gone already is 404; changed under a conditional delete is 412.
-  throw staleVersion((await getEntry(db, tenantId, entryId)).version);
+function deleteEntry(db: PgShardDb, tenantId: string, entryId: string, precondition: Precondition) {
+  return deleteChecked(
+    () => getEntry(db, tenantId, entryId),
+    async (current, conditional) => {
+      const deleted = await db.transaction(async (tx) => {
+        await lockUsage(tx, tenantId);
+        return tx
+          .delete(entries)
+          .where(
+            and(
+              eq(entries.tenantId, tenantId),
+              eq(entries.id, entryId),
+              conditional ? eq(entries.version, current.version) : undefined,
+            ),
+          )
+          .returning({ id: entries.id });
+      });
+      return deleted.length;
+    },
+    precondition,
+  );
 }
 
 /** Newest first, keyset-paginated on the id; ids compare bytewise (COLLATE "C"), as on D1. */
@@ -270,5 +252,5 @@ async function listPage(
             )
             .orderBy(desc(entries.id));
   }
-  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+  return toPage(rows, page.limit);
 }
