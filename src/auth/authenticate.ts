@@ -152,7 +152,7 @@ async function admitThroughGate(
     // this isolate; a lost release expires with its lease.
     c.executionCtx.waitUntil(
       deferRelease(tenantId, { leaseId: session.leaseId, outcomes: session.outcomes }, (due) =>
-        gateOf(c.env, tenantId).release(due),
+        gate.release(due),
       ).catch((error: unknown) => {
         console.warn(
           JSON.stringify({ level: "warn", msg: "gate release failed", tenant_id: tenantId, error: String(error) }),
