@@ -1,8 +1,9 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import type { ShardDb } from "../shards/d1-store";
-import type { EntryInput, Precondition, StorageLimits } from "../shards/store";
+import type { EntryInput, EntryVersion, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "./rules";
 import { type Entry, entries, entryTags } from "./schema";
@@ -122,10 +123,12 @@ async function listPage(
       .orderBy(desc(entries.id))
       .limit(page.limit + 1);
   } else {
-    // Walk the tag index in id order, then fetch those entries.
-    const ids = await db
-      .select({ id: entryTags.entryId })
+    // Walk the tag index in id order and join each entry: one query whatever the page size
+    // (an id list would pass D1's 100 bound parameters at limit 100).
+    rows = await db
+      .select(getTableColumns(entries))
       .from(entryTags)
+      .innerJoin(entries, and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)))
       .where(
         and(
           eq(entryTags.tenantId, tenantId),
@@ -135,22 +138,127 @@ async function listPage(
       )
       .orderBy(desc(entryTags.entryId))
       .limit(page.limit + 1);
-    rows =
-      ids.length === 0
-        ? []
-        : await db
-            .select()
-            .from(entries)
-            .where(
-              and(
-                eq(entries.tenantId, tenantId),
-                inArray(
-                  entries.id,
-                  ids.map((r) => r.id),
-                ),
-              ),
-            )
-            .orderBy(desc(entries.id));
   }
   return toPage(rows, page.limit);
+}
+
+// Tenant moves (src/moves): a tenant's rows whole, in ascending id order, written back as they were.
+
+/** D1 binds at most 100 parameters per statement; a chunk of ids leaves room for the tenant id. */
+const IDS_PER_STATEMENT = 90;
+
+function chunksOf<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** The row being inserted, for an upsert that overwrites the row it collides with. */
+const excluded = (column: AnySQLiteColumn): SQL => sql.raw(`excluded."${column.name}"`);
+
+const walkFrom = (tenantId: string, after: string | null) =>
+  and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after));
+
+/** Up to `limit` whole entries with id > `after` (null: from the start), ascending by id. */
+export function exportEntries(db: ShardDb, tenantId: string, after: string | null, limit: number): Promise<Entry[]> {
+  return retryRead(() =>
+    db.select().from(entries).where(walkFrom(tenantId, after)).orderBy(asc(entries.id)).limit(limit),
+  );
+}
+
+/** The same walk as exportEntries, only ids and versions. */
+export function entryVersions(
+  db: ShardDb,
+  tenantId: string,
+  after: string | null,
+  limit: number,
+): Promise<EntryVersion[]> {
+  return retryRead(() =>
+    db
+      .select({ id: entries.id, version: entries.version })
+      .from(entries)
+      .where(walkFrom(tenantId, after))
+      .orderBy(asc(entries.id))
+      .limit(limit),
+  );
+}
+
+/** The entries among `ids` that exist, in any order. */
+export async function readEntries(db: ShardDb, tenantId: string, ids: string[]): Promise<Entry[]> {
+  const [first, ...rest] = chunksOf(ids, IDS_PER_STATEMENT).map((chunk) =>
+    db
+      .select()
+      .from(entries)
+      .where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk))),
+  );
+  if (!first) return [];
+  // One batch: one round trip, and every chunk read at the same point.
+  const pages = await retryRead(() => db.batch([first, ...rest]));
+  return pages.flat();
+}
+
+/**
+ * Writes the rows exactly as given, inserting or overwriting, in one batch (one transaction).
+ * Upserts set every column, so the tag and usage triggers (UPDATE OF tags / size_bytes) fire as
+ * for any write; max_* are cleared first so a copy is never refused by a quota.
+ */
+export async function importEntries(db: ShardDb, tenantId: string, rows: Entry[]): Promise<void> {
+  const upserts = rows.map((row) =>
+    db
+      .insert(entries)
+      .values({ ...row, tenantId })
+      .onConflictDoUpdate({
+        target: [entries.tenantId, entries.id],
+        set: {
+          data: excluded(entries.data),
+          tags: excluded(entries.tags),
+          version: excluded(entries.version),
+          sizeBytes: excluded(entries.sizeBytes),
+          createdAt: excluded(entries.createdAt),
+          updatedAt: excluded(entries.updatedAt),
+        },
+      }),
+  );
+  await db.batch([
+    db.update(shardTenants).set({ maxEntries: null, maxStoredBytes: null }).where(eq(shardTenants.tenantId, tenantId)),
+    ...upserts,
+  ]);
+}
+
+/** Deletes these entries (absent ones are ignored), in one batch. */
+export async function removeEntries(db: ShardDb, tenantId: string, ids: string[]): Promise<void> {
+  const [first, ...rest] = chunksOf(ids, IDS_PER_STATEMENT).map((chunk) =>
+    db.delete(entries).where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk))),
+  );
+  if (first) await db.batch([first, ...rest]);
+}
+
+/**
+ * Deletes up to `limit` of the tenant's entries and returns how many went. The same batch drops
+ * the shard_tenants row once no entry is left, so 0 means the shard holds nothing of the tenant.
+ */
+export async function purgeTenant(db: ShardDb, tenantId: string, limit: number): Promise<number> {
+  const [deleted] = await db.batch([
+    db
+      .delete(entries)
+      .where(
+        and(
+          eq(entries.tenantId, tenantId),
+          inArray(
+            entries.id,
+            db.select({ id: entries.id }).from(entries).where(eq(entries.tenantId, tenantId)).limit(limit),
+          ),
+        ),
+      )
+      .returning({ id: entries.id }),
+    db
+      .delete(shardTenants)
+      .where(
+        and(
+          eq(shardTenants.tenantId, tenantId),
+          notExists(db.select({ id: entries.id }).from(entries).where(eq(entries.tenantId, tenantId))),
+        ),
+      ),
+  ]);
+  return deleted.length;
 }

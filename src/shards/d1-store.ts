@@ -1,7 +1,19 @@
 import { count, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import * as shardSchema from "../db/shard-schema";
-import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../entries/service";
+import {
+  createEntry,
+  deleteEntry,
+  entryVersions,
+  exportEntries,
+  getEntry,
+  importEntries,
+  listEntries,
+  purgeTenant,
+  readEntries,
+  removeEntries,
+  replaceEntry,
+} from "../entries/service";
 import type { ShardStore } from "./store";
 import { shardTenants } from "./tenant-schema";
 
@@ -58,6 +70,12 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
         storedBytes: Number(row?.storedBytes ?? 0),
       };
     },
+    exportEntries: (tenantId, after, limit) => exportEntries(db, tenantId, after, limit),
+    entryVersions: (tenantId, after, limit) => entryVersions(db, tenantId, after, limit),
+    readEntries: (tenantId, ids) => readEntries(db, tenantId, ids),
+    importEntries: (tenantId, rows) => importEntries(db, tenantId, rows),
+    removeEntries: (tenantId, ids) => removeEntries(db, tenantId, ids),
+    purgeTenant: (tenantId, limit) => purgeTenant(db, tenantId, limit),
     bookmark: () => session.getBookmark(),
     close: async () => undefined,
   };

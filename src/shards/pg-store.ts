@@ -1,5 +1,6 @@
-import { and, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import pg from "pg";
 import * as shardPgSchema from "../db/shard-pg-schema";
 import { entries, entryTags } from "../entries/pg-schema";
@@ -8,7 +9,7 @@ import type { Entry } from "../entries/schema";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import { shardTenants } from "./pg-tenant-schema";
-import type { EntryInput, EntryPage, Precondition, ShardStore, StorageLimits } from "./store";
+import type { EntryInput, EntryPage, EntryVersion, Precondition, ShardStore, StorageLimits } from "./store";
 
 export type PgShardDb = NodePgDatabase<typeof shardPgSchema>;
 type PgShardTx = Parameters<Parameters<PgShardDb["transaction"]>[0]>[0];
@@ -64,6 +65,12 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
         return row ?? null;
       }),
     totals: () => one(() => retryRead(() => totals(db))),
+    exportEntries: (tenantId, after, limit) => one(() => retryRead(() => exportEntries(db, tenantId, after, limit))),
+    entryVersions: (tenantId, after, limit) => one(() => retryRead(() => entryVersions(db, tenantId, after, limit))),
+    readEntries: (tenantId, ids) => one(() => retryRead(() => readEntries(db, tenantId, ids))),
+    importEntries: (tenantId, rows) => one(() => importEntries(db, tenantId, rows)),
+    removeEntries: (tenantId, ids) => one(() => removeEntries(db, tenantId, ids)),
+    purgeTenant: (tenantId, limit) => one(() => purgeTenant(db, tenantId, limit)),
     bookmark: () => null,
     close: () => one(() => client.end()),
   };
@@ -222,10 +229,12 @@ async function listPage(
       .orderBy(desc(entries.id))
       .limit(page.limit + 1);
   } else {
-    // Walk the tag index in id order, then fetch those entries.
-    const ids = await db
-      .select({ id: entryTags.entryId })
+    // Walk the tag index in id order and join each entry: one query whatever the page size
+    // (an id list would pass D1's 100 bound parameters at limit 100).
+    rows = await db
+      .select(getTableColumns(entries))
       .from(entryTags)
+      .innerJoin(entries, and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)))
       .where(
         and(
           eq(entryTags.tenantId, tenantId),
@@ -235,22 +244,124 @@ async function listPage(
       )
       .orderBy(desc(entryTags.entryId))
       .limit(page.limit + 1);
-    rows =
-      ids.length === 0
-        ? []
-        : await db
-            .select()
-            .from(entries)
-            .where(
-              and(
-                eq(entries.tenantId, tenantId),
-                inArray(
-                  entries.id,
-                  ids.map((r) => r.id),
-                ),
-              ),
-            )
-            .orderBy(desc(entries.id));
   }
   return toPage(rows, page.limit);
+}
+
+// Tenant moves (src/moves): a tenant's rows whole, in ascending id order, written back as they were.
+
+/** Rows per INSERT (8 parameters each) and ids per IN list: well under PostgreSQL's 65535 parameters. */
+const ROWS_PER_STATEMENT = 500;
+const IDS_PER_STATEMENT = 1000;
+
+function chunksOf<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** The row being inserted, for an upsert that overwrites the row it collides with. */
+const excluded = (column: AnyPgColumn): SQL => sql.raw(`excluded."${column.name}"`);
+
+const walkFrom = (tenantId: string, after: string | null) =>
+  and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after));
+
+/** Ascending by id; ids compare bytewise (COLLATE "C"), as on D1. */
+function exportEntries(db: PgShardDb, tenantId: string, after: string | null, limit: number): Promise<Entry[]> {
+  return db.select().from(entries).where(walkFrom(tenantId, after)).orderBy(asc(entries.id)).limit(limit);
+}
+
+function entryVersions(db: PgShardDb, tenantId: string, after: string | null, limit: number): Promise<EntryVersion[]> {
+  return db
+    .select({ id: entries.id, version: entries.version })
+    .from(entries)
+    .where(walkFrom(tenantId, after))
+    .orderBy(asc(entries.id))
+    .limit(limit);
+}
+
+async function readEntries(db: PgShardDb, tenantId: string, ids: string[]): Promise<Entry[]> {
+  const found: Entry[] = [];
+  for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
+    found.push(
+      ...(await db
+        .select()
+        .from(entries)
+        .where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk)))),
+    );
+  }
+  return found;
+}
+
+/**
+ * Writes the rows as given in one transaction. Clearing max_* is the transaction's first lock on
+ * the usage row (the deadlock rule above), and means the quota triggers let the copy through.
+ * Upserts set every column, so the tag and usage triggers fire as for any write.
+ */
+async function importEntries(db: PgShardDb, tenantId: string, rows: Entry[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(shardTenants)
+      .set({ maxEntries: null, maxStoredBytes: null })
+      .where(eq(shardTenants.tenantId, tenantId));
+    // One statement may not upsert a row twice; the last copy of an id wins, as on D1.
+    const unique = [...new Map(rows.map((row) => [row.id, row])).values()];
+    for (const chunk of chunksOf(unique, ROWS_PER_STATEMENT)) {
+      await tx
+        .insert(entries)
+        .values(chunk.map((row) => ({ ...row, tenantId })))
+        .onConflictDoUpdate({
+          target: [entries.tenantId, entries.id],
+          set: {
+            data: excluded(entries.data),
+            tags: excluded(entries.tags),
+            version: excluded(entries.version),
+            sizeBytes: excluded(entries.sizeBytes),
+            createdAt: excluded(entries.createdAt),
+            updatedAt: excluded(entries.updatedAt),
+          },
+        });
+    }
+  });
+}
+
+async function removeEntries(db: PgShardDb, tenantId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.transaction(async (tx) => {
+    await lockUsage(tx, tenantId);
+    for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
+      await tx.delete(entries).where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk)));
+    }
+  });
+}
+
+/**
+ * Deletes up to `limit` of the tenant's entries and returns how many went. The same transaction
+ * drops the shard_tenants row once no entry is left, so 0 means the shard holds nothing of it.
+ */
+function purgeTenant(db: PgShardDb, tenantId: string, limit: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    await lockUsage(tx, tenantId);
+    const deleted = await tx
+      .delete(entries)
+      .where(
+        and(
+          eq(entries.tenantId, tenantId),
+          inArray(
+            entries.id,
+            tx.select({ id: entries.id }).from(entries).where(eq(entries.tenantId, tenantId)).limit(limit),
+          ),
+        ),
+      )
+      .returning({ id: entries.id });
+    await tx
+      .delete(shardTenants)
+      .where(
+        and(
+          eq(shardTenants.tenantId, tenantId),
+          notExists(tx.select({ id: entries.id }).from(entries).where(eq(entries.tenantId, tenantId))),
+        ),
+      );
+    return deleted.length;
+  });
 }

@@ -7,6 +7,7 @@ export type EntryInput = { data: Record<string, unknown>; tags: string[] };
 export type Precondition = number[] | "*" | undefined;
 export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
 export type EntryPage = { items: Entry[]; hasMore: boolean };
+export type EntryVersion = { id: string; version: number };
 export type TenantStorage = {
   entryCount: number;
   storedBytes: number;
@@ -46,6 +47,26 @@ export interface ShardStore {
    * read sees at least that (D1 read replicas); null where reads always see the latest (PostgreSQL).
    */
   bookmark(): string | null;
+  // Tenant moves (src/moves): a tenant's rows whole, in ascending id order, written back as they were.
+  /** Up to `limit` whole entries with id > `after` (null: from the start), ascending by id. */
+  exportEntries(tenantId: string, after: string | null, limit: number): Promise<Entry[]>;
+  /** The same walk as exportEntries, only ids and versions: what a diff between two copies needs. */
+  entryVersions(tenantId: string, after: string | null, limit: number): Promise<EntryVersion[]>;
+  /** The entries among `ids` that exist, in any order. */
+  readEntries(tenantId: string, ids: string[]): Promise<Entry[]>;
+  /**
+   * Writes the rows exactly as given (id, version, timestamps, size), inserting or overwriting, in
+   * one transaction. Clears the tenant's stored max_* first: a copy is never refused by a quota
+   * (the next API write sets them again). The tenant must be registered.
+   */
+  importEntries(tenantId: string, rows: Entry[]): Promise<void>;
+  /** Deletes these entries (absent ones are ignored). */
+  removeEntries(tenantId: string, ids: string[]): Promise<void>;
+  /**
+   * Deletes up to `limit` of the tenant's entries and returns how many went; once none are left,
+   * unregisters the tenant too (its shard_tenants row), so 0 means the shard holds nothing of it.
+   */
+  purgeTenant(tenantId: string, limit: number): Promise<number>;
   /** Releases the connection (a no-op for D1). */
   close(): Promise<void>;
 }

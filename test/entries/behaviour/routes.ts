@@ -309,6 +309,25 @@ export function entryRoutesBehaviour() {
       expect(new Set(all).size).toBe(8);
     });
 
+    it("serves a full page of 100 through a tag filter", async () => {
+      const { send, list } = await setup();
+      const created: string[] = [];
+      // Ten at a time: within the plan's concurrency limit.
+      for (let start = 0; start < 101; start += 10) {
+        const batch = Array.from({ length: Math.min(10, 101 - start) }, async (_, i) => {
+          const res = await send("", { method: "POST", body: { data: { i: start + i }, tags: ["many"] } });
+          expect(res.status, res.text).toBe(201);
+          return res.json.id as string;
+        });
+        created.push(...(await Promise.all(batch)));
+      }
+      const first = await list("?tag=many&limit=100");
+      expect(first.data).toHaveLength(100);
+      expect(first.data.map((e) => e.id)).toEqual(newestFirst(created).slice(0, 100));
+      const rest = await list(`?tag=many&limit=100&cursor=${first.next_cursor}`);
+      expect(rest.data.map((e) => e.id)).toEqual(newestFirst(created).slice(100));
+    });
+
     it("keeps the tag index in step when a replace removes or adds a tag", async () => {
       const { send, create, list } = await setup();
       const entry = await create({ data: { a: 1 }, tags: ["keep", "drop"] });
