@@ -28,6 +28,10 @@ export default defineConfig({
               bindings: {
                 CONTROL_MIGRATIONS: await readD1Migrations(dir("./migrations/control")),
                 SHARD_MIGRATIONS: await readD1Migrations(dir("./migrations/shard")),
+                // Small batches so a test's few hundred entries take several copy steps, and a
+                // short wait before a moved tenant's old rows are deleted.
+                MOVE_BATCH_SIZE: "50",
+                MOVE_CLEANUP_DELAY_SECONDS: "1",
               },
             },
           })),

@@ -2,17 +2,20 @@ import { DurableObject } from "cloudflare:workers";
 import { controlDb } from "../src/db/client";
 import { Bulkhead } from "../src/gate/bulkhead";
 import { CircuitBreaker, type CircuitSnapshot } from "../src/gate/circuit-breaker";
+import { type FenceState, WriteFence } from "../src/gate/fence";
 import type {
   AdmitRequest,
   AdmitResult,
   Denied,
   Dependency,
+  FenceResult,
   LimitsView,
   Outcome,
   PermitResult,
   PolicyState,
   Release,
   ResetScope,
+  WriteResult,
 } from "../src/gate/protocol";
 import { quotaPeriod } from "../src/gate/quota-period";
 import { SlidingWindowLog } from "../src/gate/sliding-window";
@@ -36,6 +39,10 @@ const REFRESH_BACKOFF_MS = 1_000;
  * one per admission, so a busy tenant's flush stays a couple of inserts.
  */
 const FLUSH_MS = 100;
+/** How long a data write waits for a move's fence to lift before it is refused with 503. */
+const FENCE_WAIT_MS = 2_000;
+/** Margin past a request's own deadline after which its write can no longer be running. */
+const DEADLINE_MARGIN_MS = 1_000;
 
 /**
  * One per tenant. Every request of the tenant asks this object, in one call, whether it may
@@ -68,11 +75,14 @@ export class TenantGate extends DurableObject<Env> {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly touchedAt = new Map<string, number>();
   private readonly maxStalenessMs: number;
+  private readonly writeDeadlineMs: number;
+  private fence!: WriteFence;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const { gateMaxStalenessMs, gateLeaseMs } = settings(env);
+    const { gateMaxStalenessMs, gateLeaseMs, shardTimeoutMs } = settings(env);
     this.maxStalenessMs = gateMaxStalenessMs;
+    this.writeDeadlineMs = shardTimeoutMs + DEADLINE_MARGIN_MS;
     this.bulkhead = new Bulkhead(gateLeaseMs);
     ctx.blockConcurrencyWhile(async () => this.load());
   }
@@ -90,6 +100,8 @@ export class TenantGate extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS admissions_last_at ON admissions (last_at);
       CREATE TABLE IF NOT EXISTS quota (period TEXT PRIMARY KEY, used INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS circuits (dependency TEXT PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS fence (move_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS admin_writes (lease_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     `);
     for (const row of this.sql.exec<{ name: string; body: string }>("SELECT name, body FROM copy")) {
       if (row.name === "tenant_id") this.tenantId = JSON.parse(row.body);
@@ -120,6 +132,23 @@ export class TenantGate extends DurableObject<Env> {
     )) {
       this.circuits.set(row.dependency, CircuitBreaker.restore(JSON.parse(row.body) as CircuitSnapshot));
     }
+    // The leases of writes a previous run of this object admitted were in memory only. The last
+    // stored admission (tenant keys) and the stored admin leases bound when such a write could
+    // still be running, so a move's drain waits that out instead of trusting an empty map.
+    const [last] = this.sql
+      .exec<{ at: number | null }>(
+        "SELECT max(at) AS at FROM (SELECT max(last_at) AS at FROM admissions UNION ALL SELECT max(at) FROM admin_writes)",
+      )
+      .toArray();
+    this.fence = new WriteFence(this.writeDeadlineMs, (last?.at ?? 0) + this.writeDeadlineMs);
+    this.sql.exec("DELETE FROM admin_writes WHERE at <= ?", now - this.writeDeadlineMs);
+    const [fence] = this.sql.exec<{ body: string }>("SELECT body FROM fence").toArray();
+    this.fence.restore(fence ? (JSON.parse(fence.body) as FenceState) : null);
+  }
+
+  private saveFence(state: FenceState | null) {
+    this.sql.exec("DELETE FROM fence");
+    if (state) this.sql.exec("INSERT INTO fence (move_id, body) VALUES (?, ?)", state.moveId, JSON.stringify(state));
   }
 
   private keyWindow(keyId: string) {
@@ -262,6 +291,7 @@ export class TenantGate extends DurableObject<Env> {
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     this.release(request.releases);
+    if (request.write) await this.fence.waitForLift(Date.now(), FENCE_WAIT_MS);
     await this.ensureFresh(request.tenantId, request.keyId);
     const route = this.route;
     const key = this.keys.get(request.keyId);
@@ -279,6 +309,7 @@ export class TenantGate extends DurableObject<Env> {
       return this.deny("invalid-api-key", null, []);
     }
     if (route.status === "SUSPENDED") return this.deny("tenant-suspended", null, []);
+    if (request.write && this.fence.held(now)) return this.moving();
 
     const limits = route.limits;
     const keyLimit = key.rateLimitPerMinute;
@@ -330,6 +361,7 @@ export class TenantGate extends DurableObject<Env> {
 
     const leaseId = crypto.randomUUID();
     this.bulkhead.acquire(leaseId, now);
+    if (request.write) this.fence.admitted(leaseId, now);
     this.tenantWindow.record(now);
     this.pendingHits.push({ policy: "tenant", at: now });
     if (keyWindow) {
@@ -398,8 +430,88 @@ export class TenantGate extends DurableObject<Env> {
   release(releases: Release[]) {
     for (const { leaseId, outcomes } of releases) {
       this.bulkhead.release(leaseId);
+      this.fence.released(leaseId);
       this.record(outcomes);
     }
+  }
+
+  private moving(): Denied {
+    return this.deny(
+      "tenant-moving",
+      1_000,
+      [],
+      "The tenant's data is being moved to another shard; writes resume shortly",
+    );
+  }
+
+  /**
+   * Admits a platform admin's data write (tenant keys' writes are admitted by `admit`): held back
+   * by a move's fence like any other, and refused when the caller's route names a shard the
+   * tenant has left. Release it with `release`. Its lease is stored, as an admin write is rare and
+   * a restarted gate must still know it may be running.
+   */
+  async admitWrite(tenantId: string, shardId: string): Promise<WriteResult> {
+    await this.fence.waitForLift(Date.now(), FENCE_WAIT_MS);
+    await this.ensureFresh(tenantId);
+    const now = Date.now();
+    if (this.fence.held(now)) return this.moving();
+    if (this.route?.shard?.id !== shardId) {
+      return this.deny("tenant-moving", 1_000, [], "The tenant's data has moved to another shard; retry");
+    }
+    const leaseId = crypto.randomUUID();
+    this.fence.admitted(leaseId, now);
+    this.sql.exec("INSERT INTO admin_writes (lease_id, at) VALUES (?, ?)", leaseId, now);
+    return { admitted: true, leaseId };
+  }
+
+  /** Ends an admin write's lease (see admitWrite) and records how the shard answered. */
+  releaseWrite(leaseId: string, outcomes: Outcome[]) {
+    this.fence.released(leaseId);
+    this.sql.exec("DELETE FROM admin_writes WHERE lease_id = ?", leaseId);
+    this.record(outcomes);
+  }
+
+  /**
+   * A move raises (or renews) its fence, then waits up to `drainMs` for the data writes admitted
+   * before it to finish. `drained: false` leaves the fence up; the move lifts it or tries again.
+   */
+  async raiseFence(moveId: string, ttlMs: number, drainMs: number): Promise<FenceResult> {
+    const raised = this.fence.raise(moveId, Date.now(), ttlMs);
+    if (!raised) return { raised: false, drained: false, inFlight: 0 };
+    this.saveFence(raised);
+    const deadline = Date.now() + drainMs;
+    let inFlight = this.fence.inFlight(Date.now());
+    while (inFlight > 0 && Date.now() < deadline) {
+      await scheduler.wait(5);
+      inFlight = this.fence.inFlight(Date.now());
+    }
+    const standing = this.fence.current(Date.now())?.moveId === moveId;
+    return { raised: standing, drained: standing && inFlight === 0, inFlight };
+  }
+
+  /**
+   * Seals the move's fence for `ttlMs` more (long enough to retry the switch); false if it lapsed,
+   * in which case the move must not switch.
+   */
+  sealFence(moveId: string, ttlMs: number): boolean {
+    const sealed = this.fence.seal(moveId, Date.now(), ttlMs);
+    if (sealed) this.saveFence(this.fence.current(Date.now()));
+    return sealed;
+  }
+
+  /**
+   * Lifts the move's fence. With `onShard`, only once the gate's route (reloaded now) names that
+   * shard, so the first write let through already goes to the new shard; false otherwise.
+   */
+  async liftFence(tenantId: string, moveId: string, onShard?: string): Promise<boolean> {
+    if (this.fence.current(Date.now())?.moveId !== moveId) return true;
+    if (onShard !== undefined) {
+      await this.invalidate(tenantId);
+      if (this.stale || this.route?.shard?.id !== onShard) return false;
+    }
+    this.fence.lift();
+    this.saveFence(null);
+    return true;
   }
 
   record(outcomes: Outcome[]) {

@@ -14,6 +14,7 @@ import { notFoundHandler } from "./http/not-found";
 import { onError } from "./http/on-error";
 import { adminKeyRoutes, tenantKeyRoutes } from "./keys/routes";
 import { meRoutes } from "./me/routes";
+import { moveRoutes } from "./moves/routes";
 import { shardRoutes } from "./shards/routes";
 import { tenantRoutes } from "./tenants/routes";
 import { userRoutes } from "./users/routes";
@@ -40,6 +41,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/keys", tenantKeyRoutes);
   app.route("/v1/tenants/:tenantId/entries", entryRoutes);
   app.route("/v1/tenants/:tenantId/limits", limitRoutes);
+  app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/shards", shardRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { queue } from "./queue";
 import { scheduled } from "./scheduled";
 
 export { TenantGate } from "../durable-objects/tenant-gate";
@@ -8,4 +9,5 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   scheduled,
+  queue,
 } satisfies ExportedHandler<Env>;

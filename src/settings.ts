@@ -9,12 +9,23 @@ type NumericVars =
   | "ROUTING_CACHE_IDLE_SECONDS"
   | "GATE_MAX_STALENESS_MS"
   | "GATE_LEASE_SECONDS"
-  | "SHARD_TIMEOUT_MS";
+  | "SHARD_TIMEOUT_MS"
+  | "MOVE_BATCH_SIZE"
+  | "MOVE_CLEANUP_DELAY_SECONDS";
 
-export const settings = (env: Partial<Pick<Env, NumericVars>>) => ({
-  routingCacheMaxEntries: Math.floor(positive(env.ROUTING_CACHE_MAX_ENTRIES, 100)),
-  routingCacheIdleMs: positive(env.ROUTING_CACHE_IDLE_SECONDS, 3600) * 1000,
-  gateMaxStalenessMs: positive(env.GATE_MAX_STALENESS_MS, 1_000),
-  gateLeaseMs: positive(env.GATE_LEASE_SECONDS, 60) * 1000,
-  shardTimeoutMs: positive(env.SHARD_TIMEOUT_MS, 10_000),
-});
+export const settings = (env: Partial<Record<NumericVars, string>>) => {
+  const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
+  const shardTimeoutMs = positive(env.SHARD_TIMEOUT_MS, 10_000);
+  return {
+    routingCacheMaxEntries: Math.floor(positive(env.ROUTING_CACHE_MAX_ENTRIES, 100)),
+    routingCacheIdleMs: positive(env.ROUTING_CACHE_IDLE_SECONDS, 3600) * 1000,
+    gateMaxStalenessMs,
+    gateLeaseMs: positive(env.GATE_LEASE_SECONDS, 60) * 1000,
+    shardTimeoutMs,
+    moveBatchSize: Math.floor(positive(env.MOVE_BATCH_SIZE, 500)),
+    // Past every request that may still use the old route: its deadline plus a route's staleness.
+    moveCleanupDelaySeconds: Math.ceil(
+      positive(env.MOVE_CLEANUP_DELAY_SECONDS, (shardTimeoutMs + gateMaxStalenessMs) / 1000 + 5),
+    ),
+  };
+};

@@ -5,6 +5,7 @@ declare global {
     interface Env {
       CONTROL_MIGRATIONS: D1Migration[];
       SHARD_MIGRATIONS: D1Migration[];
+      MOVE_CLEANUP_DELAY_SECONDS: string;
     }
   }
 }

@@ -13,6 +13,7 @@ import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
 import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/service";
 import { keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
 import type { TenantRoute } from "../routing/route";
+import { isDataWrite } from "../shards/middleware";
 
 export type AuthenticateOptions = {
   /** Where the key is read from; `Authorization: Bearer <key>` by default. */
@@ -92,6 +93,7 @@ async function admitThroughGate(
   const cached = routes.get(tenantId);
   let result: AdmitResult;
   const releases = takeReleases(tenantId);
+  const write = isDataWrite(c.req.method, c.req.path);
   const started = performance.now();
   try {
     result = (await gate.admit({
@@ -100,6 +102,7 @@ async function admitThroughGate(
       secretHash,
       knownVersion: cached?.route.version ?? null,
       releases,
+      write,
     })) as AdmitResult;
   } catch (cause) {
     restoreReleases(tenantId, releases);
@@ -131,6 +134,7 @@ async function admitThroughGate(
     tenantId,
     route,
     leaseId: result.leaseId,
+    write,
     policies: result.policies,
     circuits: result.circuits,
     outcomes: [],

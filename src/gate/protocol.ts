@@ -15,6 +15,8 @@ export type AdmitRequest = {
   knownVersion: string | null;
   /** Slots of this isolate's finished requests, returned before this request is decided. */
   releases: Release[];
+  /** The request writes tenant data: a tenant move's fence holds it back (src/moves). */
+  write: boolean;
 };
 
 /** A finished request's slot, and how its dependencies answered. */
@@ -57,6 +59,12 @@ export type Denied = {
 export type AdmitResult = Admitted | Denied;
 
 export type Outcome = { dependency: Dependency; failed: boolean; probe: string | null };
+
+/** A platform admin's data write, admitted past any move's fence, or refused. */
+export type WriteResult = { admitted: true; leaseId: string } | Denied;
+
+/** What raising a move's write fence achieved: `drained` once no write admitted before it runs. */
+export type FenceResult = { raised: boolean; drained: boolean; inFlight: number };
 
 export type PermitResult = { permitted: true; probe: string | null } | { permitted: false; retryAfterMs: number };
 

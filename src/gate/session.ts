@@ -6,6 +6,8 @@ export type GateSession = {
   tenantId: string;
   route: TenantRoute;
   leaseId: string;
+  /** Admitted as a data write, past any move's fence (see isDataWrite). */
+  write: boolean;
   policies: PolicyState[];
   circuits: Partial<Record<Dependency, CircuitStatus>>;
   outcomes: Outcome[];

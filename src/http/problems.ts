@@ -35,6 +35,7 @@ export const PROBLEMS = {
   "shard-unavailable": { status: 503, title: "The tenant's data shard is unavailable" },
   "shard-migration-failed": { status: 503, title: "The shard's migrations failed; its tenants are in MIGRATION_ERROR" },
   "shard-read-only": { status: 503, title: "The tenant's data shard accepts no writes right now" },
+  "tenant-moving": { status: 503, title: "The tenant's data is being moved; writes resume shortly" },
   "circuit-open": { status: 503, title: "Calls to a failing dependency are paused" },
   "concurrency-limit": { status: 503, title: "Too many requests of this tenant are in flight" },
   "control-plane-unavailable": { status: 503, title: "The platform cannot verify this request right now" },

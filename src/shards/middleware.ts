@@ -2,14 +2,23 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { gateOf } from "../gate/client";
-import type { Outcome, PermitResult } from "../gate/protocol";
+import type { Outcome, PermitResult, WriteResult } from "../gate/protocol";
 import { problemResponse } from "../http/problem-response";
-import { AppError } from "../http/problems";
+import { AppError, controlPlaneUnavailable } from "../http/problems";
+import { routeCache } from "../routing/cache";
 import { settings } from "../settings";
 import { openStore } from "./connection";
 import type { ShardStore } from "./store";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Routes whose handlers read and write the tenant's shard (tenantShard below). */
+const DATA_PATH = /^\/v1\/tenants\/[^/]+\/entries(?:\/|$)/;
+
+/**
+ * Does this request write tenant data? Such writes are what a tenant move's fence holds back, so
+ * the gate must know before it admits the request; tenantShard refuses a write it was not told of.
+ */
+export const isDataWrite = (method: string, path: string) => !READS.has(method) && DATA_PATH.test(path);
 /**
  * Read-your-writes across requests: every data response carries the shard session's bookmark;
  * a request that sends it back reads a copy at least that recent (D1 read replicas).
@@ -43,16 +52,37 @@ async function permitShard(c: Context<AppEnv>, tenantId: string): Promise<Permit
   return gateOf(c.env, tenantId).permit("shard");
 }
 
-function report(c: Context<AppEnv>, tenantId: string, outcome: Outcome) {
+/**
+ * A platform admin's write passes the tenant's gate here (a tenant key's did in `admit`), so a
+ * move's fence holds it back too; its lease goes back with the outcome (see report).
+ */
+async function admitAdminWrite(c: Context<AppEnv>, tenantId: string, shardId: string): Promise<string> {
+  let result: WriteResult;
+  try {
+    result = (await gateOf(c.env, tenantId).admitWrite(tenantId, shardId)) as WriteResult;
+  } catch (cause) {
+    throw controlPlaneUnavailable("The tenant's gate did not answer", cause);
+  }
+  if (result.admitted) return result.leaseId;
+  // The route this isolate holds may name the shard the tenant just left.
+  routeCache(c.env).delete(tenantId);
+  const seconds = result.retryAfterSeconds ?? 1;
+  throw new AppError(result.problem, result.detail, {
+    headers: { "Retry-After": String(seconds) },
+    extensions: { retry_after: seconds },
+  });
+}
+
+function report(c: Context<AppEnv>, tenantId: string, adminLease: string | null, outcomes: Outcome[]) {
   const gate = c.var.gate;
   // A tenant key's outcome rides on its release; an admin's goes on its own.
-  if (gate) gate.outcomes.push(outcome);
-  else
+  if (gate) gate.outcomes.push(...outcomes);
+  else {
+    const stub = gateOf(c.env, tenantId);
     c.executionCtx.waitUntil(
-      gateOf(c.env, tenantId)
-        .record([outcome])
-        .catch(() => undefined),
+      (adminLease ? stub.releaseWrite(adminLease, outcomes) : stub.record(outcomes)).catch(() => undefined),
     );
+  }
 }
 
 /**
@@ -79,10 +109,24 @@ export const tenantShard = () =>
         extensions: { errors: [{ path: `header.${BOOKMARK_HEADER}`, message: "a bookmark from an earlier response" }] },
       });
     }
+    const write = !READS.has(c.req.method);
+    if (write && c.var.gate && !c.var.gate.write) {
+      throw new Error(`${c.req.path} writes shard data but isDataWrite does not cover it`);
+    }
+    const adminLease = write && !c.var.gate ? await admitAdminWrite(c, route.tenantId, route.shard.id) : null;
     // Input is checked before asking the circuit: a probe handed out must be reported.
-    const permit = await permitShard(c, route.tenantId);
-    if (!permit.permitted) throw circuitOpen(permit.retryAfterMs);
-    const outcome = (failed: boolean): Outcome => ({ dependency: "shard", failed, probe: permit.probe });
+    let permit: PermitResult;
+    try {
+      permit = await permitShard(c, route.tenantId);
+    } catch (error) {
+      report(c, route.tenantId, adminLease, []);
+      throw error;
+    }
+    if (!permit.permitted) {
+      report(c, route.tenantId, adminLease, []);
+      throw circuitOpen(permit.retryAfterMs);
+    }
+    const outcome = (failed: boolean): Outcome[] => [{ dependency: "shard", failed, probe: permit.probe }];
 
     // The deadline covers connecting too (a PostgreSQL connect can hang as long as a query).
     const timeoutMs = settings(c.env).shardTimeoutMs;
@@ -90,13 +134,13 @@ export const tenantShard = () =>
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
-    const opening = openStore(c.env, route.shard, { bookmark, write: !READS.has(c.req.method) });
+    const opening = openStore(c.env, route.shard, { bookmark, write });
     let opened: ShardStore | "timeout";
     try {
       opened = await Promise.race([opening, timedOut]);
     } catch (error) {
       clearTimeout(timer);
-      report(c, route.tenantId, outcome(true));
+      report(c, route.tenantId, adminLease, outcome(true));
       if (error instanceof AppError) throw error;
       throw new AppError("shard-unavailable", `Shard ${route.shard.id} could not be reached`, {
         headers: { "Retry-After": "1" },
@@ -116,7 +160,7 @@ export const tenantShard = () =>
     clearTimeout(timer);
     closeLater();
     if (finished === "timeout") {
-      report(c, route.tenantId, outcome(true));
+      report(c, route.tenantId, adminLease, outcome(true));
       c.res = problemResponse(
         c,
         new AppError("shard-unavailable", `The shard did not answer within ${timeoutMs} ms`, {
@@ -125,5 +169,5 @@ export const tenantShard = () =>
       );
       return;
     }
-    report(c, route.tenantId, outcome(shardFailed(c.error)));
+    report(c, route.tenantId, adminLease, outcome(shardFailed(c.error)));
   });

@@ -3,12 +3,12 @@ import { iso, Timestamp } from "../http/schemas";
 import { SHARD_ENGINES, SHARD_HEALTH, SHARD_STATUSES } from "./schema";
 import type { ShardWithCounts } from "./service";
 
-export const ShardParams = z.object({
-  shardId: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a shard id")
-    .openapi({ param: { name: "shardId", in: "path" }, example: "d1-shared-0" }),
-});
+export const ShardId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a shard id")
+  .openapi({ example: "d1-shared-0" });
+
+export const ShardParams = z.object({ shardId: ShardId.openapi({ param: { name: "shardId", in: "path" } }) });
 
 export const ShardSchema = z
   .object({

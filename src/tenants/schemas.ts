@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { iso, TenantId, Timestamp } from "../http/schemas";
+import { ShardId } from "../shards/schemas";
 import { TENANT_STATUSES, type Tenant } from "./schema";
 
 export const Tier = z
@@ -55,13 +56,9 @@ export const CreateTenantBody = z
     data_region: Region.optional().openapi({
       description: "Data residency: place the tenant only on shards of this region. Fixed once placed.",
     }),
-    shard_id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a shard id")
-      .optional()
-      .openapi({
-        description: "Place on this shard instead of round-robin; it must be active and fit the plan and region",
-      }),
+    shard_id: ShardId.optional().openapi({
+      description: "Place on this shard instead of round-robin; it must be active and fit the plan and region",
+    }),
   })
   .strict()
   .openapi("CreateTenant");

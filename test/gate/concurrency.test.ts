@@ -23,6 +23,7 @@ async function hold(tenantId: string, keyId: string, secret: string) {
     secretHash: sha256Hex(parsed.secret),
     knownVersion: null,
     releases: [],
+    write: false,
   })) as AdmitResult;
   if (!result.admitted) throw new Error(`not admitted: ${result.problem}`);
   return result.leaseId;

@@ -1,5 +1,9 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { controlDb } from "../../src/db/client";
+import { newId } from "../../src/http/ids";
+import { tenantMoves } from "../../src/moves/schema";
 import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
 
 /**
@@ -27,7 +31,24 @@ async function tenantWithData(admin: string): Promise<Fixture> {
     body: { data: { secret: tenant.id }, tags: ["private"] },
   });
   expect([user.status, entry.status]).toEqual([201, 201]);
-  return { tenantId: tenant.id, key: key.secret, ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id } };
+  // A finished move on record, as an operator's earlier move leaves one.
+  const moveId = newId("mov");
+  await controlDb(env)
+    .insert(tenantMoves)
+    .values({
+      id: moveId,
+      tenantId: tenant.id,
+      sourceShardId: "d1-shared-1",
+      targetShardId: tenant.shard_id as string,
+      state: "completed",
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+    });
+  return {
+    tenantId: tenant.id,
+    key: key.secret,
+    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId },
+  };
 }
 
 /** A body the route would accept, so the 404 cannot come from validation failing first. */
@@ -45,9 +66,10 @@ function fill(path: string, tenantId: string, ids: Record<string, string>) {
 describe("tenant isolation", () => {
   let a: Fixture;
   let b: Fixture;
+  let admin: string;
 
   beforeAll(async () => {
-    const admin = await adminKey();
+    admin = await adminKey();
     [a, b] = [await tenantWithData(admin), await tenantWithData(admin)];
   });
 
@@ -68,14 +90,24 @@ describe("tenant isolation", () => {
     expectProblem(res, 404, "not-found");
   });
 
-  it.each(tenantScoped.filter((r) => /:(?!tenantId)\w+/.test(r.path)))(
+  const withResource = tenantScoped.filter((r) => /:(?!tenantId)\w+/.test(r.path));
+  const bodyFor = (method: string, path: string) =>
+    method === "GET" || method === "DELETE" ? undefined : validBodies[path.split("/").at(-2) as string];
+
+  it.each(withResource)(
     "$method $path answers 404 when the caller's own tenant path names another tenant's resource",
     async ({ method, path }) => {
-      const res = await call(fill(path, a.tenantId, b.ids), {
-        method,
-        key: a.key,
-        body: method === "GET" || method === "DELETE" ? undefined : validBodies[path.split("/").at(-2) as string],
-      });
+      const res = await call(fill(path, a.tenantId, b.ids), { method, key: a.key, body: bodyFor(method, path) });
+      // Routes for platform admins only refuse a tenant key before looking anything up.
+      if (res.status === 403) expectProblem(res, 403, "forbidden");
+      else expectProblem(res, 404, "not-found");
+    },
+  );
+
+  it.each(withResource)(
+    "$method $path answers 404 to a platform admin whose tenant path and resource do not belong together",
+    async ({ method, path }) => {
+      const res = await call(fill(path, a.tenantId, b.ids), { method, key: admin, body: bodyFor(method, path) });
       expectProblem(res, 404, "not-found");
     },
   );

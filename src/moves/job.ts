@@ -1,0 +1,312 @@
+import { and, eq, lt, notInArray, sql } from "drizzle-orm";
+import { type ControlDb, controlDb } from "../db/client";
+import { gateOf } from "../gate/client";
+import { routeCache } from "../routing/cache";
+import { settings } from "../settings";
+import { migrateShard, openStore } from "../shards/connection";
+import { getShard } from "../shards/service";
+import type { ShardStore } from "../shards/store";
+import { tenants } from "../tenants/schema";
+import { getTenant } from "../tenants/service";
+import { enqueueMoveStep } from "./queue";
+import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
+import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
+
+/** A step stops starting new batches after this long, so one message is one bounded piece of work. */
+const STEP_BUDGET_MS = 15_000;
+/** A step holds its move this long at most; a consumer that dies lets the next delivery take over. */
+const LEASE_MS = 2 * 60_000;
+/** Failed steps in a row before a move that has not switched yet gives up and rolls back. */
+const MAX_ATTEMPTS = 5;
+/** Catch-up passes before the fence stop once a pass changes at most this many entries. */
+const QUIET_PASS_ROWS = 50;
+/** The fence stands at most this long past draining: the last sync and the verification. */
+const CUTOVER_MS = 60_000;
+/**
+ * A sealed fence stands this long unless lifted: a switch that failed half-way is retried well
+ * within it. Should it lapse after the switch, the gate's route (reloaded every
+ * GATE_MAX_STALENESS_MS) already names the target.
+ */
+const SEALED_MS = 10 * 60_000;
+
+/** A reason to stop the move for good (roll back) rather than try the step again. */
+class MoveAborted extends Error {}
+
+type Change = Partial<
+  Pick<TenantMove, "state" | "copyCursor" | "rowsTotal" | "rowsCopied" | "rowsVerified" | "checksum">
+>;
+type StepOutcome = { change: Change; next: number | null };
+
+/** Takes the move for this step unless another consumer holds it or it is finished. */
+async function claim(db: ControlDb, moveId: string, now: number): Promise<TenantMove | undefined> {
+  const [move] = await db
+    .update(tenantMoves)
+    .set({ leaseUntil: now + LEASE_MS })
+    .where(
+      and(
+        eq(tenantMoves.id, moveId),
+        lt(tenantMoves.leaseUntil, now),
+        notInArray(tenantMoves.state, [...FINISHED_STATES]),
+      ),
+    )
+    .returning();
+  return move;
+}
+
+async function withStores<T>(
+  env: Env,
+  db: ControlDb,
+  move: TenantMove,
+  run: (source: ShardStore, target: ShardStore) => Promise<T>,
+): Promise<T> {
+  const [sourceShard, targetShard] = await Promise.all([
+    getShard(db, move.sourceShardId),
+    getShard(db, move.targetShardId),
+  ]);
+  const source = await openStore(env, sourceShard);
+  try {
+    const target = await openStore(env, targetShard);
+    try {
+      return await run(source, target);
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Runs the next step of a tenant move and queues the one after. The steps:
+ * - queued: migrate the target shard, register the tenant there;
+ * - copying: copy the entries in batches of MOVE_BATCH_SIZE, in id order, while writes go on;
+ * - syncing: catch up with what changed meanwhile, until a pass finds little to do;
+ * - cutting-over: fence the tenant's data writes in its gate, wait for those already admitted,
+ *   sync the rest, verify counts, checksums and usage, seal the fence, switch the route, lift it;
+ * - cleaning-up: once no request can still be reading the old shard, delete the tenant there.
+ * A failing step is tried again (with backoff); before the switch, MAX_ATTEMPTS failures or a
+ * failed verification roll the move back (fence lifted, the target's copy deleted).
+ */
+export async function runMoveStep(env: Env, moveId: string): Promise<void> {
+  const db = controlDb(env);
+  const move = await claim(db, moveId, Date.now());
+  if (!move) return;
+  let outcome: StepOutcome;
+  try {
+    outcome = await step(env, db, move);
+  } catch (error) {
+    await stepFailed(env, db, move, error);
+    return;
+  }
+  const now = Date.now();
+  await db
+    .update(tenantMoves)
+    .set({
+      ...outcome.change,
+      attempts: 0,
+      error: null,
+      leaseUntil: 0,
+      updatedAt: now,
+      ...(outcome.change.state === "completed" ? { finishedAt: now } : {}),
+    })
+    .where(eq(tenantMoves.id, move.id));
+  if (outcome.next !== null) await enqueueMoveStep(env, move.id, outcome.next);
+}
+
+function step(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
+  switch (move.state) {
+    case "queued":
+      return prepare(env, db, move);
+    case "copying":
+      return copy(env, db, move);
+    case "syncing":
+      return catchUp(env, db, move);
+    case "cutting-over":
+      return cutOver(env, db, move);
+    case "cleaning-up":
+      return cleanUp(env, db, move);
+    default:
+      throw new MoveAborted(`A move in state ${move.state} has no step`);
+  }
+}
+
+async function prepare(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
+  const tenant = await getTenant(db, move.tenantId);
+  if (tenant.shardId !== move.sourceShardId) {
+    throw new MoveAborted(`The tenant is on ${tenant.shardId}, not on ${move.sourceShardId}`);
+  }
+  await migrateShard(env, await getShard(db, move.targetShardId));
+  const rowsTotal = await withStores(env, db, move, async (source, target) => {
+    await target.registerTenant(move.tenantId);
+    return (await source.storageOf(move.tenantId))?.entryCount ?? 0;
+  });
+  return { change: { state: "copying", rowsTotal, copyCursor: null, rowsCopied: 0 }, next: 0 };
+}
+
+async function copy(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
+  const { moveBatchSize } = settings(env);
+  const deadline = Date.now() + STEP_BUDGET_MS;
+  return withStores(env, db, move, async (source, target) => {
+    let cursor = move.copyCursor;
+    let copied = move.rowsCopied;
+    while (Date.now() < deadline) {
+      const batch = await copyBatch(source, target, move.tenantId, cursor, moveBatchSize);
+      if (batch.last === null) return { change: { state: "syncing", copyCursor: cursor, rowsCopied: copied }, next: 0 };
+      cursor = batch.last;
+      copied += batch.copied;
+    }
+    return { change: { copyCursor: cursor, rowsCopied: copied }, next: 0 };
+  });
+}
+
+async function catchUp(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
+  const { moveBatchSize } = settings(env);
+  const deadline = Date.now() + STEP_BUDGET_MS;
+  return withStores(env, db, move, async (source, target) => {
+    let copied = move.rowsCopied;
+    while (Date.now() < deadline) {
+      const pass = await syncDifferences(source, target, move.tenantId, moveBatchSize);
+      copied += pass.copied;
+      if (pass.copied + pass.removed <= QUIET_PASS_ROWS) {
+        return { change: { state: "cutting-over", rowsCopied: copied }, next: 0 };
+      }
+    }
+    return { change: { rowsCopied: copied }, next: 0 };
+  });
+}
+
+async function cutOver(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
+  const { moveBatchSize, shardTimeoutMs, moveCleanupDelaySeconds } = settings(env);
+  const gate = gateOf(env, move.tenantId);
+  // Draining waits as long as an admitted write can run: its request's own deadline, plus a margin.
+  const drainMs = shardTimeoutMs + 1_000;
+  const fence = await gate.raiseFence(move.id, drainMs + CUTOVER_MS, drainMs);
+  if (!fence.raised) throw new Error("Another move's fence stands on the tenant");
+  let switched = false;
+  try {
+    if (!fence.drained) throw new Error(`${fence.inFlight} data write(s) were still running; trying again`);
+    const verified = await withStores(env, db, move, async (source, target) => {
+      const last = await syncDifferences(source, target, move.tenantId, moveBatchSize);
+      const check = await verifyCopies(source, target, move.tenantId, moveBatchSize);
+      if (check.mismatches.length > 0) throw new MoveAborted(`Verification failed: ${check.mismatches.join("; ")}`);
+      return { ...check.summary, copied: last.copied };
+    });
+    if (!(await gate.sealFence(move.id, SEALED_MS)))
+      throw new Error("The fence lapsed before the switch; trying again");
+    // The route and the move's state change in one transaction: the move is switched iff the tenant is.
+    const now = Date.now();
+    const [, moved] = await db.batch([
+      db
+        .update(tenants)
+        .set({ shardId: move.targetShardId, updatedAt: now })
+        .where(and(eq(tenants.id, move.tenantId), eq(tenants.shardId, move.sourceShardId))),
+      db
+        .update(tenantMoves)
+        .set({
+          state: "cleaning-up",
+          switchedAt: now,
+          rowsCopied: move.rowsCopied + verified.copied,
+          rowsVerified: verified.rows,
+          checksum: verified.checksum,
+          updatedAt: now,
+        })
+        .where(
+          and(
+            eq(tenantMoves.id, move.id),
+            sql`exists (select 1 from ${tenants} where ${tenants.id} = ${move.tenantId} and ${tenants.shardId} = ${move.targetShardId})`,
+          ),
+        )
+        .returning({ id: tenantMoves.id }),
+    ]);
+    if (moved.length === 0) throw new MoveAborted(`The tenant left ${move.sourceShardId} during the move`);
+    switched = true;
+  } finally {
+    // Before the switch the old route is still right, so writes may resume there.
+    if (!switched) await gate.liftFence(move.tenantId, move.id);
+  }
+  routeCache(env).delete(move.tenantId);
+  // Lifted only once the gate's route names the target; until then writes wait or get 503.
+  if (!(await gate.liftFence(move.tenantId, move.id, move.targetShardId))) {
+    throw new Error("The gate does not see the new route yet");
+  }
+  return { change: {}, next: moveCleanupDelaySeconds };
+}
+
+async function cleanUp(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
+  const { moveBatchSize, moveCleanupDelaySeconds } = settings(env);
+  const gate = gateOf(env, move.tenantId);
+  if (!(await gate.liftFence(move.tenantId, move.id, move.targetShardId))) {
+    throw new Error("The gate does not see the new route yet");
+  }
+  const waited = Date.now() - (move.switchedAt ?? 0);
+  const due = moveCleanupDelaySeconds * 1000 - waited;
+  if (due > 0) return { change: {}, next: Math.ceil(due / 1000) };
+  const tenant = await getTenant(db, move.tenantId);
+  if (tenant.shardId === move.sourceShardId) throw new Error("The tenant's route still names the source shard");
+  const deadline = Date.now() + STEP_BUDGET_MS;
+  return withStores(env, db, move, async (source) => {
+    while (Date.now() < deadline) {
+      if ((await source.purgeTenant(move.tenantId, moveBatchSize)) === 0) {
+        return { change: { state: "completed" }, next: null };
+      }
+    }
+    return { change: {}, next: 0 };
+  });
+}
+
+/** A failed step: try again later, or (before the switch) roll back for good. */
+async function stepFailed(env: Env, db: ControlDb, move: TenantMove, error: unknown) {
+  const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+  const attempts = move.attempts + 1;
+  const switched = move.switchedAt !== null;
+  console.warn(
+    JSON.stringify({
+      level: "warn",
+      msg: "move step failed",
+      move_id: move.id,
+      state: move.state,
+      attempts,
+      error: reason,
+    }),
+  );
+  if (!switched && (error instanceof MoveAborted || attempts >= MAX_ATTEMPTS)) {
+    await rollBack(env, db, { ...move, attempts }, reason);
+    return;
+  }
+  await db
+    .update(tenantMoves)
+    .set({ attempts, error: reason, leaseUntil: 0, updatedAt: Date.now() })
+    .where(eq(tenantMoves.id, move.id));
+  await enqueueMoveStep(env, move.id, Math.min(60, 2 ** (attempts - 1)));
+}
+
+/** Ends a move that never switched: writes flow again on the source, the target's copy goes. */
+async function rollBack(env: Env, db: ControlDb, move: TenantMove, reason: string) {
+  let detail = reason;
+  try {
+    await gateOf(env, move.tenantId).liftFence(move.tenantId, move.id);
+    const { moveBatchSize } = settings(env);
+    const tenant = await getTenant(db, move.tenantId);
+    if (tenant.shardId !== move.targetShardId) {
+      await withStores(env, db, move, async (_, target) => {
+        const deadline = Date.now() + STEP_BUDGET_MS;
+        while (Date.now() < deadline) if ((await target.purgeTenant(move.tenantId, moveBatchSize)) === 0) return;
+        throw new Error("ran out of time");
+      });
+    }
+  } catch (cleanup) {
+    detail = `${reason} (the target's partial copy was not fully removed: ${String(cleanup)})`;
+  }
+  const now = Date.now();
+  await db
+    .update(tenantMoves)
+    .set({
+      state: "failed",
+      error: detail.slice(0, 1000),
+      attempts: move.attempts,
+      leaseUntil: 0,
+      updatedAt: now,
+      finishedAt: now,
+    })
+    .where(eq(tenantMoves.id, move.id));
+}

@@ -1,0 +1,99 @@
+import { and, desc, eq, inArray, lt, notInArray } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { newId } from "../http/ids";
+import { AppError, notFound } from "../http/problems";
+import { plans } from "../plans/schema";
+import { requireEligibleShard } from "../shards/service";
+import { getTenant } from "../tenants/service";
+import { enqueueMoveStep } from "./queue";
+import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
+
+/** Tenants in these states hold data that can be moved. */
+const MOVABLE = ["ACTIVE", "SUSPENDED"];
+
+/**
+ * Starts moving the tenant's data to `targetShardId`: records the move and queues its first step
+ * (src/moves/job.ts). The target must be a shard placement could have chosen for the tenant
+ * (active, the plan's pool, the tenant's data region, reachable).
+ */
+export async function startMove(db: ControlDb, env: Env, tenantId: string, targetShardId: string): Promise<TenantMove> {
+  const tenant = await getTenant(db, tenantId);
+  if (!MOVABLE.includes(tenant.status)) {
+    throw new AppError("tenant-not-ready", `A tenant in ${tenant.status} cannot be moved`);
+  }
+  if (!tenant.shardId) throw new AppError("tenant-not-ready", "The tenant has no shard yet");
+  if (tenant.shardId === targetShardId) {
+    throw new AppError("conflict", `The tenant is already on shard ${targetShardId}`);
+  }
+  const plan = await db.query.plans.findFirst({ where: eq(plans.tier, tenant.tier) });
+  await requireEligibleShard(db, env, targetShardId, {
+    dedicated: plan?.dedicatedShard ?? false,
+    region: tenant.dataRegion,
+  });
+  const now = Date.now();
+  const [move] = await db
+    .insert(tenantMoves)
+    .values({
+      id: newId("mov"),
+      tenantId,
+      sourceShardId: tenant.shardId,
+      targetShardId,
+      state: "queued",
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (!move) {
+    const running = await runningMove(db, tenantId);
+    throw new AppError("conflict", "The tenant is already being moved", {
+      extensions: running ? { move_id: running.id } : {},
+    });
+  }
+  await enqueueMoveStep(env, move.id);
+  return move;
+}
+
+export async function runningMove(db: ControlDb, tenantId: string): Promise<TenantMove | undefined> {
+  return db.query.tenantMoves.findFirst({
+    where: and(eq(tenantMoves.tenantId, tenantId), notInArray(tenantMoves.state, [...FINISHED_STATES])),
+  });
+}
+
+/** One of the tenant's moves; another tenant's move id is 404 like an unknown one. */
+export async function getMove(db: ControlDb, tenantId: string, moveId: string): Promise<TenantMove> {
+  const move = await db.query.tenantMoves.findFirst({
+    where: and(eq(tenantMoves.tenantId, tenantId), eq(tenantMoves.id, moveId)),
+  });
+  if (!move) throw notFound("Move");
+  return move;
+}
+
+export async function listMoves(db: ControlDb, tenantId: string, page: { limit: number; after?: string }) {
+  const rows = await db
+    .select()
+    .from(tenantMoves)
+    .where(and(eq(tenantMoves.tenantId, tenantId), page.after ? lt(tenantMoves.id, page.after) : undefined))
+    .orderBy(desc(tenantMoves.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}
+
+/** A move untouched this long while unfinished has lost its message (or its consumer died). */
+const STALLED_MS = 2 * 60_000;
+
+/** Queues a step for every move that has stalled; run by the cron. Returns their ids. */
+export async function resumeStalledMoves(db: ControlDb, env: Env, now = Date.now()): Promise<string[]> {
+  const stalled = await db
+    .select({ id: tenantMoves.id })
+    .from(tenantMoves)
+    .where(
+      and(
+        inArray(tenantMoves.state, ["queued", "copying", "syncing", "cutting-over", "cleaning-up"]),
+        lt(tenantMoves.updatedAt, now - STALLED_MS),
+        lt(tenantMoves.leaseUntil, now),
+      ),
+    );
+  for (const { id } of stalled) await enqueueMoveStep(env, id);
+  return stalled.map((row) => row.id);
+}

@@ -1,0 +1,96 @@
+import { env } from "cloudflare:workers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Entry } from "../../src/entries/schema";
+import { newId } from "../../src/http/ids";
+import { summarize, syncDifferences, verifyCopies } from "../../src/moves/transfer";
+import { d1Store } from "../../src/shards/d1-store";
+import { openPgShard } from "../../src/shards/pg-store";
+import type { ShardStore } from "../../src/shards/store";
+
+// The copy, diff and verification a move runs, on real shards.
+
+const unlimited = { maxEntries: null, maxStorageBytes: null };
+const source = d1Store(env.SHARD_D1_0);
+const target = d1Store(env.SHARD_D1_1);
+let pg: ShardStore;
+beforeAll(async () => {
+  pg = await openPgShard(env.SHARD_PG_0.connectionString);
+});
+afterAll(async () => {
+  await pg.close();
+});
+
+async function tenantOnBoth(...stores: ShardStore[]) {
+  const tenantId = newId("ten");
+  for (const store of stores) await store.registerTenant(tenantId);
+  return tenantId;
+}
+
+describe("syncDifferences", () => {
+  it("copies what is missing or at another version, removes what the source no longer has", async () => {
+    const tenantId = await tenantOnBoth(source, target);
+    const a = await source.createEntry(tenantId, { data: { a: 1 }, tags: ["x"] }, unlimited);
+    const b = await source.createEntry(tenantId, { data: { b: 1 }, tags: [] }, unlimited);
+    const gone = await source.createEntry(tenantId, { data: { gone: 1 }, tags: [] }, unlimited);
+    await target.importEntries(tenantId, await source.exportEntries(tenantId, null, 10));
+    // Meanwhile on the source: one replaced, one created, one deleted.
+    await source.replaceEntry(tenantId, b.id, { data: { b: 2 }, tags: ["y"] }, undefined, unlimited);
+    const c = await source.createEntry(tenantId, { data: { c: 1 }, tags: [] }, unlimited);
+    await source.deleteEntry(tenantId, gone.id, undefined);
+
+    expect(await syncDifferences(source, target, tenantId, 2)).toEqual({ copied: 2, removed: 1 });
+    expect(await target.exportEntries(tenantId, null, 10)).toEqual(await source.exportEntries(tenantId, null, 10));
+    expect((await target.listEntries(tenantId, { tag: "y" }, { limit: 10 })).items.map((e) => e.id)).toEqual([b.id]);
+    expect([a.id, b.id, c.id].sort()).toEqual((await target.entryVersions(tenantId, null, 10)).map((v) => v.id));
+    expect(await syncDifferences(source, target, tenantId, 2)).toEqual({ copied: 0, removed: 0 });
+  });
+});
+
+describe("verifyCopies", () => {
+  async function copied() {
+    const tenantId = await tenantOnBoth(source, target);
+    for (let i = 0; i < 5; i++)
+      await source.createEntry(tenantId, { data: { i, z: "last", a: "first" }, tags: [] }, unlimited);
+    await target.importEntries(tenantId, await source.exportEntries(tenantId, null, 10));
+    return tenantId;
+  }
+
+  it("finds equal copies equal, with the source's count and checksum", async () => {
+    const tenantId = await copied();
+    const result = await verifyCopies(source, target, tenantId, 2);
+    expect(result.mismatches).toEqual([]);
+    expect(result.summary).toEqual(await summarize(target, tenantId, 3));
+    expect(result.summary.rows).toBe(5);
+  });
+
+  it("catches a row that differs at the same version", async () => {
+    const tenantId = await copied();
+    const [first] = await target.exportEntries(tenantId, null, 1);
+    await env.SHARD_D1_1.prepare("UPDATE entries SET data = ? WHERE tenant_id = ? AND id = ?")
+      .bind(JSON.stringify({ tampered: true }), tenantId, (first as Entry).id)
+      .run();
+    expect((await verifyCopies(source, target, tenantId, 2)).mismatches).toEqual(["the entries' checksums differ"]);
+  });
+
+  it("catches a missing row and counters that disagree with the rows", async () => {
+    const tenantId = await copied();
+    const [first] = await target.exportEntries(tenantId, null, 1);
+    await env.SHARD_D1_1.prepare("DELETE FROM entries WHERE tenant_id = ? AND id = ?")
+      .bind(tenantId, (first as Entry).id)
+      .run();
+    expect((await verifyCopies(source, target, tenantId, 2)).mismatches).toEqual(["source has 5 entries, target 4"]);
+    await env.SHARD_D1_1.prepare("UPDATE shard_tenants SET entry_count = 99 WHERE tenant_id = ?").bind(tenantId).run();
+    const { mismatches } = await verifyCopies(source, target, tenantId, 2);
+    expect(mismatches[1]).toMatch(/^the target counts 99 entries and \d+ bytes but holds 4 and \d+$/);
+  });
+
+  it("gives D1 and PostgreSQL copies the same checksum although jsonb reorders keys", async () => {
+    const tenantId = await copied();
+    await pg.registerTenant(tenantId);
+    await pg.importEntries(tenantId, await source.exportEntries(tenantId, null, 10));
+    const [row] = await pg.exportEntries(tenantId, null, 1);
+    expect(Object.keys((row as Entry).data)).not.toEqual(["i", "z", "a"]);
+    expect((await verifyCopies(source, pg, tenantId, 2)).mismatches).toEqual([]);
+    await pg.purgeTenant(tenantId, 100);
+  });
+});
