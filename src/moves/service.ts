@@ -3,7 +3,7 @@ import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
-import { requireEligibleShard } from "../shards/service";
+import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
 import { getTenant } from "../tenants/service";
 import { enqueueMoveStep } from "./queue";
 import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
@@ -52,6 +52,26 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
   }
   await enqueueMoveStep(env, move.id);
   return move;
+}
+
+/**
+ * After a tier change: a tenant whose shard is not of its plan's pool (shared, or dedicated) is
+ * moved to one placement picks. Returns the move started, if any; none when the tenant already
+ * fits, is not movable, is being moved, or no shard of the pool can take it now (an operator can
+ * move it later).
+ */
+export async function moveToPlanPool(db: ControlDb, env: Env, tenantId: string): Promise<TenantMove | null> {
+  const tenant = await getTenant(db, tenantId);
+  if (!MOVABLE.includes(tenant.status) || !tenant.shardId) return null;
+  const [plan, shard] = await Promise.all([
+    db.query.plans.findFirst({ where: eq(plans.tier, tenant.tier) }),
+    findShard(db, tenant.shardId),
+  ]);
+  const dedicated = plan?.dedicatedShard ?? false;
+  if (!shard || shard.dedicated === dedicated || (await runningMove(db, tenantId))) return null;
+  const placement = await placeTenant(db, env, { dedicated, region: tenant.dataRegion });
+  if (!placement.shard) return null;
+  return startMove(db, env, tenantId, placement.shard.id);
 }
 
 export async function runningMove(db: ControlDb, tenantId: string): Promise<TenantMove | undefined> {

@@ -15,6 +15,7 @@ import {
   TenantParams,
   unprocessableResponse,
 } from "../http/schemas";
+import { moveToPlanPool } from "../moves/service";
 import { CreateTenantBody, TenantListQuery, TenantSchema, tenantView, UpdateTenantBody } from "./schemas";
 import { createTenant, getTenant, listTenants, retryProvisioning, updateTenant } from "./service";
 
@@ -60,6 +61,8 @@ const update = createRoute({
   path: "/{tenantId}",
   tags,
   summary: "Rename, change tier or limit overrides, suspend or resume a tenant (platform admin)",
+  description:
+    "A tier change to or from a plan with a dedicated shard starts a move of the tenant's data to a shard of the new pool; `Location` then names the move.",
   middleware: [tenantAccess(), requirePlatformAdmin()],
   request: { params: TenantParams, body: { ...json(UpdateTenantBody), required: true } },
   responses: {
@@ -109,8 +112,13 @@ export const tenantRoutes = createRouter()
   })
   .openapi(get, async (c) => c.json(tenantView(await getTenant(controlDb(c.env), c.var.route.tenantId)), 200))
   .openapi(update, async (c) => {
-    const tenant = await updateTenant(controlDb(c.env), c.var.route.tenantId, c.req.valid("json"));
+    const db = controlDb(c.env);
+    const patch = c.req.valid("json");
+    const tenant = await updateTenant(db, c.var.route.tenantId, patch);
     await tenantChanged(c.env, tenant.id);
+    // A tier whose plan wants the other pool (dedicated or shared) takes the tenant's data there.
+    const move = patch.tier !== undefined ? await moveToPlanPool(db, c.env, tenant.id) : null;
+    if (move) c.header("Location", `/v1/tenants/${tenant.id}/moves/${move.id}`);
     return c.json(tenantView(tenant), 200);
   })
   .openapi(reprovision, async (c) => {

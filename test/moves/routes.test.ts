@@ -167,3 +167,37 @@ describe("a move that cannot finish", () => {
     expect(await resumeStalledMoves(db, env, now)).toEqual([]);
   });
 });
+
+describe("a tier change across pools", () => {
+  it("moves the tenant to a dedicated shard on ENTERPRISE and back to a shared one after", {
+    timeout: 60_000,
+  }, async () => {
+    const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
+    const key = (await tenantKey(admin, tenant.id, ["entries:read", "entries:write"])).secret;
+    const entry = await call(`/v1/tenants/${tenant.id}/entries`, { method: "POST", key, body: { data: { kept: 1 } } });
+    expect(entry.status).toBe(201);
+
+    const up = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { tier: "ENTERPRISE" } });
+    expect(up.status).toBe(200);
+    const toDedicated = up.headers.get("Location")?.split("/").at(-1) as string;
+    expect(toDedicated).toMatch(/^mov_/);
+    expect(await waitForMove(admin, tenant.id, toDedicated)).toMatchObject({
+      state: "completed",
+      source_shard: "d1-shared-0",
+      target_shard: "d1-dedicated-0",
+    });
+
+    const down = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { tier: "FREE" } });
+    const toShared = down.headers.get("Location")?.split("/").at(-1) as string;
+    const back = await waitForMove(admin, tenant.id, toShared);
+    expect(back).toMatchObject({ state: "completed", source_shard: "d1-dedicated-0" });
+    expect(["d1-shared-0", "d1-shared-1", "pg-0"]).toContain(back.target_shard);
+    const read = await call(`/v1/tenants/${tenant.id}/entries/${entry.json.id}`, { key });
+    expect(read.json.data).toEqual({ kept: 1 });
+
+    // A tier change within the pool moves nothing.
+    const same = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { tier: "STANDARD" } });
+    expect(same.status).toBe(200);
+    expect(same.headers.get("Location")).toBeNull();
+  });
+});
