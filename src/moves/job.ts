@@ -221,8 +221,13 @@ async function cutOver(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
     if (moved.length === 0) throw new MoveAborted(`The tenant left ${move.sourceShardId} during the move`);
     switched = true;
   } finally {
-    // Before the switch the old route is still right, so writes may resume there.
-    if (!switched) await gate.liftFence(move.tenantId, move.id);
+    // Before the switch the old route is still right, so writes may resume there. Should the
+    // switch's answer have been lost, the control database says whether it happened; if it cannot
+    // say, the fence stays until it lapses or a retry settles it.
+    if (!switched) {
+      const tenant = await getTenant(db, move.tenantId).catch(() => null);
+      if (tenant?.shardId === move.sourceShardId) await gate.liftFence(move.tenantId, move.id);
+    }
   }
   routeCache(env).delete(move.tenantId);
   // Lifted only once the gate's route names the target; until then writes wait or get 503.
@@ -258,7 +263,9 @@ async function cleanUp(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
 async function stepFailed(env: Env, db: ControlDb, move: TenantMove, error: unknown) {
   const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
   const attempts = move.attempts + 1;
-  const switched = move.switchedAt !== null;
+  // As stored, not as this step began: a switch may have committed although the step failed after.
+  const stored = await db.query.tenantMoves.findFirst({ where: eq(tenantMoves.id, move.id) });
+  const switched = (stored?.switchedAt ?? move.switchedAt) !== null;
   console.warn(
     JSON.stringify({
       level: "warn",

@@ -26,6 +26,18 @@ async function fencedTenant() {
   return { tenantId: tenant.id, key, keyId, path, entryId: created.json.id as string, gate: gateStub(tenant.id) };
 }
 
+/** A tenant key's data write admitted by the gate and not yet released, as a slow request holds it. */
+async function admitWrite(gate: ReturnType<typeof gateStub>, tenantId: string, keyId: string, key: string) {
+  return (await gate.admit({
+    tenantId,
+    keyId,
+    secretHash: sha256Hex(parseKey(key)?.secret ?? ""),
+    knownVersion: null,
+    releases: [],
+    write: true,
+  })) as AdmitResult;
+}
+
 const raise = async (gate: ReturnType<typeof gateStub>, moveId: string, ttlMs = 30_000, drainMs = 1_000) =>
   (await gate.raiseFence(moveId, ttlMs, drainMs)) as FenceResult;
 
@@ -79,15 +91,7 @@ describe("a move's write fence", () => {
 
   it("drains: reports writes admitted before it until they are released", async () => {
     const { tenantId, key, keyId, gate } = await fencedTenant();
-    const parsed = parseKey(key);
-    const admitted = (await gate.admit({
-      tenantId,
-      keyId,
-      secretHash: sha256Hex(parsed?.secret ?? ""),
-      knownVersion: null,
-      releases: [],
-      write: true,
-    })) as AdmitResult;
+    const admitted = await admitWrite(gate, tenantId, keyId, key);
     if (!admitted.admitted) throw new Error(admitted.problem);
 
     expect(await raise(gate, "mov_three", 30_000, 100)).toEqual({ raised: true, drained: false, inFlight: 1 });
@@ -98,15 +102,7 @@ describe("a move's write fence", () => {
 
   it("counts a write whose release never came as finished once its request's deadline has passed", async () => {
     const { tenantId, key, keyId, gate } = await fencedTenant();
-    const parsed = parseKey(key);
-    const admitted = (await gate.admit({
-      tenantId,
-      keyId,
-      secretHash: sha256Hex(parsed?.secret ?? ""),
-      knownVersion: null,
-      releases: [],
-      write: true,
-    })) as AdmitResult;
+    const admitted = await admitWrite(gate, tenantId, keyId, key);
     expect(admitted.admitted).toBe(true);
     expect((await raise(gate, "mov_four", 60_000, 50)).drained).toBe(false);
     // SHARD_TIMEOUT_MS (10 s) plus the margin.
