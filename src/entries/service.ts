@@ -1,5 +1,5 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
-import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, notExists } from "drizzle-orm";
+import { chunksOf, overwriteEntry } from "../db/sql";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import type { ShardDb } from "../shards/d1-store";
@@ -147,15 +147,6 @@ async function listPage(
 /** D1 binds at most 100 parameters per statement; a chunk of ids leaves room for the tenant id. */
 const IDS_PER_STATEMENT = 90;
 
-function chunksOf<T>(items: T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
-
-/** The row being inserted, for an upsert that overwrites the row it collides with. */
-const excluded = (column: AnySQLiteColumn): SQL => sql.raw(`excluded."${column.name}"`);
-
 const walkFrom = (tenantId: string, after: string | null) =>
   and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after));
 
@@ -209,14 +200,7 @@ export async function importEntries(db: ShardDb, tenantId: string, rows: Entry[]
       .values({ ...row, tenantId })
       .onConflictDoUpdate({
         target: [entries.tenantId, entries.id],
-        set: {
-          data: excluded(entries.data),
-          tags: excluded(entries.tags),
-          version: excluded(entries.version),
-          sizeBytes: excluded(entries.sizeBytes),
-          createdAt: excluded(entries.createdAt),
-          updatedAt: excluded(entries.updatedAt),
-        },
+        set: overwriteEntry(entries),
       }),
   );
   await db.batch([

@@ -230,19 +230,23 @@ async function cutOver(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
     }
   }
   routeCache(env).delete(move.tenantId);
-  // Lifted only once the gate's route names the target; until then writes wait or get 503.
-  if (!(await gate.liftFence(move.tenantId, move.id, move.targetShardId))) {
+  await liftOnTarget(env, move);
+  return { change: {}, next: moveCleanupDelaySeconds };
+}
+
+/**
+ * Lifts a switched move's fence, only once the gate's route names the target (until then writes
+ * wait or get 503): the first write let through goes to the target. Idempotent.
+ */
+async function liftOnTarget(env: Env, move: TenantMove) {
+  if (!(await gateOf(env, move.tenantId).liftFence(move.tenantId, move.id, move.targetShardId))) {
     throw new Error("The gate does not see the new route yet");
   }
-  return { change: {}, next: moveCleanupDelaySeconds };
 }
 
 async function cleanUp(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
   const { moveBatchSize, moveCleanupDelaySeconds } = settings(env);
-  const gate = gateOf(env, move.tenantId);
-  if (!(await gate.liftFence(move.tenantId, move.id, move.targetShardId))) {
-    throw new Error("The gate does not see the new route yet");
-  }
+  await liftOnTarget(env, move);
   const waited = Date.now() - (move.switchedAt ?? 0);
   const due = moveCleanupDelaySeconds * 1000 - waited;
   if (due > 0) return { change: {}, next: Math.ceil(due / 1000) };

@@ -8,6 +8,12 @@ import { getTenant } from "../tenants/service";
 import { enqueueMoveStep } from "./queue";
 import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
 
+/** Does the tier's plan place its tenants on dedicated shards? (An unknown tier: shared.) */
+async function wantsDedicated(db: ControlDb, tier: string): Promise<boolean> {
+  const plan = await db.query.plans.findFirst({ where: eq(plans.tier, tier) });
+  return plan?.dedicatedShard ?? false;
+}
+
 /** Tenants in these states hold data that can be moved. */
 const MOVABLE = ["ACTIVE", "SUSPENDED"];
 
@@ -25,9 +31,8 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
   if (tenant.shardId === targetShardId) {
     throw new AppError("conflict", `The tenant is already on shard ${targetShardId}`);
   }
-  const plan = await db.query.plans.findFirst({ where: eq(plans.tier, tenant.tier) });
   await requireEligibleShard(db, env, targetShardId, {
-    dedicated: plan?.dedicatedShard ?? false,
+    dedicated: await wantsDedicated(db, tenant.tier),
     region: tenant.dataRegion,
   });
   const now = Date.now();
@@ -63,11 +68,7 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
 export async function moveToPlanPool(db: ControlDb, env: Env, tenantId: string): Promise<TenantMove | null> {
   const tenant = await getTenant(db, tenantId);
   if (!MOVABLE.includes(tenant.status) || !tenant.shardId) return null;
-  const [plan, shard] = await Promise.all([
-    db.query.plans.findFirst({ where: eq(plans.tier, tenant.tier) }),
-    findShard(db, tenant.shardId),
-  ]);
-  const dedicated = plan?.dedicatedShard ?? false;
+  const [dedicated, shard] = await Promise.all([wantsDedicated(db, tenant.tier), findShard(db, tenant.shardId)]);
   if (!shard || shard.dedicated === dedicated || (await runningMove(db, tenantId))) return null;
   const placement = await placeTenant(db, env, { dedicated, region: tenant.dataRegion });
   if (!placement.shard) return null;

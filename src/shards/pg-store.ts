@@ -1,8 +1,8 @@
-import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, notExists, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
-import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import pg from "pg";
 import * as shardPgSchema from "../db/shard-pg-schema";
+import { chunksOf, overwriteEntry } from "../db/sql";
 import { entries, entryTags } from "../entries/pg-schema";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "../entries/rules";
 import type { Entry } from "../entries/schema";
@@ -254,15 +254,6 @@ async function listPage(
 const ROWS_PER_STATEMENT = 500;
 const IDS_PER_STATEMENT = 1000;
 
-function chunksOf<T>(items: T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
-
-/** The row being inserted, for an upsert that overwrites the row it collides with. */
-const excluded = (column: AnyPgColumn): SQL => sql.raw(`excluded."${column.name}"`);
-
 const walkFrom = (tenantId: string, after: string | null) =>
   and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after));
 
@@ -312,14 +303,7 @@ async function importEntries(db: PgShardDb, tenantId: string, rows: Entry[]): Pr
         .values(chunk.map((row) => ({ ...row, tenantId })))
         .onConflictDoUpdate({
           target: [entries.tenantId, entries.id],
-          set: {
-            data: excluded(entries.data),
-            tags: excluded(entries.tags),
-            version: excluded(entries.version),
-            sizeBytes: excluded(entries.sizeBytes),
-            createdAt: excluded(entries.createdAt),
-            updatedAt: excluded(entries.updatedAt),
-          },
+          set: overwriteEntry(entries),
         });
     }
   });
