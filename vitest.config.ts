@@ -25,6 +25,8 @@ export default defineConfig({
             miniflare: {
               // A PostgreSQL that refuses connections, for tests of a shard whose database fails.
               hyperdrives: { SHARD_PG_DOWN: "postgres://postgres:down@127.0.0.1:1/none" },
+              // A D1 database no migration has touched, for tests of a shard the Worker migrates.
+              d1Databases: { SHARD_D1_FRESH: "shard-d1-fresh" },
               bindings: {
                 CONTROL_MIGRATIONS: await readD1Migrations(dir("./migrations/control")),
                 SHARD_MIGRATIONS: await readD1Migrations(dir("./migrations/shard")),

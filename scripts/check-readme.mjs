@@ -47,6 +47,9 @@ const expectations = [
   [/"status": 412/, "stale If-Match got 412"],
   [/^RateLimit-Policy: "tenant";q=600;w=60/im, "a tenant key's response carries its RateLimit-Policy"],
   [/"in_flight": \d+/, "GET …/limits reports the tenant's limits"],
+  [/"engine": "postgres"/, "GET /v1/shards lists the PostgreSQL shard"],
+  [/"shard_id": "d1-shared-0",\s*"applied": \[\],/, "POST /v1/shards/migrate found the D1 shards up to date"],
+  [/"shard_id": "pg-0",\s*"applied": \[\],/, "POST /v1/shards/migrate found the PostgreSQL shard up to date"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {

@@ -5,6 +5,7 @@ declare global {
     interface Env {
       CONTROL_MIGRATIONS: D1Migration[];
       SHARD_MIGRATIONS: D1Migration[];
+      SHARD_D1_FRESH: D1Database;
       MOVE_CLEANUP_DELAY_SECONDS: string;
     }
   }

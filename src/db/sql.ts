@@ -25,3 +25,13 @@ export const overwriteEntry = (
   createdAt: excluded(table.createdAt),
   updatedAt: excluded(table.updatedAt),
 });
+
+/** One bundled migration of a shard: `name` is its drizzle journal tag, `sql` the file's text. */
+export type ShardMigration = { name: string; sql: string };
+
+/** The statements of a migration file, split where drizzle-kit marks them. */
+export const migrationStatements = (text: string): string[] =>
+  text
+    .split("--> statement-breakpoint")
+    .map((statement) => statement.trim())
+    .filter((statement) => statement !== "");

@@ -33,7 +33,7 @@ export const PROBLEMS = {
   "quota-exhausted": { status: 429, title: "The monthly request quota is used up" },
   "internal-error": { status: 500, title: "An unexpected error occurred" },
   "shard-unavailable": { status: 503, title: "The tenant's data shard is unavailable" },
-  "shard-migration-failed": { status: 503, title: "The shard's migrations failed; its tenants are in MIGRATION_ERROR" },
+  "shard-migration-failed": { status: 503, title: "A shard's migrations failed; its tenants are in MIGRATION_ERROR" },
   "shard-read-only": { status: 503, title: "The tenant's data shard accepts no writes right now" },
   "tenant-moving": { status: 503, title: "The tenant's data is being moved; writes resume shortly" },
   "circuit-open": { status: 503, title: "Calls to a failing dependency are paused" },

@@ -1,4 +1,5 @@
 import { AppError } from "../http/problems";
+import { migrateD1Shard } from "./d1-migrate";
 import { d1Store, type SessionStart } from "./d1-store";
 import { migratePgShard } from "./pg-migrate";
 import { openPgShard } from "./pg-store";
@@ -47,13 +48,15 @@ export async function openStore(env: Env, shard: ShardRef, start?: SessionStart)
 }
 
 /**
- * Brings the shard's schema up to date before a tenant is placed on it. PostgreSQL shards are
- * migrated by the Worker (idempotent, serialized by an advisory lock); D1 shards by
- * `wrangler d1 migrations apply`, so there is nothing to do for them here.
+ * Brings the shard's schema up to date with the migrations bundled in this Worker, and returns
+ * the ones it applied; idempotent and safe to run concurrently on both engines. Runs before a
+ * tenant is placed on (or moved to) the shard, and after a deploy (`POST /v1/shards/migrate`).
  */
 export async function migrateShard(env: Env, shard: ShardRef): Promise<string[]> {
   const problem = unreachable(env, shard);
   if (problem) throw problem;
-  if (shard.engine !== "postgres") return [];
-  return migratePgShard((bindingOf(env, shard) as Hyperdrive).connectionString);
+  const binding = bindingOf(env, shard);
+  return shard.engine === "postgres"
+    ? migratePgShard((binding as Hyperdrive).connectionString)
+    : migrateD1Shard(binding as D1Database);
 }

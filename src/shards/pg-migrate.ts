@@ -1,15 +1,9 @@
 import type pg from "pg";
-import { PG_SHARD_MIGRATIONS, type PgMigration } from "../../migrations/shard-pg";
+import { PG_SHARD_MIGRATIONS } from "../../migrations/shard-pg";
+import { migrationStatements, type ShardMigration } from "../db/sql";
 import { connectPg } from "./pg-store";
 
 const LEDGER = "CREATE TABLE IF NOT EXISTS shard_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)";
-
-/** drizzle-kit's separator between the statements of one migration file. */
-const statements = (sql: string) =>
-  sql
-    .split("--> statement-breakpoint")
-    .map((statement) => statement.trim())
-    .filter((statement) => statement !== "");
 
 /**
  * Applies the migrations a PostgreSQL shard has not seen yet, in order, each in its own
@@ -27,7 +21,7 @@ export async function migratePgShard(connectionString: string): Promise<string[]
 
 export async function applyPgMigrations(
   client: pg.ClientBase,
-  migrations: readonly PgMigration[] = PG_SHARD_MIGRATIONS,
+  migrations: readonly ShardMigration[] = PG_SHARD_MIGRATIONS,
   now = Date.now,
 ): Promise<string[]> {
   const applied: string[] = [];
@@ -42,14 +36,14 @@ export async function applyPgMigrations(
  * deploy): the second waits, then finds the ledger row. Transaction-scoped because Hyperdrive
  * pools connections per transaction, so a session lock could outlive or miss its session.
  */
-async function applyOnce(client: pg.ClientBase, migration: PgMigration, now: number): Promise<boolean> {
+async function applyOnce(client: pg.ClientBase, migration: ShardMigration, now: number): Promise<boolean> {
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('shard_migrations'))");
     await client.query(LEDGER);
     const seen = await client.query("SELECT 1 FROM shard_migrations WHERE name = $1", [migration.name]);
     if (seen.rowCount === 0) {
-      for (const statement of statements(migration.sql)) await client.query(statement);
+      for (const statement of migrationStatements(migration.sql)) await client.query(statement);
       await client.query("INSERT INTO shard_migrations (name, applied_at) VALUES ($1, $2)", [migration.name, now]);
     }
     await client.query("COMMIT");

@@ -4,11 +4,12 @@ import { controlDb } from "../db/client";
 import { json } from "../http/openapi-helpers";
 import { notFound } from "../http/problems";
 import { createRouter } from "../http/router";
-import { conflictResponse, errorResponses } from "../http/schemas";
+import { errorResponses } from "../http/schemas";
 import { probeAllShards } from "./health";
-import { migrateShardTenants } from "./migrate";
+import { migrateAllShards, migrateShardTenants, resultView } from "./migrate";
 import {
   MigrationResultSchema,
+  MigrationRunSchema,
   ShardListSchema,
   ShardParams,
   ShardSchema,
@@ -68,25 +69,40 @@ export const shardRoutes = createRouter()
   .openapi(
     createRoute({
       method: "post",
+      path: "/migrate",
+      tags,
+      summary: "Apply every shard's pending migrations: the step to run after each deploy (platform admin)",
+      description:
+        "Shards are migrated one after another, each on its own. A shard whose migrations fail has its ACTIVE tenants put in MIGRATION_ERROR; the answer is then 503 shard-migration-failed, whose `shards` member lists every shard's outcome. A later successful run makes those tenants ACTIVE again.",
+      middleware: guard,
+      responses: {
+        200: { description: "Every shard is up to date", ...json(MigrationRunSchema) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const results = await migrateAllShards(controlDb(c.env), c.env);
+      return c.json({ data: results.map(resultView) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
       path: "/{shardId}/migrate",
       tags,
-      summary: "Apply a PostgreSQL shard's pending migrations, as a deploy does (platform admin)",
+      summary: "Apply one shard's pending migrations, D1 or PostgreSQL (platform admin)",
       description:
-        "On failure the shard's ACTIVE tenants go to MIGRATION_ERROR and the answer is 503 shard-migration-failed; a later successful run makes them ACTIVE again. D1 shards answer 409: wrangler migrates them.",
+        "On failure the shard's ACTIVE tenants go to MIGRATION_ERROR and the answer is 503 shard-migration-failed; a later successful run makes them ACTIVE again.",
       middleware: guard,
       request: { params: ShardParams },
       responses: {
         200: { description: "Up to date", ...json(MigrationResultSchema) },
         ...errorResponses,
-        ...conflictResponse,
       },
     }),
     async (c) => {
       const result = await migrateShardTenants(controlDb(c.env), c.env, c.req.valid("param").shardId);
-      return c.json(
-        { shard_id: result.shardId, applied: result.applied, tenants_restored: result.tenantsRestored },
-        200,
-      );
+      return c.json(resultView(result), 200);
     },
   )
   .openapi(

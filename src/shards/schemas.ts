@@ -44,6 +44,8 @@ export const MigrationResultSchema = z
   })
   .openapi("ShardMigration");
 
+export const MigrationRunSchema = z.object({ data: z.array(MigrationResultSchema) }).openapi("ShardMigrationRun");
+
 export const UpdateShardBody = z
   .object({ status: z.enum(SHARD_STATUSES) })
   .strict()
