@@ -39,7 +39,7 @@ async function migrateOne(db: ControlDb, env: Env, shard: Shard): Promise<Migrat
 
 const failed = (outcome: MigrationResult | MigrationFailure): outcome is MigrationFailure => "error" in outcome;
 
-export const failureView = (f: MigrationFailure) => ({
+const failureView = (f: MigrationFailure) => ({
   shard_id: f.shardId,
   error: f.error,
   tenants_marked: f.tenantsMarked,
