@@ -13,7 +13,7 @@ const root = new URL("../..", import.meta.url).pathname;
 const OUT_DIR = join(root, ".wrangler/bench/dist");
 const CONFIG = join(root, "wrangler.toml");
 
-/** Applies a migrations folder the way `wrangler d1 migrations apply` does: files in order, statement by statement. */
+/** Applies the control database's migrations as `wrangler d1 migrations apply` does: files in order, statement by statement. */
 async function migrate(db, dir) {
   for (const file of readdirSync(dir)
     .filter((name) => name.endsWith(".sql"))
@@ -28,8 +28,9 @@ async function migrate(db, dir) {
 
 /**
  * Bundles the Worker as `wrangler deploy` would, starts it in workerd with the bindings of
- * wrangler.toml (in-memory storage: every bench starts from empty databases), applies the D1
- * migrations and mints a platform-admin key. Returns `{ baseUrl, adminKey, d1, stop }`.
+ * wrangler.toml (in-memory storage: every bench starts from empty databases), applies the control
+ * database's migrations, mints a platform-admin key and runs the deploy step that migrates every
+ * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`.
  */
 export async function startWorkerd({ port = 8797 } = {}) {
   rmSync(OUT_DIR, { recursive: true, force: true });
@@ -64,17 +65,21 @@ export async function startWorkerd({ port = 8797 } = {}) {
   );
   const url = await mf.ready;
 
-  for (const database of config.d1_databases) {
-    await migrate(await mf.getD1Database(database.binding), join(root, database.migrations_dir));
-  }
-  const key = await generateKey();
   const control = await mf.getD1Database("CONTROL_DB");
+  const controlDb = config.d1_databases.find((database) => database.binding === "CONTROL_DB");
+  await migrate(control, join(root, controlDb.migrations_dir));
+  const key = await generateKey();
   await control
     .prepare(
       "INSERT INTO api_keys (id, tenant_id, user_id, name, prefix, secret_hash, scopes, created_at) VALUES (?, NULL, NULL, 'bench', ?, ?, ?, ?)",
     )
     .bind(newId("key"), key.prefix, key.secretHash, JSON.stringify(SCOPES), Date.now())
     .run();
+  const migrated = await fetch(new URL("/v1/shards/migrate", url), {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key.key}` },
+  });
+  if (!migrated.ok) throw new Error(`shard migrations failed: ${migrated.status} ${await migrated.text()}`);
 
   let stopped = false;
   const stop = async () => {
