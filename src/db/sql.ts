@@ -35,3 +35,17 @@ export const migrationStatements = (text: string): string[] =>
     .split("--> statement-breakpoint")
     .map((statement) => statement.trim())
     .filter((statement) => statement !== "");
+
+/**
+ * A pending migration's own statements failed (as opposed to the shard not answering): the
+ * shard's schema is behind the code, which is what puts its tenants in MIGRATION_ERROR.
+ */
+export class MigrationFailed extends Error {
+  constructor(
+    readonly migration: string,
+    cause: unknown,
+  ) {
+    super(`${migration}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "MigrationFailed";
+  }
+}

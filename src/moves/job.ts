@@ -3,7 +3,8 @@ import { type ControlDb, controlDb } from "../db/client";
 import { gateOf } from "../gate/client";
 import { routeCache } from "../routing/cache";
 import { settings } from "../settings";
-import { migrateShard, openStore } from "../shards/connection";
+import { openStore } from "../shards/connection";
+import { prepareShard } from "../shards/migrate";
 import { getShard } from "../shards/service";
 import type { ShardStore } from "../shards/store";
 import { tenants } from "../tenants/schema";
@@ -135,7 +136,7 @@ async function prepare(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
   if (tenant.shardId !== move.sourceShardId) {
     throw new MoveAborted(`The tenant is on ${tenant.shardId}, not on ${move.sourceShardId}`);
   }
-  await migrateShard(env, await getShard(db, move.targetShardId));
+  await prepareShard(db, env, await getShard(db, move.targetShardId));
   const rowsTotal = await withStores(env, db, move, async (source, target) => {
     await target.registerTenant(move.tenantId);
     return (await source.storageOf(move.tenantId))?.entryCount ?? 0;

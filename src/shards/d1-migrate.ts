@@ -1,5 +1,5 @@
 import { D1_SHARD_MIGRATIONS } from "../../migrations/shard";
-import { migrationStatements, type ShardMigration } from "../db/sql";
+import { MigrationFailed, migrationStatements, type ShardMigration } from "../db/sql";
 
 /**
  * wrangler's own ledger, so `wrangler d1 migrations apply` and the Worker agree on what a shard
@@ -17,7 +17,7 @@ const ledgerName = (migration: ShardMigration) => `${migration.name}.sql`;
  * Applies the migrations a D1 shard has not seen yet, in order, and returns the names it applied.
  * Each is one batch (one transaction) that begins with its ledger row: a concurrent runner that
  * got there first makes that insert fail before anything else runs, and is then found in the
- * ledger; any other failure leaves no trace of the migration and is thrown.
+ * ledger; any other failure leaves no trace of the migration and is thrown as MigrationFailed.
  */
 export async function migrateD1Shard(
   db: D1Database,
@@ -38,7 +38,7 @@ export async function migrateD1Shard(
       applied.push(migration.name);
     } catch (error) {
       const recorded = await db.prepare("SELECT 1 FROM d1_migrations WHERE name = ?").bind(name).first();
-      if (!recorded) throw error;
+      if (!recorded) throw new MigrationFailed(migration.name, error);
     }
   }
   return applied;

@@ -1,5 +1,6 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { MigrationFailed } from "../db/sql";
 import { AppError } from "../http/problems";
 import { tenants } from "../tenants/schema";
 import { migrateShard } from "./connection";
@@ -7,27 +8,35 @@ import { type Shard, shards } from "./schema";
 import { getShard } from "./service";
 
 export type MigrationResult = { shardId: string; applied: string[]; tenantsRestored: number };
-export type MigrationFailure = { shardId: string; error: string; tenantsMarked: number };
+type MigrationFailure = { shardId: string; error: string; tenantsMarked: number; cause: unknown };
+type Outcome = MigrationResult | MigrationFailure;
+
+const failed = (outcome: Outcome): outcome is MigrationFailure => "error" in outcome;
 
 /**
- * Applies one shard's pending migrations (either engine). If they fail, the shard's ACTIVE
- * tenants go to MIGRATION_ERROR (their data routes answer 409 until it is fixed); once a run
- * succeeds, its MIGRATION_ERROR tenants are ACTIVE again.
+ * Applies one shard's pending migrations (either engine) and keeps its tenants in step: a failure
+ * puts its ACTIVE tenants in MIGRATION_ERROR (their data routes answer 409 until it is fixed), a
+ * success makes its MIGRATION_ERROR tenants ACTIVE again. `markUnreachable`: whether a shard that
+ * could not be reached at all marks them too. The deploy step does (its tenants would run new code
+ * on a schema nobody could check); placement does not (an outage is the circuit breaker's).
  */
-async function migrateOne(db: ControlDb, env: Env, shard: Shard): Promise<MigrationResult | MigrationFailure> {
+async function migrateOne(db: ControlDb, env: Env, shard: Shard, markUnreachable: boolean): Promise<Outcome> {
   const onShard = (status: "ACTIVE" | "MIGRATION_ERROR") =>
     and(eq(tenants.shardId, shard.id), eq(tenants.status, status));
   let applied: string[];
   try {
     applied = await migrateShard(env, shard);
-  } catch (error) {
-    const reason = `Shard migration failed: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500);
+  } catch (cause) {
+    const error = `Shard migration failed: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 500);
+    if (!markUnreachable && !(cause instanceof MigrationFailed)) {
+      return { shardId: shard.id, error, tenantsMarked: 0, cause };
+    }
     const marked = await db
       .update(tenants)
-      .set({ status: "MIGRATION_ERROR", statusReason: reason, updatedAt: Date.now() })
+      .set({ status: "MIGRATION_ERROR", statusReason: error, updatedAt: Date.now() })
       .where(onShard("ACTIVE"))
       .returning({ id: tenants.id });
-    return { shardId: shard.id, error: reason, tenantsMarked: marked.length };
+    return { shardId: shard.id, error, tenantsMarked: marked.length, cause };
   }
   const restored = await db
     .update(tenants)
@@ -37,13 +46,16 @@ async function migrateOne(db: ControlDb, env: Env, shard: Shard): Promise<Migrat
   return { shardId: shard.id, applied, tenantsRestored: restored.length };
 }
 
-const failed = (outcome: MigrationResult | MigrationFailure): outcome is MigrationFailure => "error" in outcome;
+/**
+ * Brings a shard up to date before a tenant is placed on (or moved to) it; throws what stopped
+ * it. A migration that fails here marks the shard's tenants as the deploy step would.
+ */
+export async function prepareShard(db: ControlDb, env: Env, shard: Shard): Promise<void> {
+  const outcome = await migrateOne(db, env, shard, false);
+  if (failed(outcome)) throw outcome.cause;
+}
 
-const failureView = (f: MigrationFailure) => ({
-  shard_id: f.shardId,
-  error: f.error,
-  tenants_marked: f.tenantsMarked,
-});
+const failureView = (f: MigrationFailure) => ({ shard_id: f.shardId, error: f.error, tenants_marked: f.tenantsMarked });
 export const resultView = (r: MigrationResult) => ({
   shard_id: r.shardId,
   applied: r.applied,
@@ -52,7 +64,7 @@ export const resultView = (r: MigrationResult) => ({
 
 /** One shard's deploy step; a failure is a 503 `shard-migration-failed` naming the tenants marked. */
 export async function migrateShardTenants(db: ControlDb, env: Env, shardId: string): Promise<MigrationResult> {
-  const outcome = await migrateOne(db, env, await getShard(db, shardId));
+  const outcome = await migrateOne(db, env, await getShard(db, shardId), true);
   if (failed(outcome)) {
     throw new AppError("shard-migration-failed", outcome.error, {
       extensions: { shard_id: outcome.shardId, tenants_marked: outcome.tenantsMarked },
@@ -66,9 +78,9 @@ export async function migrateShardTenants(db: ControlDb, env: Env, shardId: stri
  * failing shard does not stop the others). Any failure is a 503 listing every shard's outcome.
  */
 export async function migrateAllShards(db: ControlDb, env: Env): Promise<MigrationResult[]> {
-  const outcomes: (MigrationResult | MigrationFailure)[] = [];
+  const outcomes: Outcome[] = [];
   for (const shard of await db.select().from(shards).orderBy(asc(shards.id))) {
-    outcomes.push(await migrateOne(db, env, shard));
+    outcomes.push(await migrateOne(db, env, shard, true));
   }
   const failures = outcomes.filter(failed);
   if (failures.length > 0) {

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { PG_SHARD_MIGRATIONS } from "../../migrations/shard-pg";
-import { migrationStatements, type ShardMigration } from "../db/sql";
+import { MigrationFailed, migrationStatements, type ShardMigration } from "../db/sql";
 import { connectPg } from "./pg-store";
 
 const LEDGER = "CREATE TABLE IF NOT EXISTS shard_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)";
@@ -43,7 +43,11 @@ async function applyOnce(client: pg.ClientBase, migration: ShardMigration, now: 
     await client.query(LEDGER);
     const seen = await client.query("SELECT 1 FROM shard_migrations WHERE name = $1", [migration.name]);
     if (seen.rowCount === 0) {
-      for (const statement of migrationStatements(migration.sql)) await client.query(statement);
+      try {
+        for (const statement of migrationStatements(migration.sql)) await client.query(statement);
+      } catch (error) {
+        throw new MigrationFailed(migration.name, error);
+      }
       await client.query("INSERT INTO shard_migrations (name, applied_at) VALUES ($1, $2)", [migration.name, now]);
     }
     await client.query("COMMIT");

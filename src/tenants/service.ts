@@ -3,7 +3,8 @@ import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
-import { bindingProblem, migrateShard, openStore } from "../shards/connection";
+import { bindingProblem, openStore } from "../shards/connection";
+import { prepareShard } from "../shards/migrate";
 import { findShard, placeTenant, regionExists, requireEligibleShard } from "../shards/service";
 import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./schema";
 
@@ -64,7 +65,7 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
       if (!placement.shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", placement.reason);
       shard = placement.shard;
     }
-    await migrateShard(env, shard);
+    await prepareShard(db, env, shard);
     const store = await openStore(env, shard);
     try {
       await store.registerTenant(tenant.id);

@@ -57,7 +57,7 @@ describe("migrateD1Shard", () => {
       },
       { name: "9202_after", sql: "CREATE TABLE after_half (n integer)" },
     ];
-    await expect(migrateD1Shard(fresh, migrations)).rejects.toThrow(/no such table: nowhere/);
+    await expect(migrateD1Shard(fresh, migrations)).rejects.toThrow(/^9201_half: .*no such table: nowhere/);
     expect(await tableExists(fresh, "ok_before")).toBe(true);
     expect(await tableExists(fresh, "half")).toBe(false);
     expect(await tableExists(fresh, "after_half")).toBe(false);

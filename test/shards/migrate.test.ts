@@ -126,6 +126,45 @@ describe("POST /v1/shards[/:shardId]/migrate", () => {
     expect(await usage(tenant.id)).toMatchObject({ entry_count: 2 });
   });
 
+  it("marks a shard's tenants when its migration fails while a tenant is placed there, and restores them on a retry that succeeds", async () => {
+    const [first] = (
+      await env.CONTROL_DB.prepare("SELECT id FROM tenants WHERE shard_id = 'd1-fresh' AND status = 'ACTIVE'").all<{
+        id: string;
+      }>()
+    ).results;
+    if (!first) throw new Error("the tests above left a tenant on d1-fresh");
+    await env.SHARD_D1_FRESH.exec("DELETE FROM d1_migrations WHERE name = '0003_usage_triggers.sql'");
+
+    const placed = await createTenant(admin, { shard_id: "d1-fresh", data_region: "fresh" });
+    expect(placed.status).toBe("PROVISION_ERROR");
+    expect(placed.status_reason).toMatch(/^0003_usage_triggers: .*already exists/);
+    expect(await statusOf(first.id)).toMatchObject({
+      status: "MIGRATION_ERROR",
+      status_reason: expect.stringMatching(/^Shard migration failed: 0003_usage_triggers: /),
+    });
+
+    const { results } = await env.SHARD_D1_FRESH.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE '%quota%' OR name LIKE '%usage%')",
+    ).all<{ name: string }>();
+    for (const { name } of results) await env.SHARD_D1_FRESH.exec(`DROP TRIGGER ${name}`);
+    const retried = await call(`/v1/tenants/${placed.id}/provision`, { method: "POST", key: admin });
+    expect(retried.json).toMatchObject({ status: "ACTIVE", shard_id: "d1-fresh" });
+    expect(await statusOf(first.id)).toMatchObject({ status: "ACTIVE", status_reason: null });
+  });
+
+  it("does not mark a shard's tenants when placement merely cannot reach it", async () => {
+    const [onPg1] = (
+      await env.CONTROL_DB.prepare("SELECT id FROM tenants WHERE shard_id = 'pg-1' AND status = 'ACTIVE'").all<{
+        id: string;
+      }>()
+    ).results;
+    if (!onPg1) throw new Error("the tests above left a tenant on pg-1");
+    await env.CONTROL_DB.exec("UPDATE shards SET binding = 'SHARD_PG_DOWN' WHERE id = 'pg-1'");
+    const placed = await createTenant(admin, { shard_id: "pg-1", data_region: "test" });
+    expect(placed.status).toBe("PROVISION_ERROR");
+    expect(await statusOf(onPg1.id)).toMatchObject({ status: "ACTIVE" });
+  });
+
   it("POST /v1/shards/migrate migrates every shard, and names each failing one with its tenants", async () => {
     const all = await migrateAll();
     expect(all.status).toBe(200);
