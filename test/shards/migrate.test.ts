@@ -20,6 +20,21 @@ afterEach(async () => {
 const migrate = (shardId: string, key = admin) => call(`/v1/shards/${shardId}/migrate`, { method: "POST", key });
 const migrateAll = (key = admin) => call("/v1/shards/migrate", { method: "POST", key });
 const statusOf = async (tenantId: string) => (await call(`/v1/tenants/${tenantId}`, { key: admin })).json;
+/** The ids of the shard's ACTIVE tenants. */
+const activeOn = async (shardId: string) =>
+  (
+    await env.CONTROL_DB.prepare("SELECT id FROM tenants WHERE shard_id = ? AND status = 'ACTIVE' ORDER BY id")
+      .bind(shardId)
+      .all<{ id: string }>()
+  ).results.map((row) => row.id);
+/** What an operator does here to let 0003_usage_triggers apply again: drop what it creates. */
+async function dropUsageTriggers() {
+  const { results } = await env.SHARD_D1_FRESH.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE '%quota%' OR name LIKE '%usage%')",
+  ).all<{ name: string }>();
+  expect(results).toHaveLength(5);
+  for (const { name } of results) await env.SHARD_D1_FRESH.exec(`DROP TRIGGER ${name}`);
+}
 const usage = (tenantId: string) =>
   env.SHARD_D1_FRESH.prepare("SELECT entry_count, stored_bytes FROM shard_tenants WHERE tenant_id = ?")
     .bind(tenantId)
@@ -108,11 +123,7 @@ describe("POST /v1/shards[/:shardId]/migrate", () => {
     );
 
     // The operator removes what the failed migration collides with; the next run applies it.
-    const { results } = await env.SHARD_D1_FRESH.prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'entries_%' AND (name LIKE '%quota%' OR name LIKE '%usage%')",
-    ).all<{ name: string }>();
-    expect(results).toHaveLength(5);
-    for (const { name } of results) await env.SHARD_D1_FRESH.exec(`DROP TRIGGER ${name}`);
+    await dropUsageTriggers();
     const fixed = await migrate("d1-fresh");
     expect(fixed.json).toEqual({ shard_id: "d1-fresh", applied: ["0003_usage_triggers"], tenants_restored: 2 });
     travel(2_002);
@@ -127,42 +138,31 @@ describe("POST /v1/shards[/:shardId]/migrate", () => {
   });
 
   it("marks a shard's tenants when its migration fails while a tenant is placed there, and restores them on a retry that succeeds", async () => {
-    const [first] = (
-      await env.CONTROL_DB.prepare("SELECT id FROM tenants WHERE shard_id = 'd1-fresh' AND status = 'ACTIVE'").all<{
-        id: string;
-      }>()
-    ).results;
+    const [first] = await activeOn("d1-fresh");
     if (!first) throw new Error("the tests above left a tenant on d1-fresh");
     await env.SHARD_D1_FRESH.exec("DELETE FROM d1_migrations WHERE name = '0003_usage_triggers.sql'");
 
     const placed = await createTenant(admin, { shard_id: "d1-fresh", data_region: "fresh" });
     expect(placed.status).toBe("PROVISION_ERROR");
     expect(placed.status_reason).toMatch(/^0003_usage_triggers: .*already exists/);
-    expect(await statusOf(first.id)).toMatchObject({
+    expect(await statusOf(first)).toMatchObject({
       status: "MIGRATION_ERROR",
       status_reason: expect.stringMatching(/^Shard migration failed: 0003_usage_triggers: /),
     });
 
-    const { results } = await env.SHARD_D1_FRESH.prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE '%quota%' OR name LIKE '%usage%')",
-    ).all<{ name: string }>();
-    for (const { name } of results) await env.SHARD_D1_FRESH.exec(`DROP TRIGGER ${name}`);
+    await dropUsageTriggers();
     const retried = await call(`/v1/tenants/${placed.id}/provision`, { method: "POST", key: admin });
     expect(retried.json).toMatchObject({ status: "ACTIVE", shard_id: "d1-fresh" });
-    expect(await statusOf(first.id)).toMatchObject({ status: "ACTIVE", status_reason: null });
+    expect(await statusOf(first)).toMatchObject({ status: "ACTIVE", status_reason: null });
   });
 
   it("does not mark a shard's tenants when placement merely cannot reach it", async () => {
-    const [onPg1] = (
-      await env.CONTROL_DB.prepare("SELECT id FROM tenants WHERE shard_id = 'pg-1' AND status = 'ACTIVE'").all<{
-        id: string;
-      }>()
-    ).results;
+    const [onPg1] = await activeOn("pg-1");
     if (!onPg1) throw new Error("the tests above left a tenant on pg-1");
     await env.CONTROL_DB.exec("UPDATE shards SET binding = 'SHARD_PG_DOWN' WHERE id = 'pg-1'");
     const placed = await createTenant(admin, { shard_id: "pg-1", data_region: "test" });
     expect(placed.status).toBe("PROVISION_ERROR");
-    expect(await statusOf(onPg1.id)).toMatchObject({ status: "ACTIVE" });
+    expect(await statusOf(onPg1)).toMatchObject({ status: "ACTIVE" });
   });
 
   it("POST /v1/shards/migrate migrates every shard, and names each failing one with its tenants", async () => {
@@ -171,10 +171,8 @@ describe("POST /v1/shards[/:shardId]/migrate", () => {
     const { results } = await env.CONTROL_DB.prepare("SELECT id FROM shards ORDER BY id").all<{ id: string }>();
     expect(all.json.data).toEqual(results.map(({ id }) => ({ shard_id: id, applied: [], tenants_restored: 0 })));
 
-    const onPg1 = await env.CONTROL_DB.prepare(
-      "SELECT count(*) AS n FROM tenants WHERE shard_id = 'pg-1' AND status = 'ACTIVE'",
-    ).first<{ n: number }>();
-    expect(onPg1?.n).toBeGreaterThan(0);
+    const onPg1 = (await activeOn("pg-1")).length;
+    expect(onPg1).toBeGreaterThan(0);
     await env.CONTROL_DB.exec("UPDATE shards SET binding = 'SHARD_PG_DOWN' WHERE id = 'pg-1'");
     const failed = await migrateAll();
     expectProblem(failed, 503, "shard-migration-failed");
@@ -184,7 +182,7 @@ describe("POST /v1/shards[/:shardId]/migrate", () => {
     expect(outcomes.find((o) => o.shard_id === "pg-1")).toEqual({
       shard_id: "pg-1",
       error: expect.stringMatching(/^Shard migration failed: /),
-      tenants_marked: onPg1?.n,
+      tenants_marked: onPg1,
     });
     expect(outcomes.find((o) => o.shard_id === "d1-shared-0")).toEqual({
       shard_id: "d1-shared-0",
@@ -198,7 +196,7 @@ describe("POST /v1/shards[/:shardId]/migrate", () => {
     expect(fixed.json.data.find((o: { shard_id: string }) => o.shard_id === "pg-1")).toEqual({
       shard_id: "pg-1",
       applied: [],
-      tenants_restored: onPg1?.n,
+      tenants_restored: onPg1,
     });
   });
 
