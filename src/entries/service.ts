@@ -1,12 +1,15 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, notExists } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, notExists } from "drizzle-orm";
 import { chunksOf, overwriteEntry } from "../db/sql";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import type { ShardDb } from "../shards/d1-store";
 import type { EntryInput, EntryVersion, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
+import { entryPredicates } from "./predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "./rules";
 import { type Entry, entries, entryTags } from "./schema";
+
+const where = entryPredicates(entries, entryTags);
 
 /** The shard's triggers refuse a write past these; they are set in the write's own transaction. */
 const setStorageLimits = (db: ShardDb, tenantId: string, limits: StorageLimits) =>
@@ -37,9 +40,7 @@ export async function createEntry(
 }
 
 export async function getEntry(db: ShardDb, tenantId: string, entryId: string): Promise<Entry> {
-  const row = await retryRead(() =>
-    db.query.entries.findFirst({ where: and(eq(entries.tenantId, tenantId), eq(entries.id, entryId)) }),
-  );
+  const row = await retryRead(() => db.query.entries.findFirst({ where: where.entry(tenantId, entryId) }));
   if (!row) throw notFound("Entry");
   return row;
 }
@@ -66,7 +67,7 @@ export async function replaceEntry(
           db
             .update(entries)
             .set(replacementOf(input, current.version, now))
-            .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+            .where(where.entry(tenantId, entryId, current.version))
             .returning(),
         ]);
         return row;
@@ -84,13 +85,7 @@ export function deleteEntry(db: ShardDb, tenantId: string, entryId: string, prec
     async (current, conditional) => {
       const deleted = await db
         .delete(entries)
-        .where(
-          and(
-            eq(entries.tenantId, tenantId),
-            eq(entries.id, entryId),
-            conditional ? eq(entries.version, current.version) : undefined,
-          ),
-        )
+        .where(where.entry(tenantId, entryId, conditional ? current.version : undefined))
         .returning({ id: entries.id });
       return deleted.length;
     },
@@ -119,7 +114,7 @@ async function listPage(
     rows = await db
       .select()
       .from(entries)
-      .where(and(eq(entries.tenantId, tenantId), page.after ? lt(entries.id, page.after) : undefined))
+      .where(where.before(tenantId, page.after))
       .orderBy(desc(entries.id))
       .limit(page.limit + 1);
   } else {
@@ -128,14 +123,8 @@ async function listPage(
     rows = await db
       .select(getTableColumns(entries))
       .from(entryTags)
-      .innerJoin(entries, and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)))
-      .where(
-        and(
-          eq(entryTags.tenantId, tenantId),
-          eq(entryTags.tag, filter.tag),
-          page.after ? lt(entryTags.entryId, page.after) : undefined,
-        ),
-      )
+      .innerJoin(entries, where.tagOfEntry)
+      .where(where.taggedBefore(tenantId, filter.tag, page.after))
       .orderBy(desc(entryTags.entryId))
       .limit(page.limit + 1);
   }
@@ -147,13 +136,10 @@ async function listPage(
 /** D1 binds at most 100 parameters per statement; a chunk of ids leaves room for the tenant id. */
 const IDS_PER_STATEMENT = 90;
 
-const walkFrom = (tenantId: string, after: string | null) =>
-  and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after));
-
 /** Up to `limit` whole entries with id > `after` (null: from the start), ascending by id. */
 export function exportEntries(db: ShardDb, tenantId: string, after: string | null, limit: number): Promise<Entry[]> {
   return retryRead(() =>
-    db.select().from(entries).where(walkFrom(tenantId, after)).orderBy(asc(entries.id)).limit(limit),
+    db.select().from(entries).where(where.from(tenantId, after)).orderBy(asc(entries.id)).limit(limit),
   );
 }
 
@@ -168,7 +154,7 @@ export function entryVersions(
     db
       .select({ id: entries.id, version: entries.version })
       .from(entries)
-      .where(walkFrom(tenantId, after))
+      .where(where.from(tenantId, after))
       .orderBy(asc(entries.id))
       .limit(limit),
   );
@@ -177,10 +163,7 @@ export function entryVersions(
 /** The entries among `ids` that exist, in any order. */
 export async function readEntries(db: ShardDb, tenantId: string, ids: string[]): Promise<Entry[]> {
   const [first, ...rest] = chunksOf(ids, IDS_PER_STATEMENT).map((chunk) =>
-    db
-      .select()
-      .from(entries)
-      .where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk))),
+    db.select().from(entries).where(where.among(tenantId, chunk)),
   );
   if (!first) return [];
   // One batch: one round trip, and every chunk read at the same point.
@@ -212,7 +195,7 @@ export async function importEntries(db: ShardDb, tenantId: string, rows: Entry[]
 /** Deletes these entries (absent ones are ignored), in one batch. */
 export async function removeEntries(db: ShardDb, tenantId: string, ids: string[]): Promise<void> {
   const [first, ...rest] = chunksOf(ids, IDS_PER_STATEMENT).map((chunk) =>
-    db.delete(entries).where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk))),
+    db.delete(entries).where(where.among(tenantId, chunk)),
   );
   if (first) await db.batch([first, ...rest]);
 }

@@ -1,15 +1,18 @@
-import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, notExists, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, inArray, notExists, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import * as shardPgSchema from "../db/shard-pg-schema";
 import { chunksOf, overwriteEntry } from "../db/sql";
 import { entries, entryTags } from "../entries/pg-schema";
+import { entryPredicates } from "../entries/predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "../entries/rules";
 import type { Entry } from "../entries/schema";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import { shardTenants } from "./pg-tenant-schema";
 import type { EntryInput, EntryPage, EntryVersion, Precondition, ShardStore, StorageLimits } from "./store";
+
+const where = entryPredicates(entries, entryTags);
 
 export type PgShardDb = NodePgDatabase<typeof shardPgSchema>;
 type PgShardTx = Parameters<Parameters<PgShardDb["transaction"]>[0]>[0];
@@ -146,12 +149,7 @@ async function createEntry(
 }
 
 async function getEntry(db: PgShardDb, tenantId: string, entryId: string): Promise<Entry> {
-  const [row] = await retryRead(() =>
-    db
-      .select()
-      .from(entries)
-      .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId))),
-  );
+  const [row] = await retryRead(() => db.select().from(entries).where(where.entry(tenantId, entryId)));
   if (!row) throw notFound("Entry");
   return row;
 }
@@ -178,7 +176,7 @@ async function replaceEntry(
           const [updated] = await tx
             .update(entries)
             .set(replacementOf(input, current.version, now))
-            .where(and(eq(entries.tenantId, tenantId), eq(entries.id, entryId), eq(entries.version, current.version)))
+            .where(where.entry(tenantId, entryId, current.version))
             .returning();
           return updated;
         });
@@ -198,13 +196,7 @@ function deleteEntry(db: PgShardDb, tenantId: string, entryId: string, precondit
         await lockUsage(tx, tenantId);
         return tx
           .delete(entries)
-          .where(
-            and(
-              eq(entries.tenantId, tenantId),
-              eq(entries.id, entryId),
-              conditional ? eq(entries.version, current.version) : undefined,
-            ),
-          )
+          .where(where.entry(tenantId, entryId, conditional ? current.version : undefined))
           .returning({ id: entries.id });
       });
       return deleted.length;
@@ -225,7 +217,7 @@ async function listPage(
     rows = await db
       .select()
       .from(entries)
-      .where(and(eq(entries.tenantId, tenantId), page.after ? lt(entries.id, page.after) : undefined))
+      .where(where.before(tenantId, page.after))
       .orderBy(desc(entries.id))
       .limit(page.limit + 1);
   } else {
@@ -234,14 +226,8 @@ async function listPage(
     rows = await db
       .select(getTableColumns(entries))
       .from(entryTags)
-      .innerJoin(entries, and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)))
-      .where(
-        and(
-          eq(entryTags.tenantId, tenantId),
-          eq(entryTags.tag, filter.tag),
-          page.after ? lt(entryTags.entryId, page.after) : undefined,
-        ),
-      )
+      .innerJoin(entries, where.tagOfEntry)
+      .where(where.taggedBefore(tenantId, filter.tag, page.after))
       .orderBy(desc(entryTags.entryId))
       .limit(page.limit + 1);
   }
@@ -254,19 +240,16 @@ async function listPage(
 const ROWS_PER_STATEMENT = 500;
 const IDS_PER_STATEMENT = 1000;
 
-const walkFrom = (tenantId: string, after: string | null) =>
-  and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after));
-
 /** Ascending by id; ids compare bytewise (COLLATE "C"), as on D1. */
 function exportEntries(db: PgShardDb, tenantId: string, after: string | null, limit: number): Promise<Entry[]> {
-  return db.select().from(entries).where(walkFrom(tenantId, after)).orderBy(asc(entries.id)).limit(limit);
+  return db.select().from(entries).where(where.from(tenantId, after)).orderBy(asc(entries.id)).limit(limit);
 }
 
 function entryVersions(db: PgShardDb, tenantId: string, after: string | null, limit: number): Promise<EntryVersion[]> {
   return db
     .select({ id: entries.id, version: entries.version })
     .from(entries)
-    .where(walkFrom(tenantId, after))
+    .where(where.from(tenantId, after))
     .orderBy(asc(entries.id))
     .limit(limit);
 }
@@ -274,12 +257,7 @@ function entryVersions(db: PgShardDb, tenantId: string, after: string | null, li
 async function readEntries(db: PgShardDb, tenantId: string, ids: string[]): Promise<Entry[]> {
   const found: Entry[] = [];
   for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
-    found.push(
-      ...(await db
-        .select()
-        .from(entries)
-        .where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk)))),
-    );
+    found.push(...(await db.select().from(entries).where(where.among(tenantId, chunk))));
   }
   return found;
 }
@@ -314,7 +292,7 @@ async function removeEntries(db: PgShardDb, tenantId: string, ids: string[]): Pr
   await db.transaction(async (tx) => {
     await lockUsage(tx, tenantId);
     for (const chunk of chunksOf(ids, IDS_PER_STATEMENT)) {
-      await tx.delete(entries).where(and(eq(entries.tenantId, tenantId), inArray(entries.id, chunk)));
+      await tx.delete(entries).where(where.among(tenantId, chunk));
     }
   });
 }

@@ -1,0 +1,33 @@
+import { type AnyColumn, and, eq, gt, inArray, lt } from "drizzle-orm";
+
+type EntryColumns = { tenantId: AnyColumn; id: AnyColumn; version: AnyColumn };
+type TagColumns = { tenantId: AnyColumn; tag: AnyColumn; entryId: AnyColumn };
+
+/**
+ * The conditions of the entries queries, written once for both engines: SQLite and PostgreSQL
+ * spell them alike, only their drizzle tables (and query builders) differ.
+ */
+export function entryPredicates(entries: EntryColumns, entryTags: TagColumns) {
+  return {
+    /** One entry; with `version`, only while it is still at that version. */
+    entry: (tenantId: string, entryId: string, version?: number) =>
+      and(
+        eq(entries.tenantId, tenantId),
+        eq(entries.id, entryId),
+        version === undefined ? undefined : eq(entries.version, version),
+      ),
+    /** A newest-first page: ids below the cursor. */
+    before: (tenantId: string, after?: string) =>
+      and(eq(entries.tenantId, tenantId), after ? lt(entries.id, after) : undefined),
+    /** A newest-first page of one tag's index: entry ids below the cursor. */
+    taggedBefore: (tenantId: string, tag: string, after?: string) =>
+      and(eq(entryTags.tenantId, tenantId), eq(entryTags.tag, tag), after ? lt(entryTags.entryId, after) : undefined),
+    /** Joins a tag index row to its entry. */
+    tagOfEntry: and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)),
+    /** An ascending walk over a tenant's entries (moves): ids above `after`, or all from the start. */
+    from: (tenantId: string, after: string | null) =>
+      and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after)),
+    /** Some of a tenant's entries by id. */
+    among: (tenantId: string, ids: string[]) => and(eq(entries.tenantId, tenantId), inArray(entries.id, ids)),
+  };
+}
