@@ -18,6 +18,7 @@ import type {
   WriteResult,
 } from "../src/gate/protocol";
 import { quotaPeriod } from "../src/gate/quota-period";
+import { Reloads } from "../src/gate/reloads";
 import { SlidingWindowLog } from "../src/gate/sliding-window";
 import { effectiveScopes } from "../src/keys/scopes";
 import { digestsEqual } from "../src/keys/secret";
@@ -61,7 +62,13 @@ export class TenantGate extends DurableObject<Env> {
   private confirmedAt = 0;
   private lastFailureAt = 0;
   private stale = false;
-  private refreshing: Promise<void> | null = null;
+  /** The tenant the next reload is for: the one this object is named after. */
+  private reloadTenant = "";
+  private readonly reloads = new Reloads(
+    () => this.keys.keys(),
+    (keyIds) => this.reload(keyIds),
+    MAX_KEYS,
+  );
   /** What the stored copy holds, so a reload that changed nothing writes nothing. */
   private storedCopy: string | null = null;
 
@@ -185,45 +192,52 @@ export class TenantGate extends DurableObject<Env> {
     );
   }
 
-  /** Reloads the route and the known keys (plus `extraKeyId`) from the control database. */
-  private refresh(tenantId: string, extraKeyId?: string): Promise<void> {
-    this.refreshing ??= (async () => {
-      const keyIds = [...new Set([...this.keys.keys(), ...(extraKeyId ? [extraKeyId] : [])])].slice(-MAX_KEYS);
-      const db = controlDb(this.env);
-      try {
-        // Not db.batch: batch results are mapped by column name, and tenants and shards share some.
-        const [routeRows, keyRows] = await Promise.all([routeQuery(db, tenantId), gateKeysQuery(db, tenantId, keyIds)]);
-        this.route = toRoute(routeRows[0]);
-        this.keys = new Map(keyRows.map((key) => [key.id, key]));
-        this.confirmedAt = Date.now();
-        this.stale = false;
-        const copy = JSON.stringify([tenantId, this.route, keyRows]);
-        if (copy !== this.storedCopy) {
-          this.tenantId = tenantId;
-          this.ctx.storage.transactionSync(() => {
-            this.sql.exec("DELETE FROM copy");
-            this.saveCopy("tenant_id", tenantId);
-            this.saveCopy("route", this.route);
-            for (const key of keyRows) this.saveCopy(`key:${key.id}`, key);
-          });
-          this.storedCopy = copy;
-        }
-      } catch (error) {
-        this.lastFailureAt = Date.now();
-        this.stale = true;
-        console.warn(
-          JSON.stringify({
-            level: "warn",
-            msg: "gate refresh failed; serving the stored copy",
-            tenant_id: tenantId,
-            error: String(error),
-          }),
-        );
-      } finally {
-        this.refreshing = null;
+  /**
+   * Reloads the route and these keys from the control database. Never rejects: a failure marks
+   * the copy stale, and the stored copy goes on serving.
+   */
+  private async reload(keyIds: string[]): Promise<void> {
+    const tenantId = this.reloadTenant;
+    const db = controlDb(this.env);
+    try {
+      // Not db.batch: batch results are mapped by column name, and tenants and shards share some.
+      const [routeRows, keyRows] = await Promise.all([routeQuery(db, tenantId), gateKeysQuery(db, tenantId, keyIds)]);
+      this.route = toRoute(routeRows[0]);
+      this.keys = new Map(keyRows.map((key) => [key.id, key]));
+      this.confirmedAt = Date.now();
+      this.stale = false;
+      const copy = JSON.stringify([tenantId, this.route, keyRows]);
+      if (copy !== this.storedCopy) {
+        this.tenantId = tenantId;
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec("DELETE FROM copy");
+          this.saveCopy("tenant_id", tenantId);
+          this.saveCopy("route", this.route);
+          for (const key of keyRows) this.saveCopy(`key:${key.id}`, key);
+        });
+        this.storedCopy = copy;
       }
-    })();
-    return this.refreshing;
+    } catch (error) {
+      this.lastFailureAt = Date.now();
+      this.stale = true;
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: "gate refresh failed; serving the stored copy",
+          tenant_id: tenantId,
+          error: String(error),
+        }),
+      );
+    }
+  }
+
+  /**
+   * Reloads the copy, sharing a reload already under way when it answers the question: it asks
+   * for `keyId` (a key the copy lacks) and, unless `fresh`, it may have started earlier.
+   */
+  private refresh(tenantId: string, keyId?: string, fresh = false): Promise<void> {
+    this.reloadTenant = tenantId;
+    return this.reloads.request(keyId, fresh);
   }
 
   /** Makes sure the copy is at most GATE_MAX_STALENESS_MS old, unless the control DB is failing. */
@@ -233,7 +247,7 @@ export class TenantGate extends DurableObject<Env> {
     const tooOld = now - this.confirmedAt > this.maxStalenessMs || this.tenantId !== tenantId;
     if (known && !tooOld) return;
     if (known && this.stale && now - this.lastFailureAt < REFRESH_BACKOFF_MS) return;
-    await this.refresh(tenantId, keyId);
+    await this.refresh(tenantId, known ? undefined : keyId);
   }
 
   private policies(now: number, keyLimit: number | null, keyId: string | null): PolicyState[] {
@@ -544,7 +558,8 @@ export class TenantGate extends DurableObject<Env> {
   async invalidate(tenantId: string) {
     this.confirmedAt = 0;
     this.lastFailureAt = 0;
-    await this.refresh(tenantId);
+    // A reload already under way may have read before the change committed: wait for a new one.
+    await this.refresh(tenantId, undefined, true);
   }
 
   async view(tenantId: string): Promise<LimitsView> {
