@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
+import { documentIssues, MAX_DOCUMENT_DEPTH } from "./document";
 import type { Entry } from "./schema";
 
 export const MAX_ENTRY_BYTES = 64 * 1024;
@@ -11,15 +12,36 @@ export const EntryParams = TenantParams.extend({
 
 const Tag = z.string().regex(/^[\w.:-]{1,64}$/, "1-64 letters, digits, _ . : -");
 
+/**
+ * An entry's `data`: a JSON object within the document model (src/entries/document.ts) and
+ * MAX_ENTRY_BYTES. The model is checked on the parsed body as sent, before the record below
+ * copies it (which would drop a `__proto__` key unseen).
+ */
+const EntryData = z
+  .unknown()
+  .superRefine((data, ctx) => {
+    const issues = documentIssues(data);
+    for (const issue of issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    // Only measured once the nesting is known to be bounded: JSON.stringify recurses.
+    if (
+      issues.length === 0 &&
+      typeof data === "object" &&
+      data !== null &&
+      new TextEncoder().encode(JSON.stringify(data)).byteLength > MAX_ENTRY_BYTES
+    ) {
+      ctx.addIssue({ code: "custom", message: `data must serialise to at most ${MAX_ENTRY_BYTES} bytes of JSON` });
+    }
+  })
+  .pipe(z.record(z.string(), z.unknown()))
+  .openapi({
+    type: "object",
+    description: `A JSON object of at most ${MAX_ENTRY_BYTES} bytes, nested at most ${MAX_DOCUMENT_DEPTH} levels; no U+0000 or lone surrogates in strings or keys, no key \`__proto__\``,
+    example: { title: "hello" },
+  });
+
 export const EntryBody = z
   .object({
-    data: z
-      .record(z.string(), z.unknown())
-      .refine(
-        (data) => new TextEncoder().encode(JSON.stringify(data)).byteLength <= MAX_ENTRY_BYTES,
-        `data must serialise to at most ${MAX_ENTRY_BYTES} bytes of JSON`,
-      )
-      .openapi({ type: "object", example: { title: "hello" } }),
+    data: EntryData,
     tags: z.array(Tag).max(32).default([]),
   })
   .strict()

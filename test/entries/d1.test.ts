@@ -1,4 +1,5 @@
 // The entries behaviour suite on a D1 shard (test/entries/postgres.test.ts runs it on PostgreSQL).
+import { entryDocumentBehaviour } from "./behaviour/document";
 import { entryErrorsBehaviour } from "./behaviour/errors";
 import { entryRoutesBehaviour } from "./behaviour/routes";
 import { storageQuotaBehaviour } from "./behaviour/storage-quota";
@@ -7,4 +8,5 @@ import { onShard } from "./fixture";
 onShard("d1-shared-0");
 entryRoutesBehaviour();
 entryErrorsBehaviour();
+entryDocumentBehaviour();
 storageQuotaBehaviour();

@@ -1,4 +1,5 @@
 // The entries behaviour suite on the PostgreSQL shard, through Hyperdrive (see d1.test.ts).
+import { entryDocumentBehaviour } from "./behaviour/document";
 import { entryErrorsBehaviour } from "./behaviour/errors";
 import { entryRoutesBehaviour } from "./behaviour/routes";
 import { storageQuotaBehaviour } from "./behaviour/storage-quota";
@@ -7,4 +8,5 @@ import { onShard } from "./fixture";
 onShard("pg-0");
 entryRoutesBehaviour();
 entryErrorsBehaviour();
+entryDocumentBehaviour();
 storageQuotaBehaviour();
