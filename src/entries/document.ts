@@ -6,6 +6,8 @@
  * - the key `__proto__`: JavaScript objects (this API's validator included) cannot hold it as a
  *   plain key, so it would be dropped silently, here or in a client;
  * - a number JSON parsing turned into Infinity (such as 1e400): it would be stored as null;
+ * - an integer beyond ±(2^53 − 1), the range RFC 8259 §6 calls interoperable: a double cannot
+ *   hold it exactly, so it would be stored rounded (found by `parseMarkingInexact`);
  * - nesting deeper than MAX_DOCUMENT_DEPTH, `data` itself being the first level.
  */
 export const MAX_DOCUMENT_DEPTH = 64;
@@ -13,6 +15,30 @@ export const MAX_DOCUMENT_DEPTH = 64;
 export const MAX_DOCUMENT_ISSUES = 20;
 
 export type DocumentIssue = { path: (string | number)[]; message: string };
+
+/** Where JSON text held an integer literal that a double cannot hold exactly. */
+export class InexactInteger {
+  constructor(readonly source: string) {}
+}
+
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/**
+ * Parses JSON text like JSON.parse, but leaves an InexactInteger where an integer literal lies
+ * outside ±(2^53 − 1), so that documentIssues can say where it is. Reading a literal's source
+ * text is the only way to tell 12345678901234567890 (rounded) from 1e19 (meant as a double).
+ */
+export function parseMarkingInexact(text: string): { value: unknown; inexact: boolean } {
+  let inexact = false;
+  const value = JSON.parse(text, (_key, parsed, context?: { source?: string }) => {
+    if (typeof parsed !== "number" || Number.isSafeInteger(parsed)) return parsed;
+    const source = context?.source;
+    if (source === undefined || !INTEGER_LITERAL.test(source)) return parsed;
+    inexact = true;
+    return new InexactInteger(source);
+  });
+  return { value, inexact };
+}
 
 type Container = { value: object; depth: number; parent: Container | null; key: string | number | null };
 
@@ -59,6 +85,9 @@ export function documentIssues(document: unknown, limit = MAX_DOCUMENT_ISSUES): 
         if (!Number.isFinite(value) && report(pathOf(container, key), "the number is too large for a double")) {
           return issues;
         }
+      } else if (value instanceof InexactInteger) {
+        const message = `the integer ${value.source.slice(0, 40)} is beyond ±(2^53 − 1) and would be rounded; send it as a string`;
+        if (report(pathOf(container, key), message)) return issues;
       } else if (value !== null && typeof value === "object") {
         if (container.depth + 1 > MAX_DOCUMENT_DEPTH) {
           if (report(pathOf(container, key), `data may be nested at most ${MAX_DOCUMENT_DEPTH} levels deep`)) {

@@ -14,6 +14,7 @@ import {
   TenantParams,
 } from "../http/schemas";
 import { tenantShard } from "../shards/middleware";
+import { exactNumbers } from "./exact-numbers";
 import {
   EntryBody,
   EntryListQuery,
@@ -29,6 +30,8 @@ import {
 const tags = ["Entries"];
 const reader = [tenantAccess(), requireScope("entries:read"), tenantShard()];
 const writer = [tenantAccess(), requireScope("entries:write"), tenantShard()];
+/** Writes with a body: its numbers are checked against the source text before the shard is opened. */
+const documentWriter = [tenantAccess(), requireScope("entries:write"), exactNumbers(), tenantShard()];
 const etagHeader = { ETag: { description: "The entry's version", schema: { type: "string" as const } } };
 const dataErrors = {
   ...errorResponses,
@@ -44,7 +47,7 @@ export const entryRoutes = createRouter()
       path: "/",
       tags,
       summary: "Create an entry",
-      middleware: writer,
+      middleware: documentWriter,
       request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(EntryBody), required: true } },
       responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
     }),
@@ -103,7 +106,7 @@ export const entryRoutes = createRouter()
       path: "/{entryId}",
       tags,
       summary: "Replace an entry; send If-Match for optimistic concurrency",
-      middleware: writer,
+      middleware: documentWriter,
       request: { params: EntryParams, headers: IfMatchHeader, body: { ...json(EntryBody), required: true } },
       responses: {
         200: { description: "The new version", headers: etagHeader, ...json(EntrySchema) },

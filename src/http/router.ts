@@ -1,11 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { ZodError } from "zod";
 import type { AppEnv } from "../env";
 import { AppError, type FieldError } from "./problems";
 
 const LOCATION: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
 
-export function validationError(error: ZodError, target: string): AppError {
+/** The part of a ZodError that a problem lists; a check of our own can produce the same. */
+type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string; code?: string }[] };
+
+export function validationError(error: Issues, target: string): AppError {
   const location = LOCATION[target] ?? target;
   const errors: FieldError[] = error.issues.map((issue) => ({
     path: [location, ...issue.path.map(String)].join("."),

@@ -14,6 +14,7 @@ import {
   removeEntries,
   replaceEntry,
 } from "../entries/service";
+import { d1Refusal } from "./refusals";
 import type { ShardStore } from "./store";
 import { shardTenants } from "./tenant-schema";
 
@@ -34,19 +35,24 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
   const session = database.withSession(start.bookmark ?? (start.write ? "first-primary" : "first-unconstrained"));
   // drizzle needs only prepare() and batch(), which a session has.
   const db: ShardDb = drizzle(session as unknown as D1Database, { schema: shardSchema });
+  // A statement refused for its values is the request's answer, not the shard failing.
+  const answer = <T>(result: Promise<T>): Promise<T> =>
+    result.catch((error: unknown) => {
+      throw d1Refusal(error);
+    });
   return {
     engine: "d1",
-    createEntry: (tenantId, input, limits, now) => createEntry(db, tenantId, input, limits, now),
-    getEntry: (tenantId, entryId) => getEntry(db, tenantId, entryId),
-    listEntries: (tenantId, filter, page) => listEntries(db, tenantId, filter, page),
+    createEntry: (tenantId, input, limits, now) => answer(createEntry(db, tenantId, input, limits, now)),
+    getEntry: (tenantId, entryId) => answer(getEntry(db, tenantId, entryId)),
+    listEntries: (tenantId, filter, page) => answer(listEntries(db, tenantId, filter, page)),
     replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
-      replaceEntry(db, tenantId, entryId, input, precondition, limits, now),
-    deleteEntry: (tenantId, entryId, precondition) => deleteEntry(db, tenantId, entryId, precondition),
+      answer(replaceEntry(db, tenantId, entryId, input, precondition, limits, now)),
+    deleteEntry: (tenantId, entryId, precondition) => answer(deleteEntry(db, tenantId, entryId, precondition)),
     async registerTenant(tenantId, now = Date.now()) {
-      await db.insert(shardTenants).values({ tenantId, provisionedAt: now }).onConflictDoNothing();
+      await answer(db.insert(shardTenants).values({ tenantId, provisionedAt: now }).onConflictDoNothing());
     },
     async storageOf(tenantId) {
-      const row = await db.query.shardTenants.findFirst({ where: eq(shardTenants.tenantId, tenantId) });
+      const row = await answer(db.query.shardTenants.findFirst({ where: eq(shardTenants.tenantId, tenantId) }));
       return row
         ? {
             entryCount: row.entryCount,
@@ -70,12 +76,12 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
         storedBytes: Number(row?.storedBytes ?? 0),
       };
     },
-    exportEntries: (tenantId, after, limit) => exportEntries(db, tenantId, after, limit),
-    entryVersions: (tenantId, after, limit) => entryVersions(db, tenantId, after, limit),
-    readEntries: (tenantId, ids) => readEntries(db, tenantId, ids),
-    importEntries: (tenantId, rows) => importEntries(db, tenantId, rows),
-    removeEntries: (tenantId, ids) => removeEntries(db, tenantId, ids),
-    purgeTenant: (tenantId, limit) => purgeTenant(db, tenantId, limit),
+    exportEntries: (tenantId, after, limit) => answer(exportEntries(db, tenantId, after, limit)),
+    entryVersions: (tenantId, after, limit) => answer(entryVersions(db, tenantId, after, limit)),
+    readEntries: (tenantId, ids) => answer(readEntries(db, tenantId, ids)),
+    importEntries: (tenantId, rows) => answer(importEntries(db, tenantId, rows)),
+    removeEntries: (tenantId, ids) => answer(removeEntries(db, tenantId, ids)),
+    purgeTenant: (tenantId, limit) => answer(purgeTenant(db, tenantId, limit)),
     bookmark: () => session.getBookmark(),
     close: async () => undefined,
   };

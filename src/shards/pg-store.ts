@@ -10,6 +10,7 @@ import type { Entry } from "../entries/schema";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import { shardTenants } from "./pg-tenant-schema";
+import { pgRefusal } from "./refusals";
 import type { EntryInput, EntryPage, EntryVersion, Precondition, ShardStore, StorageLimits } from "./store";
 
 const where = entryPredicates(entries, entryTags);
@@ -39,7 +40,12 @@ export async function connectPg(connectionString: string): Promise<pg.Client> {
 export async function openPgShard(connectionString: string): Promise<ShardStore> {
   const client = await connectPg(connectionString);
   const db: PgShardDb = drizzle(client, { schema: shardPgSchema });
-  const one = oneAtATime();
+  const serial = oneAtATime();
+  // A statement refused for its values is the request's answer, not the shard failing.
+  const one = <T>(run: () => Promise<T>): Promise<T> =>
+    serial(run).catch((error: unknown) => {
+      throw pgRefusal(error);
+    });
   return {
     engine: "postgres",
     createEntry: (tenantId, input, limits, now) => one(() => createEntry(db, tenantId, input, limits, now)),
@@ -75,7 +81,7 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     removeEntries: (tenantId, ids) => one(() => removeEntries(db, tenantId, ids)),
     purgeTenant: (tenantId, limit) => one(() => purgeTenant(db, tenantId, limit)),
     bookmark: () => null,
-    close: () => one(() => client.end()),
+    close: () => serial(() => client.end()),
   };
 }
 

@@ -72,7 +72,10 @@ export function entryDocumentBehaviour() {
         for (const res of await writeBoth(bodyWith(json))) {
           expectProblem(res, 400, "validation-error");
           expect(res.json.errors).toEqual([
-            expect.objectContaining({ path: expect.stringMatching(/^body\.data\.v/), message: expect.stringMatching(/64/) }),
+            expect.objectContaining({
+              path: expect.stringMatching(/^body\.data\.v/),
+              message: expect.stringMatching(/64/),
+            }),
           ]);
         }
       }
@@ -115,6 +118,30 @@ export function entryDocumentBehaviour() {
         expectProblem(res, 400, "validation-error");
         expect(errorPaths(res)).toContain("body.data.v");
       }
+    });
+
+    it("refuses an integer a double cannot hold exactly, and keeps every number it can", async () => {
+      const { writeBoth, create, send } = await setup();
+      for (const literal of ["12345678901234567890", "9007199254740992", "-9007199254740993"]) {
+        for (const res of await writeBoth(`{"data":{"n":[1,{"id":${literal}}],"bad":"\\u0000"}}`)) {
+          expectProblem(res, 400, "validation-error");
+          // Every problem of the document at once, the rounded number among them.
+          expect(errorPaths(res).sort(), literal).toEqual(["body.data.bad", "body.data.n.1.id"]);
+          expect(JSON.stringify(res.json.errors)).toContain(literal);
+        }
+      }
+      const body = '{"data":{"max":9007199254740991,"min":-9007199254740991,"big":1e300,"small":5e-324,"x":0.1}}';
+      const created = await send("", { method: "POST", body });
+      expect(created.status, created.text).toBe(201);
+      const read = await send(`/${created.json.id}`);
+      expect(read.json.data).toEqual({
+        max: 9007199254740991,
+        min: -9007199254740991,
+        big: 1e300,
+        small: 5e-324,
+        x: 0.1,
+      });
+      expect((await create({ data: { id: "12345678901234567890" } })).data.id).toBe("12345678901234567890");
     });
 
     it("reports at most 20 problems of one document", async () => {
