@@ -12,6 +12,7 @@ import {
   pageOf,
   problemResponseOf,
   TenantParams,
+  unprocessableResponse,
 } from "../http/schemas";
 import { tenantShard } from "../shards/middleware";
 import { exactNumbers } from "./exact-numbers";
@@ -36,6 +37,7 @@ const etagHeader = { ETag: { description: "The entry's version", schema: { type:
 const dataErrors = {
   ...errorResponses,
   ...conflictResponse,
+  ...unprocessableResponse,
   503: problemResponseOf("The tenant's shard is unavailable"),
 };
 const preconditionFailed = { 412: problemResponseOf("If-Match did not match the current version") };
