@@ -6,6 +6,7 @@ declare global {
       CONTROL_MIGRATIONS: D1Migration[];
       SHARD_MIGRATIONS: D1Migration[];
       SHARD_D1_FRESH: D1Database;
+      SHARD_PG_DOWN: Hyperdrive;
       MOVE_CLEANUP_DELAY_SECONDS: string;
     }
   }
