@@ -83,6 +83,10 @@ export function expectProblem(res: Awaited<ReturnType<typeof call>>, status: num
   if (!String(res.json?.type).endsWith(`/${type}`)) throw new Error(`expected type ${type}, got ${detail}`);
   if (!res.json?.request_id || res.json.request_id !== res.headers.get("X-Request-Id"))
     throw new Error(`request id missing: ${detail}`);
+  for (const field of ["title", "detail", "instance"]) {
+    if (typeof res.json[field] !== "string" || res.json[field] === "") throw new Error(`no ${field}: ${detail}`);
+  }
+  if (res.json.status !== status) throw new Error(`status field is not ${status}: ${detail}`);
 }
 
 /**

@@ -16,7 +16,7 @@ export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
     type: problemTypeUri(c.env?.PROBLEM_BASE_URL, error.type),
     title: PROBLEMS[error.type].title,
     status: error.status,
-    ...(error.detail ? { detail: error.detail } : {}),
+    detail: error.detail,
     instance: new URL(c.req.url).pathname,
     request_id: requestId,
     ...error.extensions,

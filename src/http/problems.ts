@@ -2,44 +2,148 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /**
  * The closed set of problem types this API answers with. The slug is the last segment of the
- * problem's `type` URI and never changes once published.
+ * problem's `type` URI and never changes once published. `detail` is what a problem says when
+ * the code raising it has nothing more specific to say.
  */
 export const PROBLEMS = {
-  "validation-error": { status: 400, title: "The request is not valid" },
-  "malformed-json": { status: 400, title: "The request body is not valid JSON" },
-  unauthenticated: { status: 401, title: "Authentication is required" },
-  "invalid-api-key": { status: 401, title: "The API key is invalid, expired or revoked" },
-  "insufficient-scope": { status: 403, title: "The API key lacks a required scope" },
-  forbidden: { status: 403, title: "This caller may not do that" },
-  "tenant-suspended": { status: 403, title: "The tenant is suspended" },
-  "storage-quota-exceeded": { status: 403, title: "The write would exceed the tenant's storage quota" },
-  "not-found": { status: 404, title: "The resource does not exist" },
-  "method-not-allowed": { status: 405, title: "The method is not allowed on this resource" },
-  conflict: { status: 409, title: "The request conflicts with the current state" },
+  "validation-error": {
+    status: 400,
+    title: "The request is not valid",
+    detail: "Some fields of the request are not valid; `errors` lists each with its path",
+  },
+  "malformed-json": {
+    status: 400,
+    title: "The request body is not valid JSON",
+    detail: "The request body could not be parsed as JSON",
+  },
+  unauthenticated: {
+    status: 401,
+    title: "Authentication is required",
+    detail: "Send an API key as `Authorization: Bearer <key>`",
+  },
+  "invalid-api-key": {
+    status: 401,
+    title: "The API key is invalid, expired or revoked",
+    detail: "The API key sent is unknown, wrong, expired or revoked; check it, or ask a tenant admin for a new one",
+  },
+  "insufficient-scope": {
+    status: 403,
+    title: "The API key lacks a required scope",
+    detail: "The API key lacks a scope this operation needs",
+  },
+  forbidden: { status: 403, title: "This caller may not do that", detail: "This caller may not do that" },
+  "tenant-suspended": {
+    status: 403,
+    title: "The tenant is suspended",
+    detail: "The tenant is suspended; its keys work again once a platform admin makes it ACTIVE",
+  },
+  "storage-quota-exceeded": {
+    status: 403,
+    title: "The write would exceed the tenant's storage quota",
+    detail: "The write would pass the plan's number of entries or stored bytes; delete entries or change the plan",
+  },
+  "not-found": {
+    status: 404,
+    title: "The resource does not exist",
+    detail: "Nothing exists at this URL for this caller",
+  },
+  "method-not-allowed": {
+    status: 405,
+    title: "The method is not allowed on this resource",
+    detail: "This method is not allowed here; the Allow header lists those that are",
+  },
+  conflict: {
+    status: 409,
+    title: "The request conflicts with the current state",
+    detail: "The request conflicts with the resource's current state; read it again and retry",
+  },
   "idempotency-key-in-use": {
     status: 409,
     title: "A request with this Idempotency-Key is still being processed",
+    detail: "A request with this Idempotency-Key is still running; retry after Retry-After for its response",
   },
-  "tenant-not-ready": { status: 409, title: "The tenant is not ready to serve data" },
-  "precondition-failed": { status: 412, title: "The resource has changed since it was read" },
-  "payload-too-large": { status: 413, title: "The request body is too large" },
-  "unsupported-media-type": { status: 415, title: "The request body must be application/json" },
+  "tenant-not-ready": {
+    status: 409,
+    title: "The tenant is not ready to serve data",
+    detail: "The tenant is not ACTIVE, so its data cannot be served yet",
+  },
+  "precondition-failed": {
+    status: 412,
+    title: "The resource has changed since it was read",
+    detail: "The resource changed since the ETag sent in If-Match; read it again and retry",
+  },
+  "payload-too-large": {
+    status: 413,
+    title: "The request body is too large",
+    detail: "The request body is larger than this API accepts",
+  },
+  "unsupported-media-type": {
+    status: 415,
+    title: "The request body must be application/json",
+    detail: "Send the body as JSON with `Content-Type: application/json`",
+  },
   "idempotency-key-reused": {
     status: 422,
     title: "The Idempotency-Key was already used with a different request",
+    detail: "This Idempotency-Key was sent before with another method, path or body; use a new key for a new request",
   },
-  "unprocessable-entity": { status: 422, title: "The request cannot be processed" },
-  "rate-limited": { status: 429, title: "Too many requests; retry after the indicated time" },
-  "quota-exhausted": { status: 429, title: "The monthly request quota is used up" },
-  "internal-error": { status: 500, title: "An unexpected error occurred" },
-  "shard-unavailable": { status: 503, title: "The tenant's data shard is unavailable" },
-  "shard-migration-failed": { status: 503, title: "A shard's migrations failed; its tenants are in MIGRATION_ERROR" },
-  "shard-read-only": { status: 503, title: "The tenant's data shard accepts no writes right now" },
-  "tenant-moving": { status: 503, title: "The tenant's data is being moved; writes resume shortly" },
-  "circuit-open": { status: 503, title: "Calls to a failing dependency are paused" },
-  "concurrency-limit": { status: 503, title: "Too many requests of this tenant are in flight" },
-  "control-plane-unavailable": { status: 503, title: "The platform cannot verify this request right now" },
-} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+  "unprocessable-entity": {
+    status: 422,
+    title: "The request cannot be processed",
+    detail: "The request is well-formed but cannot be carried out as it stands",
+  },
+  "rate-limited": {
+    status: 429,
+    title: "Too many requests; retry after the indicated time",
+    detail: "A rate limit is reached; retry after the seconds in Retry-After",
+  },
+  "quota-exhausted": {
+    status: 429,
+    title: "The monthly request quota is used up",
+    detail: "The monthly request quota is used up; it resets at `resets_at`",
+  },
+  "internal-error": {
+    status: 500,
+    title: "An unexpected error occurred",
+    detail:
+      "Something failed on our side; it was logged under this request_id, which is what to quote when reporting it. Retrying later may succeed",
+  },
+  "shard-unavailable": {
+    status: 503,
+    title: "The tenant's data shard is unavailable",
+    detail: "The tenant's data shard cannot be reached right now; retry after Retry-After",
+  },
+  "shard-migration-failed": {
+    status: 503,
+    title: "A shard's migrations failed; its tenants are in MIGRATION_ERROR",
+    detail: "A shard's migrations failed; `shards` lists each shard's outcome",
+  },
+  "shard-read-only": {
+    status: 503,
+    title: "The tenant's data shard accepts no writes right now",
+    detail: "The tenant's data shard is read-only for now; reads still work, retry writes after Retry-After",
+  },
+  "tenant-moving": {
+    status: 503,
+    title: "The tenant's data is being moved; writes resume shortly",
+    detail: "The tenant's data is being moved to another shard; writes resume shortly, retry after Retry-After",
+  },
+  "circuit-open": {
+    status: 503,
+    title: "Calls to a failing dependency are paused",
+    detail: "Calls to a failing dependency are paused; retry after Retry-After",
+  },
+  "concurrency-limit": {
+    status: 503,
+    title: "Too many requests of this tenant are in flight",
+    detail: "The tenant has its maximum of requests in flight; retry after Retry-After",
+  },
+  "control-plane-unavailable": {
+    status: 503,
+    title: "The platform cannot verify this request right now",
+    detail: "The platform cannot verify this request right now; retry after Retry-After",
+  },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string; detail: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;
 
@@ -49,7 +153,7 @@ export type FieldError = { path: string; message: string; code?: string };
 export class AppError extends Error {
   readonly type: ProblemType;
   readonly status: ContentfulStatusCode;
-  readonly detail?: string;
+  readonly detail: string;
   readonly extensions: Record<string, unknown>;
   readonly headers: Record<string, string>;
 
@@ -62,7 +166,7 @@ export class AppError extends Error {
     this.name = "AppError";
     this.type = type;
     this.status = PROBLEMS[type].status;
-    this.detail = detail;
+    this.detail = detail ?? PROBLEMS[type].detail;
     this.extensions = options.extensions ?? {};
     this.headers = options.headers ?? {};
   }

@@ -6,7 +6,7 @@ export const ProblemSchema = z
     type: z.string().url(),
     title: z.string(),
     status: z.number().int(),
-    detail: z.string().optional(),
+    detail: z.string(),
     instance: z.string().optional(),
     request_id: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { PROBLEMS } from "../../src/http/problems";
 import { adminKey, call, captureConsole, createTenant, expectProblem, tenantKey } from "../helpers";
 
 // This file breaks the control database on purpose; storage is isolated per test file, so the
@@ -18,13 +19,14 @@ async function warmTenant(admin: string) {
 /** Asserts a 500 problem document that reveals nothing about the fault behind it. */
 function expectOpaqueInternalError(res: Awaited<ReturnType<typeof call>>) {
   expectProblem(res, 500, "internal-error");
-  expect(Object.keys(res.json).sort()).toEqual(["instance", "request_id", "status", "title", "type"]);
+  expect(Object.keys(res.json).sort()).toEqual(["detail", "instance", "request_id", "status", "title", "type"]);
   expect(res.json.title).toBe("An unexpected error occurred");
+  // The same words whatever failed: they point to the request id, never at the fault.
+  expect(res.json.detail).toBe(PROBLEMS["internal-error"].detail);
   for (const leak of [/no such table/i, /sqlite/i, /D1_/, /select\s/i, /\bfrom\s+["`]?users/i, /\n\s+at\s/, /Error:/]) {
     expect(res.text).not.toMatch(leak);
   }
   expect(res.json.stack).toBeUndefined();
-  expect(res.json.detail).toBeUndefined();
 }
 
 describe("an unexpected internal failure", () => {
