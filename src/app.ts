@@ -1,13 +1,14 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { authenticate } from "./auth/authenticate";
+import { docsRoutes } from "./docs/routes";
 import { entryRoutes } from "./entries/routes";
 import type { AppEnv } from "./env";
 import { limitRoutes } from "./gate/routes";
 import { authenticatedPingRoutes, pingRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
+import { cacheControl } from "./http/cache-control";
 import { configurableCors } from "./http/cors";
 import { idempotency } from "./http/idempotency";
 import { notFoundHandler } from "./http/not-found";
@@ -26,11 +27,20 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use(requestId({ generator: () => crypto.randomUUID() }));
-  app.use(secureHeaders());
+  app.use(cacheControl());
+  // JSON needs no sources at all; the docs page sets its own policy, which this leaves alone.
+  app.use(
+    secureHeaders({ overwrite: false, contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }),
+  );
   app.use(configurableCors());
   app.use(limitBody());
   app.use("/v1/*", authenticate());
   app.use("/v1/*", idempotency());
+  // The document changes with each deploy; a cache must ask again every time.
+  app.use("/openapi.json", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-cache");
+  });
 
   app.route("/ping", pingRoutes);
   app.route("/v1/ping", authenticatedPingRoutes);
@@ -59,7 +69,7 @@ export function createApp() {
     servers: [{ url: new URL(c.req.url).origin }],
     security: [{ apiKey: [] }],
   }));
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "edge-tenancy API" }));
+  app.route("/docs", docsRoutes);
   app.get("/", (c) => c.json({ name: "edge-tenancy", version: API_VERSION, docs: "/docs", openapi: "/openapi.json" }));
 
   app.onError(onError);

@@ -13,10 +13,10 @@
 // 100, reject the rest with 429 problem+json carrying Retry-After, and the gate's count must agree.
 // Exit codes: 0 whatever the performance targets say; 1 on errors, unexpected statuses or NOT EXACT.
 import os from "node:os";
+import { startWorkerd } from "../lib/workerd.mjs";
 import { burst, runLoad } from "./load.mjs";
 import { runScale } from "./scale.mjs";
 import { rounded, summarize } from "./stats.mjs";
-import { startWorkerd } from "./workerd.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8797);
 const CONCURRENCY = 8;

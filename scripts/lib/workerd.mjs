@@ -1,5 +1,6 @@
 // Serves the Worker straight from workerd through Miniflare, without `wrangler dev`'s proxy (which
 // adds a Node hop and live reload to every request and would dominate what the bench measures).
+// The bench and the browser test of /docs use it.
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -7,7 +8,7 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangle
 import { newId } from "../../src/http/ids.ts";
 import { SCOPES } from "../../src/keys/scopes.ts";
 import { generateKey } from "../../src/keys/secret.ts";
-import { wrangler } from "../lib/wrangler.mjs";
+import { wrangler } from "./wrangler.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const OUT_DIR = join(root, ".wrangler/bench/dist");
@@ -32,9 +33,9 @@ async function migrate(db, dir) {
  * database's migrations, mints a platform-admin key and runs the deploy step that migrates every
  * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`.
  */
-export async function startWorkerd({ port = 8797 } = {}) {
-  rmSync(OUT_DIR, { recursive: true, force: true });
-  wrangler(["deploy", "--dry-run", "--outdir", OUT_DIR], { quiet: true });
+export async function startWorkerd({ port = 8797, outDir = OUT_DIR } = {}) {
+  rmSync(outDir, { recursive: true, force: true });
+  wrangler(["deploy", "--dry-run", "--outdir", outDir], { quiet: true });
 
   const config = unstable_readConfig({ config: CONFIG });
   const { workerOptions } = unstable_getMiniflareWorkerOptions(CONFIG);
@@ -47,12 +48,12 @@ export async function startWorkerd({ port = 8797 } = {}) {
         {
           name: config.name,
           // The bundle: index.js plus the text modules wrangler emitted beside it (the SQL of the
-          // PostgreSQL shard migrations).
-          modulesRoot: OUT_DIR,
-          modules: readdirSync(OUT_DIR)
-            .filter((name) => name === "index.js" || name.endsWith(".sql"))
+          // shard migrations, the /docs page's Swagger UI).
+          modulesRoot: outDir,
+          modules: readdirSync(outDir)
+            .filter((name) => name !== "README.md" && !name.endsWith(".map"))
             .sort((a) => (a === "index.js" ? -1 : 1))
-            .map((name) => ({ type: name === "index.js" ? "ESModule" : "Text", path: join(OUT_DIR, name) })),
+            .map((name) => ({ type: name === "index.js" ? "ESModule" : "Text", path: join(outDir, name) })),
           compatibilityDate: workerOptions.compatibilityDate,
           compatibilityFlags: workerOptions.compatibilityFlags,
           bindings: workerOptions.bindings,
