@@ -12,12 +12,12 @@ const sqlAsText = {
 };
 
 export default defineConfig({
+  // pg picks its socket with require("pg-cloudflare"), whose workerd build is behind the "workerd"
+  // export condition; without it the test pool resolves an empty stub.
+  ssr: { resolve: { conditions: ["workerd", "worker", "module", "browser"] } },
   test: {
     projects: [
       {
-        // pg picks its socket with require("pg-cloudflare"), whose workerd build is behind the
-        // "workerd" export condition; without it the test pool resolves an empty stub.
-        ssr: { resolve: { conditions: ["workerd", "worker", "module", "browser"] } },
         // Everything that touches the Worker runs inside workerd against real local bindings.
         plugins: [
           cloudflareTest(async () => ({
@@ -47,7 +47,8 @@ export default defineConfig({
         },
       },
       {
-        // Checks whose tools need Node (e.g. the OpenAPI 3.1 validator compiles schemas with eval).
+        // Checks whose tools need Node (e.g. the OpenAPI 3.1 validator compiles schemas with eval;
+        // the /docs test drives Chromium).
         plugins: [sqlAsText],
         test: { name: "node", include: ["test/**/*.node.test.ts"], environment: "node" },
       },

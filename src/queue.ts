@@ -16,7 +16,7 @@ export async function queue(batch: MessageBatch, env: Env) {
         return;
       }
       try {
-        await runMoveStep(env, message.body.moveId);
+        await runMoveStep(env, message.body.moveId, message.body.seq);
         message.ack();
       } catch (error) {
         console.error(

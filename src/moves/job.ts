@@ -15,8 +15,13 @@ import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
 
 /** A step stops starting new batches after this long, so one message is one bounded piece of work. */
 const STEP_BUDGET_MS = 15_000;
-/** A step holds its move this long at most; a consumer that dies lets the next delivery take over. */
-const LEASE_MS = 2 * 60_000;
+/**
+ * A step holds its move for this long past its last renewal, and renews every LEASE_RENEW_MS
+ * while it runs, however slow it is: a consumer that dies mid-step frees the move within
+ * LEASE_MS, for the sweep (src/moves/service.ts) to resume it.
+ */
+export const LEASE_MS = 20_000;
+export const LEASE_RENEW_MS = 5_000;
 /** Failed steps in a row before a move that has not switched yet gives up and rolls back. */
 const MAX_ATTEMPTS = 5;
 /** Catch-up passes before the fence stop once a pass changes at most this many entries. */
@@ -38,20 +43,55 @@ type Change = Partial<
 >;
 type StepOutcome = { change: Change; next: number | null };
 
-/** Takes the move for this step unless another consumer holds it or it is finished. */
-async function claim(db: ControlDb, moveId: string, now: number): Promise<TenantMove | undefined> {
+/**
+ * Takes the move for this step unless another consumer holds it, it is finished, or the message
+ * is stale (`seq` is not the move's step count: another message of that count already ran).
+ */
+async function claim(
+  db: ControlDb,
+  moveId: string,
+  seq: number | undefined,
+  token: string,
+  now: number,
+): Promise<TenantMove | undefined> {
   const [move] = await db
     .update(tenantMoves)
-    .set({ leaseUntil: now + LEASE_MS })
+    .set({ leaseUntil: now + LEASE_MS, leaseToken: token, stepSeq: sql`${tenantMoves.stepSeq} + 1` })
     .where(
       and(
         eq(tenantMoves.id, moveId),
         lt(tenantMoves.leaseUntil, now),
         notInArray(tenantMoves.state, [...FINISHED_STATES]),
+        seq === undefined ? undefined : eq(tenantMoves.stepSeq, seq),
       ),
     )
     .returning();
   return move;
+}
+
+/** Only the claim holding `token` writes to the move; false if it lost the move meanwhile. */
+const holding = (moveId: string, token: string) => and(eq(tenantMoves.id, moveId), eq(tenantMoves.leaseToken, token));
+
+/**
+ * Renews the claim's lease every `renewMs` until stopped, so a step that is merely slow keeps
+ * its move. `lost()` says whether a renewal found the move taken by another claim.
+ */
+export function holdLease(db: ControlDb, moveId: string, token: string, leaseMs = LEASE_MS, renewMs = LEASE_RENEW_MS) {
+  let lost = false;
+  const timer = setInterval(() => {
+    db.update(tenantMoves)
+      .set({ leaseUntil: Date.now() + leaseMs })
+      .where(holding(moveId, token))
+      .returning({ id: tenantMoves.id })
+      .then(
+        (rows) => {
+          if (rows.length === 0) lost = true;
+        },
+        // A renewal the control database missed is retried at the next tick; the lease has slack.
+        () => undefined,
+      );
+  }, renewMs);
+  return { stop: () => clearInterval(timer), lost: () => lost };
 }
 
 async function withStores<T>(
@@ -88,30 +128,51 @@ async function withStores<T>(
  * A failing step is tried again (with backoff); before the switch, MAX_ATTEMPTS failures or a
  * failed verification roll the move back (fence lifted, the target's copy deleted).
  */
-export async function runMoveStep(env: Env, moveId: string): Promise<void> {
+export async function runMoveStep(env: Env, moveId: string, seq?: number): Promise<void> {
   const db = controlDb(env);
-  const move = await claim(db, moveId, Date.now());
+  const token = crypto.randomUUID();
+  const move = await claim(db, moveId, seq, token, Date.now());
   if (!move) return;
+  const lease = holdLease(db, move.id, token);
   let outcome: StepOutcome;
   try {
     outcome = await step(env, db, move);
   } catch (error) {
-    await stepFailed(env, db, move, error);
+    await stepFailed(env, db, move, token, error);
     return;
+  } finally {
+    lease.stop();
   }
   const now = Date.now();
-  await db
+  const next = outcome.next;
+  const [recorded] = await db
     .update(tenantMoves)
     .set({
       ...outcome.change,
       attempts: 0,
       error: null,
       leaseUntil: 0,
+      leaseToken: null,
       updatedAt: now,
+      ...(next === null ? {} : { nextStepAt: now + next * 1000 }),
       ...(outcome.change.state === "completed" ? { finishedAt: now } : {}),
     })
-    .where(eq(tenantMoves.id, move.id));
-  if (outcome.next !== null) await enqueueMoveStep(env, move.id, outcome.next);
+    .where(holding(move.id, token))
+    .returning({ id: tenantMoves.id });
+  // Another claim took the move over (this one's lease lapsed): that one goes on from here.
+  if (!recorded) return leaseLost(move, "recording its step");
+  if (next !== null) await enqueueMoveStep(env, move.id, move.stepSeq, next);
+}
+
+function leaseLost(move: TenantMove, doing: string) {
+  console.warn(
+    JSON.stringify({
+      level: "warn",
+      msg: `move step lost its lease before ${doing}`,
+      move_id: move.id,
+      state: move.state,
+    }),
+  );
 }
 
 function step(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutcome> {
@@ -265,11 +326,12 @@ async function cleanUp(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
 }
 
 /** A failed step: try again later, or (before the switch) roll back for good. */
-async function stepFailed(env: Env, db: ControlDb, move: TenantMove, error: unknown) {
+async function stepFailed(env: Env, db: ControlDb, move: TenantMove, token: string, error: unknown) {
   const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
   const attempts = move.attempts + 1;
   // As stored, not as this step began: a switch may have committed although the step failed after.
   const stored = await db.query.tenantMoves.findFirst({ where: eq(tenantMoves.id, move.id) });
+  if (stored?.leaseToken !== token) return leaseLost(move, "handling its failure");
   const switched = (stored?.switchedAt ?? move.switchedAt) !== null;
   console.warn(
     JSON.stringify({
@@ -282,18 +344,29 @@ async function stepFailed(env: Env, db: ControlDb, move: TenantMove, error: unkn
     }),
   );
   if (!switched && (error instanceof MoveAborted || attempts >= MAX_ATTEMPTS)) {
-    await rollBack(env, db, { ...move, attempts }, reason);
+    await rollBack(env, db, { ...move, attempts }, token, reason);
     return;
   }
-  await db
+  const now = Date.now();
+  const backoffSeconds = Math.min(60, 2 ** (attempts - 1));
+  const [recorded] = await db
     .update(tenantMoves)
-    .set({ attempts, error: reason, leaseUntil: 0, updatedAt: Date.now() })
-    .where(eq(tenantMoves.id, move.id));
-  await enqueueMoveStep(env, move.id, Math.min(60, 2 ** (attempts - 1)));
+    .set({
+      attempts,
+      error: reason,
+      leaseUntil: 0,
+      leaseToken: null,
+      updatedAt: now,
+      nextStepAt: now + backoffSeconds * 1000,
+    })
+    .where(holding(move.id, token))
+    .returning({ id: tenantMoves.id });
+  if (!recorded) return leaseLost(move, "recording its failure");
+  await enqueueMoveStep(env, move.id, move.stepSeq, backoffSeconds);
 }
 
 /** Ends a move that never switched: writes flow again on the source, the target's copy goes. */
-async function rollBack(env: Env, db: ControlDb, move: TenantMove, reason: string) {
+async function rollBack(env: Env, db: ControlDb, move: TenantMove, token: string, reason: string) {
   let detail = reason;
   try {
     await gateOf(env, move.tenantId).liftFence(move.tenantId, move.id);
@@ -317,8 +390,9 @@ async function rollBack(env: Env, db: ControlDb, move: TenantMove, reason: strin
       error: detail.slice(0, 1000),
       attempts: move.attempts,
       leaseUntil: 0,
+      leaseToken: null,
       updatedAt: now,
       finishedAt: now,
     })
-    .where(eq(tenantMoves.id, move.id));
+    .where(holding(move.id, token));
 }

@@ -5,6 +5,7 @@ import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
 import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
 import { getTenant } from "../tenants/service";
+import { LEASE_MS } from "./job";
 import { enqueueMoveStep } from "./queue";
 import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
 
@@ -44,6 +45,7 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
       sourceShardId: tenant.shardId,
       targetShardId,
       state: "queued",
+      nextStepAt: now,
       createdAt: now,
       updatedAt: now,
     })
@@ -55,7 +57,7 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
       extensions: running ? { move_id: running.id } : {},
     });
   }
-  await enqueueMoveStep(env, move.id);
+  await enqueueMoveStep(env, move.id, move.stepSeq);
   return move;
 }
 
@@ -100,21 +102,45 @@ export async function listMoves(db: ControlDb, tenantId: string, page: { limit: 
   return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
 }
 
-/** A move untouched this long while unfinished has lost its message (or its consumer died). */
-const STALLED_MS = 2 * 60_000;
+/**
+ * How late a queued step may be before the sweep takes its message for lost: past the queue's
+ * batching and delivery, never near a minute. Together with the lease (src/moves/job.ts), this and
+ * the sweep's minute bound how long a lost message or a dead consumer can hold a move up:
+ * MAX_STALL_MS, tested against 90 s.
+ */
+export const OVERDUE_MS = 20_000;
+/** The sweep runs on the per-minute cron (src/scheduled.ts). */
+export const SWEEP_INTERVAL_MS = 60_000;
+export const MAX_STALL_MS = Math.max(OVERDUE_MS, LEASE_MS) + SWEEP_INTERVAL_MS;
 
-/** Queues a step for every move that has stalled; run by the cron. Returns their ids. */
+/**
+ * Queues a step for every move that has stalled: its next step is OVERDUE_MS late and no
+ * consumer holds it (a running step renews its lease, however slow it is). The message names
+ * the move's current step count, so if the first one was only late, whichever runs second is
+ * dropped as stale. Run by the per-minute cron; returns the ids resumed.
+ */
 export async function resumeStalledMoves(db: ControlDb, env: Env, now = Date.now()): Promise<string[]> {
   const stalled = await db
-    .select({ id: tenantMoves.id })
+    .select({ id: tenantMoves.id, stepSeq: tenantMoves.stepSeq })
     .from(tenantMoves)
     .where(
       and(
         inArray(tenantMoves.state, ["queued", "copying", "syncing", "cutting-over", "cleaning-up"]),
-        lt(tenantMoves.updatedAt, now - STALLED_MS),
+        lt(tenantMoves.nextStepAt, now - OVERDUE_MS),
         lt(tenantMoves.leaseUntil, now),
       ),
     );
-  for (const { id } of stalled) await enqueueMoveStep(env, id);
-  return stalled.map((row) => row.id);
+  const resumed: string[] = [];
+  for (const { id, stepSeq } of stalled) {
+    // The new message is due now: should it be lost too, the next sweep sends another.
+    const [still] = await db
+      .update(tenantMoves)
+      .set({ nextStepAt: now })
+      .where(and(eq(tenantMoves.id, id), eq(tenantMoves.stepSeq, stepSeq), lt(tenantMoves.leaseUntil, now)))
+      .returning({ id: tenantMoves.id });
+    if (!still) continue;
+    await enqueueMoveStep(env, id, stepSeq);
+    resumed.push(id);
+  }
+  return resumed;
 }

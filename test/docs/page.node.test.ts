@@ -1,22 +1,33 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain .mjs helper shared with the bench, without type declarations.
-import { startWorkerd } from "../../scripts/lib/workerd.mjs";
 
 // The page is rendered by a real browser against the Worker served from workerd: only that shows
 // that Swagger UI runs under the page's Content-Security-Policy and needs nothing from the network.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-type Platform = { baseUrl: string; stop: () => Promise<void> };
-let platform: Platform;
+let platform: { baseUrl: string };
+let server: ChildProcess | undefined;
 let browser: Browser;
+
+/** The Worker bundled as for a deploy and served from workerd, in a process of its own. */
+async function serveWorker(): Promise<{ baseUrl: string }> {
+  const script = new URL("../../scripts/lib/serve-workerd.mjs", import.meta.url).pathname;
+  server = spawn(process.execPath, [script, ".wrangler/docs-test/dist"], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    if (line.startsWith("{")) return JSON.parse(line);
+  }
+  throw new Error("the Worker did not start");
+}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium), as .ci/run does`);
   }
-  platform = await startWorkerd({ port: 0, outDir: ".wrangler/docs-test/dist" });
+  platform = await serveWorker();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -33,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await platform?.stop();
+  server?.stdin?.end();
 });
 
 describe("the /docs page in a browser", () => {

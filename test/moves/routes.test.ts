@@ -141,18 +141,19 @@ describe("a move that cannot finish", () => {
     await waitForMove(admin, tenant.id, next.id);
   });
 
-  it("is resumed by the cron once its message is lost", { timeout: 30_000 }, async () => {
+  it("is resumed by the sweep once its message is lost", { timeout: 30_000 }, async () => {
     const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
     const db = controlDb(env);
     const now = Date.now();
-    const row = (id: string, updatedAt: number) => ({
+    const row = (id: string, nextStepAt: number) => ({
       id,
       tenantId: tenant.id,
       sourceShardId: "d1-shared-0",
       targetShardId: "d1-shared-1",
       state: "queued" as const,
-      createdAt: updatedAt,
-      updatedAt,
+      nextStepAt,
+      createdAt: nextStepAt,
+      updatedAt: nextStepAt,
     });
     // No message was ever queued for this one: only the sweep can start it.
     const lost = newId("mov");
@@ -161,7 +162,7 @@ describe("a move that cannot finish", () => {
     const done = await waitForMove(admin, tenant.id, lost);
     expect(done.state).toBe("completed");
     expect((await call(`/v1/tenants/${tenant.id}`, { key: admin })).json.shard_id).toBe("d1-shared-1");
-    // A move that progressed recently is left to its own messages.
+    // A move whose step is due only now is left to its own message.
     const other = await createTenant(admin, { shard_id: "d1-shared-0" });
     await db.insert(tenantMoves).values({ ...row(newId("mov"), now), tenantId: other.id });
     expect(await resumeStalledMoves(db, env, now)).toEqual([]);
