@@ -34,6 +34,8 @@ export default defineConfig({
                 // short wait before a moved tenant's old rows are deleted.
                 MOVE_BATCH_SIZE: "50",
                 MOVE_CLEANUP_DELAY_SECONDS: "1",
+                // The Worker secret that .dev.vars holds for `npm start`.
+                PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
               },
             },
           })),

@@ -1,14 +1,25 @@
 // `npm start`: migrate local D1, make sure a dev admin key exists, then serve on :8787.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { adminKeyExists, mintAdminKey } from "./lib/admin-key.mjs";
 import { WRANGLER, WRANGLER_ENV } from "./lib/wrangler.mjs";
 import { migrateLocal } from "./migrate-local.mjs";
 
 const KEY_FILE = new URL("../.dev.admin-key", import.meta.url);
+const DEV_VARS = new URL("../.dev.vars", import.meta.url);
 const PORT = process.env.PORT ?? "8787";
 
 migrateLocal();
+
+// Worker secrets for local runs live in the git-ignored .dev.vars; a new checkout gets random ones.
+const devVars = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+if (!/^PLATFORM_SECRET=/m.test(devVars)) {
+  const secret = randomBytes(32).toString("base64url");
+  writeFileSync(DEV_VARS, `${devVars}${devVars && !devVars.endsWith("\n") ? "\n" : ""}PLATFORM_SECRET=${secret}\n`, {
+    mode: 0o600,
+  });
+}
 
 // The dev key is kept in a git-ignored file so restarts print the same key.
 let key = existsSync(KEY_FILE) ? readFileSync(KEY_FILE, "utf8").trim() : "";

@@ -1,6 +1,7 @@
 // Serves the Worker straight from workerd through Miniflare, without `wrangler dev`'s proxy (which
 // adds a Node hop and live reload to every request and would dominate what the bench measures).
 // The bench and the browser test of /docs use it.
+import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -56,7 +57,8 @@ export async function startWorkerd({ port = 8797, outDir = OUT_DIR } = {}) {
             .map((name) => ({ type: name === "index.js" ? "ESModule" : "Text", path: join(outDir, name) })),
           compatibilityDate: workerOptions.compatibilityDate,
           compatibilityFlags: workerOptions.compatibilityFlags,
-          bindings: workerOptions.bindings,
+          // A Worker secret no .dev.vars provides here.
+          bindings: { PLATFORM_SECRET: randomBytes(32).toString("base64url"), ...workerOptions.bindings },
           d1Databases: workerOptions.d1Databases,
           durableObjects: workerOptions.durableObjects,
           hyperdrives: workerOptions.hyperdrives,

@@ -7,6 +7,7 @@ import { problemResponse } from "../http/problem-response";
 import { AppError, controlPlaneUnavailable } from "../http/problems";
 import { routeCache } from "../routing/cache";
 import { settings } from "../settings";
+import { BOOKMARK_HEADER, openBookmark, sealBookmark } from "./bookmark";
 import { openStore } from "./connection";
 import type { ShardStore } from "./store";
 
@@ -19,12 +20,6 @@ const DATA_PATH = /^\/v1\/tenants\/[^/]+\/entries(?:\/|$)/;
  * the gate must know before it admits the request; tenantShard refuses a write it was not told of.
  */
 export const isDataWrite = (method: string, path: string) => !READS.has(method) && DATA_PATH.test(path);
-/**
- * Read-your-writes across requests: every data response carries the shard session's bookmark;
- * a request that sends it back reads a copy at least that recent (D1 read replicas).
- */
-const BOOKMARK_HEADER = "X-Shard-Bookmark";
-const BOOKMARK_PATTERN = /^[0-9a-f-]{1,200}$/;
 /** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
 const READ_ONLY_RETRY_SECONDS = 60;
 
@@ -103,12 +98,10 @@ export const tenantShard = () =>
         extensions: { retry_after: READ_ONLY_RETRY_SECONDS },
       });
     }
-    const bookmark = c.req.header(BOOKMARK_HEADER) ?? null;
-    if (bookmark !== null && !BOOKMARK_PATTERN.test(bookmark)) {
-      throw new AppError("validation-error", `${BOOKMARK_HEADER} is not a bookmark this API returned`, {
-        extensions: { errors: [{ path: `header.${BOOKMARK_HEADER}`, message: "a bookmark from an earlier response" }] },
-      });
-    }
+    // Read-your-writes across requests (D1 read replicas): a request that sends back the bookmark
+    // of an earlier response reads a copy at least that recent.
+    const sent = c.req.header(BOOKMARK_HEADER);
+    const bookmark = sent === undefined ? null : await openBookmark(c.env, route.tenantId, route.shard.id, sent);
     const write = !READS.has(c.req.method);
     if (write && c.var.gate && !c.var.gate.write) {
       throw new Error(`${c.req.path} writes shard data but isDataWrite does not cover it`);
@@ -155,7 +148,9 @@ export const tenantShard = () =>
       c.set("shard", store);
       finished = await Promise.race([next().then(() => "done" as const), timedOut]);
       const reached = store.bookmark();
-      if (reached !== null && finished === "done") c.res.headers.set(BOOKMARK_HEADER, reached);
+      if (reached !== null && finished === "done") {
+        c.res.headers.set(BOOKMARK_HEADER, await sealBookmark(c.env, route.tenantId, route.shard.id, reached));
+      }
     }
     clearTimeout(timer);
     closeLater();
