@@ -55,6 +55,7 @@ export const tenantKeyRoutes = createRouter()
         expiresAt: expiry(body.expires_at),
         // A user's key mints keys for that user, so demoting or removing the user reaches them too.
         userId: body.user_id ?? (c.var.principal.kind === "tenant" ? c.var.principal.userId : null),
+        mintedBy: c.var.principal.kind === "tenant" ? c.var.principal.keyId : null,
       });
       c.header("Cache-Control", "no-store");
       return c.json({ ...keyView(key), secret }, 201);

@@ -14,10 +14,47 @@ export type KeyInput = {
   expiresAt?: number | null;
   userId?: string | null;
   rateLimitPerMinute?: number | null;
+  /** The tenant key creating this one, whose limits it may not exceed (none for a platform admin). */
+  mintedBy?: string | null;
 };
+
+/**
+ * What a new key would hold beyond the key creating it: a key limited to N requests a minute may
+ * create keys limited to at most N, and a key that expires only keys that expire no later, or a
+ * limited key could shed its limits by minting a new one.
+ */
+export function beyondMinter(
+  minter: Pick<ApiKey, "rateLimitPerMinute" | "expiresAt">,
+  input: Pick<KeyInput, "rateLimitPerMinute" | "expiresAt">,
+): { path: string; message: string }[] {
+  const excess: { path: string; message: string }[] = [];
+  const rate = input.rateLimitPerMinute ?? null;
+  if (minter.rateLimitPerMinute !== null && (rate === null || rate > minter.rateLimitPerMinute)) {
+    excess.push({
+      path: "body.rate_limit_per_minute",
+      message: `the creating key is limited to ${minter.rateLimitPerMinute} requests per minute; send at most that`,
+    });
+  }
+  const expiry = input.expiresAt ?? null;
+  if (minter.expiresAt !== null && (expiry === null || expiry > minter.expiresAt)) {
+    excess.push({
+      path: "body.expires_at",
+      message: `the creating key expires at ${new Date(minter.expiresAt).toISOString()}; send that or earlier`,
+    });
+  }
+  return excess;
+}
 
 /** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
 export async function createKey(db: ControlDb, tenantId: string | null, input: KeyInput, now = Date.now()) {
+  if (tenantId !== null && input.mintedBy != null) {
+    const excess = beyondMinter(await getKey(db, tenantId, input.mintedBy), input);
+    if (excess.length > 0) {
+      throw new AppError("unprocessable-entity", "A key cannot create a key with limits beyond its own", {
+        extensions: { errors: excess },
+      });
+    }
+  }
   if (tenantId !== null && input.userId != null) {
     const user = await db.query.users.findFirst({
       where: and(eq(users.tenantId, tenantId), eq(users.id, input.userId)),
