@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { queue } from "./queue";
 import { scheduled } from "./scheduled";
 
+export { AuthThrottle } from "../durable-objects/auth-throttle";
 export { TenantGate } from "../durable-objects/tenant-gate";
 
 const app = createApp();

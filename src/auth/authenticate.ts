@@ -14,6 +14,7 @@ import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/serv
 import { keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
 import type { TenantRoute } from "../routing/route";
 import { isDataWrite } from "../shards/middleware";
+import { failedAuthentication } from "./throttle";
 
 export type AuthenticateOptions = {
   /** Where the key is read from; `Authorization: Bearer <key>` by default. */
@@ -52,8 +53,9 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
       });
     }
     const parsed = parseKey(presented);
-    if (!parsed) throw invalidKey();
+    if (!parsed) throw await failedAuthentication(c, null, invalidKey());
     const secretHash = sha256Hex(parsed.secret);
+    const refused = () => failedAuthentication(c, parsed.prefix, invalidKey());
 
     // Which tenant a key belongs to never changes, so a warm isolate skips the control database.
     const owners = keyOwnerIndex();
@@ -61,18 +63,20 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
     let found: Awaited<ReturnType<typeof findKeyByPrefix>> | undefined;
     if (!owner) {
       found = await lookUp(c, parsed.prefix);
-      if (!found) throw invalidKey();
+      if (!found) throw await refused();
       owner = { keyId: found.key.id, tenantId: found.key.tenantId };
       owners.set(parsed.prefix, owner);
     }
     c.set("credential", presented);
-    if (owner.tenantId !== null) return admitThroughGate(c, next, owner.tenantId, owner.keyId, secretHash);
+    if (owner.tenantId !== null) {
+      return admitThroughGate(c, next, { tenantId: owner.tenantId, keyId: owner.keyId, secretHash, refused });
+    }
 
     found ??= await lookUp(c, parsed.prefix);
-    if (!found || !digestsEqual(found.key.secretHash, secretHash)) throw invalidKey();
+    if (!found || !digestsEqual(found.key.secretHash, secretHash)) throw await refused();
     const { key } = found;
     const now = Date.now();
-    if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw invalidKey();
+    if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw await refused();
     c.set("principal", { kind: "platform_admin", keyId: key.id, scopes: ALL_SCOPES });
     if (key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       c.executionCtx.waitUntil(touchKey(controlDb(c.env), key.id, now).catch(() => undefined));
@@ -81,12 +85,18 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
   });
 };
 
+/** A tenant key's request: who it claims to be, and how to answer if the gate refuses the key. */
+type TenantKeyClaim = {
+  tenantId: string;
+  keyId: string;
+  secretHash: string;
+  refused: () => Promise<AppError>;
+};
+
 async function admitThroughGate(
   c: Context<AppEnv>,
   next: () => Promise<void>,
-  tenantId: string,
-  keyId: string,
-  secretHash: string,
+  { tenantId, keyId, secretHash, refused }: TenantKeyClaim,
 ) {
   const gate = gateOf(c.env, tenantId);
   const routes = routeCache(c.env);
@@ -111,9 +121,9 @@ async function admitThroughGate(
   // The gate call's own latency, for clients and for `npm run bench`.
   const timing = `gate;dur=${(performance.now() - started).toFixed(2)}`;
   if (!result.admitted) {
+    if (result.problem === "invalid-api-key") throw await refused();
     const headers: Record<string, string> = { ...rateLimitHeaders(result.policies), "Server-Timing": timing };
     if (result.retryAfterSeconds !== null) headers["Retry-After"] = String(result.retryAfterSeconds);
-    if (result.problem === "invalid-api-key") headers["WWW-Authenticate"] = INVALID_TOKEN;
     throw new AppError(result.problem, result.detail, {
       headers,
       extensions: {

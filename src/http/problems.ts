@@ -97,6 +97,11 @@ export const PROBLEMS = {
     title: "Too many requests; retry after the indicated time",
     detail: "A rate limit is reached; retry after the seconds in Retry-After",
   },
+  "authentication-throttled": {
+    status: 429,
+    title: "Too many failed authentications",
+    detail: "Too many failed authentications from this client or for this key; retry after Retry-After",
+  },
   "quota-exhausted": {
     status: 429,
     title: "The monthly request quota is used up",
