@@ -50,6 +50,13 @@ const expectations = [
   [/"engine": "postgres"/, "GET /v1/shards lists the PostgreSQL shard"],
   [/"shard_id": "d1-shared-0",\s*"applied": \[\],/, "POST /v1/shards/migrate found the D1 shards up to date"],
   [/"shard_id": "pg-0",\s*"applied": \[\],/, "POST /v1/shards/migrate found the PostgreSQL shard up to date"],
+  [/"status": 400,\s*"paths": \[[^\]]*"body\.data\.title"/, "a NUL character was refused, naming body.data.title"],
+  [/"body\.data\.ids\.0"/, "an integer past 2^53 was refused, naming body.data.ids.0"],
+  [/^cache-control: no-store/im, "an entry's response is Cache-Control: no-store"],
+  [/^vary: .*authorization/im, "an entry's response varies by Authorization"],
+  [/^\/docs\/assets\/[0-9a-f]{16}\/swagger-ui-bundle\.js$/m, "/docs loads Swagger UI from the Worker"],
+  [/^(401 ){10}429 $/m, "the 11th wrong secret in a minute was throttled"],
+  [/"ok": true/, "the right secret still worked"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {
