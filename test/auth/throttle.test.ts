@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { FAILURE_LIMITS } from "../../src/auth/throttle";
+import { clientNetwork, FAILURE_LIMITS } from "../../src/auth/throttle";
 import { travel } from "../gate/fixture";
 import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
 
@@ -73,6 +73,26 @@ describe("failed authentications", () => {
     const tenant = await createTenant(admin);
     const { secret } = await tenantKey(admin, tenant.id);
     expect((await ping(secret, ip)).status).toBe(200);
+  });
+
+  it("count an IPv6 client by its /64, whichever of its addresses it sends from", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < FAILURE_LIMITS.ip + 1; i++) {
+      statuses.push((await ping(unknownKey(i), `2001:db8:7:1:${i.toString(16)}::1`)).status);
+    }
+    expect(statuses.at(-1)).toBe(429);
+    expect((await ping(unknownKey(0), "2001:db8:7:2::1")).status).toBe(401);
+  });
+
+  it("name the network a client address belongs to", () => {
+    expect(clientNetwork("203.0.113.9")).toBe("203.0.113.9");
+    expect(clientNetwork("::ffff:203.0.113.9")).toBe("203.0.113.9");
+    expect(clientNetwork("2001:DB8:0001:0002:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(clientNetwork("2001:db8:1:2::7")).toBe("2001:db8:1:2::/64");
+    expect(clientNetwork("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(clientNetwork("::1")).toBe("0:0:0:0::/64");
+    expect(clientNetwork("not an address")).toBe("not an address");
+    expect(clientNetwork("1::2::3")).toBe("1::2::3");
   });
 
   it("count a platform-admin key's wrong secrets as well", async () => {
