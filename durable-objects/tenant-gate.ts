@@ -248,6 +248,8 @@ export class TenantGate extends DurableObject<Env> {
     if (known && !tooOld) return;
     if (known && this.stale && now - this.lastFailureAt < REFRESH_BACKOFF_MS) return;
     await this.refresh(tenantId, known ? undefined : keyId);
+    // A key known when the reload was joined may have been left out of it (past MAX_KEYS): ask for it.
+    if (known && keyId !== undefined && !this.keys.has(keyId) && !this.stale) await this.refresh(tenantId, keyId);
   }
 
   private policies(now: number, keyLimit: number | null, keyId: string | null): PolicyState[] {
