@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { chunksOf } from "../db/sql";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { tenants } from "../tenants/schema";
@@ -135,22 +136,34 @@ export async function touchKey(db: ControlDb, keyId: string, now = Date.now()) {
   await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, keyId));
 }
 
-/** What a tenant's gate needs to verify keys: the stored hash, state, limit and the user's role. */
-export function gateKeysQuery(db: ControlDb, tenantId: string, keyIds: string[]) {
-  return db
-    .select({
-      id: apiKeys.id,
-      userId: apiKeys.userId,
-      secretHash: apiKeys.secretHash,
-      scopes: apiKeys.scopes,
-      expiresAt: apiKeys.expiresAt,
-      revokedAt: apiKeys.revokedAt,
-      rateLimitPerMinute: apiKeys.rateLimitPerMinute,
-      userRole: users.role,
-    })
+/** D1 binds at most 100 parameters per statement; a chunk of ids leaves room for the tenant id. */
+const KEY_IDS_PER_STATEMENT = 90;
+
+const gateKeyColumns = {
+  id: apiKeys.id,
+  userId: apiKeys.userId,
+  secretHash: apiKeys.secretHash,
+  scopes: apiKeys.scopes,
+  expiresAt: apiKeys.expiresAt,
+  revokedAt: apiKeys.revokedAt,
+  rateLimitPerMinute: apiKeys.rateLimitPerMinute,
+  userRole: users.role,
+};
+
+const gateKeysChunk = (db: ControlDb, tenantId: string, keyIds: string[]) =>
+  db
+    .select(gateKeyColumns)
     .from(apiKeys)
     .leftJoin(users, eq(users.id, apiKeys.userId))
     .where(and(eq(apiKeys.tenantId, tenantId), inArray(apiKeys.id, keyIds)));
-}
 
-export type GateKey = Awaited<ReturnType<typeof gateKeysQuery>>[number];
+export type GateKey = Awaited<ReturnType<typeof gateKeysChunk>>[number];
+
+/**
+ * What a tenant's gate needs to verify these keys: the stored hash, state, limit and the user's
+ * role. Any number of ids, in statements of at most KEY_IDS_PER_STATEMENT.
+ */
+export async function gateKeysQuery(db: ControlDb, tenantId: string, keyIds: string[]): Promise<GateKey[]> {
+  const chunks = chunksOf(keyIds, KEY_IDS_PER_STATEMENT);
+  return (await Promise.all(chunks.map((chunk) => gateKeysChunk(db, tenantId, chunk)))).flat();
+}

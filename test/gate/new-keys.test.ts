@@ -83,6 +83,27 @@ describe("keys used for the first time at the same moment", () => {
     expect(statuses).toEqual([401, 401, 401, 200, 200, 200]);
   });
 
+  it("keeps admitting new keys once the gate holds more than a D1 statement can name", {
+    timeout: 60_000,
+  }, async () => {
+    // D1 binds at most 100 parameters per statement; the gate's copy holds up to 256 keys.
+    const { tenant } = await tenantWithNewKeys(0);
+    const keys = [];
+    for (let i = 0; i < 140; i++) {
+      const key = await tenantKey(admin, tenant.id);
+      keys.push(key);
+      expect((await call("/v1/ping", { key: key.secret })).status, `key ${i}`).toBe(200);
+    }
+    const late = [];
+    for (let i = 0; i < 10; i++) late.push(await tenantKey(admin, tenant.id));
+    const statuses = await Promise.all(late.map(async (key) => (await call("/v1/ping", { key: key.secret })).status));
+    expect(statuses).toEqual(late.map(() => 200));
+    const limits = await call(`/v1/tenants/${tenant.id}/limits`, { key: admin });
+    expect(limits.json.stale).toBe(false);
+    // The first keys are still in the copy and still work.
+    expect((await call("/v1/ping", { key: keys[0]?.secret })).status).toBe(200);
+  });
+
   it("applies a revocation told to the gate while a reload it cannot trust is under way", async () => {
     // The reload started by a new key's first use may have read the keys before the revocation
     // committed; the gate must reload again rather than settle for that answer.
