@@ -32,8 +32,29 @@ const circuitOpen = (retryAfterMs: number) => {
 };
 
 /** Did the shard fail, as opposed to answering with a domain outcome (404, 409, 412, quota…)? */
-const shardFailed = (error: unknown) =>
-  error !== undefined && (!(error instanceof AppError) || error.type === "shard-unavailable");
+const shardFailed = (error: unknown) => !(error instanceof AppError) || error.type === "shard-unavailable";
+
+/**
+ * The store as the handler sees it, noting when one of its calls fails. Only the shard's own
+ * failures count for its circuit: what else goes wrong in a request (a body the validator
+ * refuses, say) says nothing about the shard.
+ */
+function watched(store: ShardStore, failed: () => void): ShardStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const member = Reflect.get(target, property, receiver);
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) => {
+        const result = member.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((error: unknown) => {
+          if (shardFailed(error)) failed();
+          throw error;
+        });
+      };
+    },
+  });
+}
 
 /**
  * Asks the tenant's circuit whether the shard may be called. A tenant key's admission already
@@ -82,8 +103,9 @@ function report(c: Context<AppEnv>, tenantId: string, adminLease: string | null,
 
 /**
  * Opens the shard holding the route's tenant (which must be ACTIVE) behind the tenant's circuit
- * breaker: an open circuit answers 503 at once; otherwise the handler's outcome is recorded,
- * and a handler that takes longer than SHARD_TIMEOUT_MS is answered with 503 and counted as failed.
+ * breaker: an open circuit answers 503 at once; otherwise whether the shard's calls failed is
+ * recorded, and a handler that takes longer than SHARD_TIMEOUT_MS is answered with 503 and
+ * counted as failed.
  * Runs after tenantAccess.
  */
 export const tenantShard = () =>
@@ -143,9 +165,15 @@ export const tenantShard = () =>
     // A PostgreSQL connection belongs to this request alone; close it once the work is done.
     const closeLater = () => c.executionCtx.waitUntil(opening.then((store) => store.close()).catch(() => undefined));
     let finished: "done" | "timeout" = "timeout";
+    let failed = false;
     if (opened !== "timeout") {
       const store = opened;
-      c.set("shard", store);
+      c.set(
+        "shard",
+        watched(store, () => {
+          failed = true;
+        }),
+      );
       finished = await Promise.race([next().then(() => "done" as const), timedOut]);
       const reached = store.bookmark();
       if (reached !== null && finished === "done") {
@@ -164,5 +192,5 @@ export const tenantShard = () =>
       );
       return;
     }
-    report(c, route.tenantId, adminLease, outcome(shardFailed(c.error)));
+    report(c, route.tenantId, adminLease, outcome(failed));
   });

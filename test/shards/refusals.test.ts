@@ -83,6 +83,28 @@ describe.each([
     expect(JSON.stringify(warnings().mock.calls)).not.toContain("xxxxxxxx");
   });
 
+  it("never counts a body the API refuses before the shard is asked, however it is malformed", async () => {
+    const { tenant, key, entries } = await setup();
+    const created = await call(entries, { method: "POST", key, body: { data: { a: 1 } } });
+    const bodies: [string, string | undefined, Record<string, string>][] = [
+      ["POST", '{"data":{}}', { "Content-Type": "text/plain" }],
+      ["POST", "{", {}],
+      ["POST", "", {}],
+      ["PUT", "<data/>", { "Content-Type": "application/xml" }],
+      ["PUT", "not json", {}],
+    ];
+    for (let round = 0; round < 5; round++) {
+      for (const [method, body, headers] of bodies) {
+        const path = method === "PUT" ? `${entries}/${created.json.id}` : entries;
+        const res = await call(path, { method, key, body, headers });
+        expect([400, 415], `${method} ${body}`).toContain(res.status);
+      }
+    }
+    await settled(admin, tenant.id);
+    expect((await limitsOf(admin, tenant.id)).circuits.shard?.failures ?? 0).toBe(0);
+    expect((await call(entries, { key })).status).toBe(200);
+  });
+
   it("keeps the tenant's reads working after 25 writes of NUL bytes through the API", async () => {
     const { tenant, key, entries } = await setup();
     for (let i = 0; i < 25; i++) {
