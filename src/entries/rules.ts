@@ -29,7 +29,7 @@ export function quotaError(error: unknown, limits: StorageLimits): unknown {
   return error;
 }
 
-function staleVersion(version: number) {
+export function staleVersion(version: number) {
   return new AppError("precondition-failed", `The entry is at version ${version}`, {
     headers: { ETag: `"${version}"` },
   });

@@ -131,7 +131,11 @@ describe("public endpoints", () => {
     expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
     expect(res.json.openapi).toBe("3.1.0");
     expect(res.json.info.title).toBe("edge-tenancy");
-    expect(res.json.servers).toEqual([{ url: "http://localhost" }]);
+    // Relative, whatever Host the request names.
+    expect(res.json.servers).toEqual([{ url: "/" }]);
+    const forged = await call("/openapi.json", { headers: { Host: "evil.example" } });
+    expect(forged.json.servers).toEqual([{ url: "/" }]);
+    expect(forged.text).not.toContain("evil.example");
     expect(Object.keys(res.json.paths)).toEqual(
       expect.arrayContaining(["/v1/tenants", "/v1/tenants/{tenantId}", "/v1/tenants/{tenantId}/entries"]),
     );

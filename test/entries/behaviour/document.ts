@@ -74,7 +74,7 @@ export function entryDocumentBehaviour() {
           expect(res.json.errors).toEqual([
             expect.objectContaining({
               path: expect.stringMatching(/^body\.data\.v/),
-              message: expect.stringMatching(/64/),
+              message: expect.stringMatching(/65/),
             }),
           ]);
         }
@@ -120,9 +120,15 @@ export function entryDocumentBehaviour() {
       }
     });
 
-    it("refuses an integer a double cannot hold exactly, and keeps every number it can", async () => {
-      const { writeBoth, create, send } = await setup();
-      for (const literal of ["12345678901234567890", "9007199254740992", "-9007199254740993"]) {
+    it("refuses a number written past 2^53 that a double would round, and keeps every number it holds", async () => {
+      const { writeBoth, send } = await setup();
+      for (const literal of [
+        "12345678901234567890",
+        "9007199254740993",
+        "-9007199254740993",
+        "9007199254740993.0",
+        "12345678901234567890.5",
+      ]) {
         for (const res of await writeBoth(`{"data":{"n":[1,{"id":${literal}}],"bad":"\\u0000"}}`)) {
           expectProblem(res, 400, "validation-error");
           // Every problem of the document at once, the rounded number among them.
@@ -130,18 +136,61 @@ export function entryDocumentBehaviour() {
           expect(JSON.stringify(res.json.errors)).toContain(literal);
         }
       }
-      const body = '{"data":{"max":9007199254740991,"min":-9007199254740991,"big":1e300,"small":5e-324,"x":0.1}}';
+      // Exactly a double, or written as a floating-point number: stored as that double.
+      const body =
+        '{"data":{"max":9007199254740991,"two53":9007199254740992,"e20":100000000000000000000,"float":1.2345678901234567891e19,"big":1e300,"small":5e-324,"zero":0e5,"x":0.1}}';
       const created = await send("", { method: "POST", body });
       expect(created.status, created.text).toBe(201);
-      const read = await send(`/${created.json.id}`);
-      expect(read.json.data).toEqual({
+      expect((await send(`/${created.json.id}`)).json.data).toEqual({
         max: 9007199254740991,
-        min: -9007199254740991,
+        two53: 9007199254740992,
+        e20: 1e20,
+        float: 12345678901234567000,
         big: 1e300,
         small: 5e-324,
+        zero: 0,
         x: 0.1,
       });
-      expect((await create({ data: { id: "12345678901234567890" } })).data.id).toBe("12345678901234567890");
+    });
+
+    it("refuses a number too small for a double instead of storing 0", async () => {
+      const { writeBoth } = await setup();
+      for (const literal of ["1e-400", "-2e-324"]) {
+        for (const res of await writeBoth(bodyWith(literal))) {
+          expectProblem(res, 400, "validation-error");
+          expect(errorPaths(res)).toEqual(["body.data.v"]);
+        }
+      }
+    });
+
+    it("refuses a key that appears twice in one object, however it is spelled", async () => {
+      const { writeBoth } = await setup();
+      for (const [body, path] of [
+        ['{"data":{"a":1,"a":2}}', "body.data.a"],
+        ['{"data":{"a":1,"\\u0061":2}}', "body.data.a"],
+        ['{"data":{"list":[{"k":1},{"k":1,"k":2}]}}', "body.data.list.1.k"],
+        ['{"data":{"x":1},"data":{"y":2}}', "body.data"],
+      ] as const) {
+        for (const res of await writeBoth(body)) {
+          expectProblem(res, 400, "validation-error");
+          expect(errorPaths(res), body).toEqual([path]);
+        }
+      }
+    });
+
+    it("answers 400 malformed-json to a body that is not UTF-8, rather than store U+FFFD", async () => {
+      const { send, existing } = await setup();
+      const prefix = new TextEncoder().encode('{"data":{"v":"a');
+      const suffix = new TextEncoder().encode('b"}}');
+      for (const bad of [
+        [0xff, 0xfe],
+        [0xc0, 0x80],
+        [0xed, 0xa0, 0x80],
+      ]) {
+        const body = new Uint8Array([...prefix, ...bad, ...suffix]);
+        expectProblem(await send("", { method: "POST", body }), 400, "malformed-json");
+        expectProblem(await send(`/${existing.id}`, { method: "PUT", body }), 400, "malformed-json");
+      }
     });
 
     it("reports at most 20 problems of one document", async () => {

@@ -228,6 +228,16 @@ export function entryErrorsBehaviour() {
       expect(res.headers.get("ETag")).toBe('"1"');
     });
 
+    it("answers 412 to a PUT with If-None-Match: *, since the entry exists, and changes nothing", async () => {
+      const { send, entryId } = await setup();
+      const headers = { "If-None-Match": "*" };
+      const res = await send(`/${entryId}`, { method: "PUT", headers, body: { data: { b: 2 } } });
+      expectProblem(res, 412, "precondition-failed");
+      expect(res.headers.get("ETag")).toBe('"1"');
+      expect((await send(`/${entryId}`)).json).toMatchObject({ version: 1, data: { a: 1 } });
+      expectProblem(await send(`/${UNKNOWN_ENTRY}`, { method: "PUT", headers, body: { data: {} } }), 404, "not-found");
+    });
+
     it("treats an unparseable If-Match as never matching", async () => {
       const { send, entryId } = await setup();
       const res = await send(`/${entryId}`, { method: "DELETE", headers: { "If-Match": "1" } });

@@ -1,0 +1,36 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { jsonTextIssues } from "./json-model";
+import { AppError } from "./problems";
+import { validationError } from "./router";
+
+/** The media types the routes' validators read as JSON; others they answer themselves (415). */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * Holds every JSON request body to the model of src/http/json-model.ts before anything reads
+ * it: not UTF-8 is 400 malformed-json (decoding would otherwise swap the bytes for U+FFFD), and
+ * each breach of the model is listed in one 400 validation-error, with its path. A body that is
+ * not JSON at all is left to the route's validator.
+ */
+export const jsonBody = () =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
+    if (!JSON_MEDIA_TYPE.test(mediaType)) return next();
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(await c.req.arrayBuffer());
+    } catch {
+      throw new AppError("malformed-json", "The request body is not valid UTF-8, which JSON must be");
+    }
+    try {
+      JSON.parse(text);
+    } catch {
+      return next();
+    }
+    const issues = jsonTextIssues(text);
+    if (issues.length > 0) {
+      throw validationError({ issues: issues.map((issue) => ({ ...issue, code: "custom" })) }, "json");
+    }
+    return next();
+  });
