@@ -17,28 +17,44 @@ const throttledUntil = new LRUCache<string, number>({ max: 10_000 });
 
 const nameOf = (subject: Subject) => `${subject.kind}:${subject.id}`;
 
+/** The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail becomes the last two), or null. */
+function ipv6Groups(ip: string): number[] | null {
+  let text = ip;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const bytes = dotted.slice(1).map(Number);
+    if (bytes.some((byte) => byte > 255)) return null;
+    const [a = 0, b = 0, c = 0, d = 0] = bytes;
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves[1] ? halves[1].split(":") : [];
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0) || (halves.length === 2 && missing === 0)) return null;
+  const groups = [...head, ...Array<string>(missing).fill("0"), ...tail];
+  if (!groups.every((group) => /^[0-9a-f]{1,4}$/.test(group))) return null;
+  return groups.map((group) => Number.parseInt(group, 16));
+}
+
 /**
  * The address a client's failures are counted under: an IPv4 address as it is (also when written
- * as IPv4-mapped IPv6), an IPv6 address by its /64, the one network a subscriber is given and
- * picks addresses from at will. Anything unparseable counts as written.
+ * as IPv4-mapped IPv6, dotted or in hex), an IPv6 address by its /64, the one network a
+ * subscriber is given and picks addresses from at will. Anything unparseable counts as written.
  */
 export function clientNetwork(address: string): string {
   const ip = address.trim().toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
-  if (mapped) return mapped[1] as string;
   if (!ip.includes(":")) return ip;
-  const halves = ip.split("::");
-  if (halves.length > 2) return ip;
-  const groupsOf = (half: string | undefined) => (half ? half.split(":") : []);
-  const head = groupsOf(halves[0]);
-  const tail = groupsOf(halves[1]);
-  const missing = 8 - head.length - tail.length;
-  if (missing < 0 || (halves.length === 1 && missing !== 0)) return ip;
-  const groups = [...head, ...Array<string>(missing).fill("0"), ...tail];
-  if (!groups.slice(0, 4).every((group) => /^[0-9a-f]{1,4}$/.test(group))) return ip;
+  const groups = ipv6Groups(ip);
+  if (!groups) return ip;
+  const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = groups;
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) {
+    return [g6 >> 8, g6 & 255, g7 >> 8, g7 & 255].join(".");
+  }
   return `${groups
     .slice(0, 4)
-    .map((group) => group.replace(/^0+(?=.)/, ""))
+    .map((group) => group.toString(16))
     .join(":")}::/64`;
 }
 

@@ -87,12 +87,16 @@ describe("failed authentications", () => {
   it("name the network a client address belongs to", () => {
     expect(clientNetwork("203.0.113.9")).toBe("203.0.113.9");
     expect(clientNetwork("::ffff:203.0.113.9")).toBe("203.0.113.9");
+    expect(clientNetwork("::ffff:cb00:7109")).toBe("203.0.113.9");
+    expect(clientNetwork("0:0:0:0:0:FFFF:CB00:7109")).toBe("203.0.113.9");
     expect(clientNetwork("2001:DB8:0001:0002:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
     expect(clientNetwork("2001:db8:1:2::7")).toBe("2001:db8:1:2::/64");
     expect(clientNetwork("2001:db8::1")).toBe("2001:db8:0:0::/64");
     expect(clientNetwork("::1")).toBe("0:0:0:0::/64");
     expect(clientNetwork("not an address")).toBe("not an address");
     expect(clientNetwork("1::2::3")).toBe("1::2::3");
+    expect(clientNetwork("1:2:3:4:5:6:7:8:9")).toBe("1:2:3:4:5:6:7:8:9");
+    expect(clientNetwork("::ffff:300.1.1.1")).toBe("::ffff:300.1.1.1");
   });
 
   it("count a platform-admin key's wrong secrets as well", async () => {
