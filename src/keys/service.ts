@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { refusedWith } from "../db/errors";
 import { chunksOf } from "../db/sql";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
@@ -68,22 +69,34 @@ export async function createKey(db: ControlDb, tenantId: string | null, input: K
     }
   }
   const generated = await generateKey();
-  const [row] = await db
-    .insert(apiKeys)
-    .values({
-      id: newId("key"),
-      tenantId,
-      userId: input.userId ?? null,
-      name: input.name,
-      prefix: generated.prefix,
-      secretHash: generated.secretHash,
-      scopes: input.scopes,
-      rateLimitPerMinute: input.rateLimitPerMinute ?? null,
-      expiresAt: input.expiresAt ?? null,
-      createdAt: now,
-    })
-    .returning();
+  const [row] = await insertKey(db, input.userId ?? null, () =>
+    db
+      .insert(apiKeys)
+      .values({
+        id: newId("key"),
+        tenantId,
+        userId: input.userId ?? null,
+        name: input.name,
+        prefix: generated.prefix,
+        secretHash: generated.secretHash,
+        scopes: input.scopes,
+        rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+        expiresAt: input.expiresAt ?? null,
+        createdAt: now,
+      })
+      .returning(),
+  );
   return { key: row as ApiKey, secret: generated.key };
+}
+
+/** Inserts the key; its user removed since it was checked is the 404 it would have been then. */
+async function insertKey<T>(db: ControlDb, userId: string | null, insert: () => Promise<T>): Promise<T> {
+  try {
+    return await insert();
+  } catch (error) {
+    if (userId !== null && refusedWith(error, /FOREIGN KEY constraint failed/)) throw notFound("User");
+    throw error;
+  }
 }
 
 const ownedBy = (tenantId: string | null) =>

@@ -1,19 +1,9 @@
-import { DrizzleQueryError } from "drizzle-orm";
+import { driverErrors } from "../db/errors";
 import { AppError } from "../http/problems";
 
 // A shard refusing a statement because of the values it was given is an answer about the
 // request, not a failure of the shard: it must not count against the tenant's circuit, or one
 // client's bad data could pause every request of its tenant. Each engine says so its own way.
-
-/**
- * The driver's errors behind `error`. drizzle's wrapper is skipped: its message carries the
- * statement's parameters, tenant data that could spell anything.
- */
-function* causes(error: unknown): Generator<Error> {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    if (!(cause instanceof DrizzleQueryError)) yield cause;
-  }
-}
 
 const refused = (engine: string, code: string, error: unknown) => {
   // Our validation should have caught it first; the code (never the values) tells us what slipped by.
@@ -33,7 +23,7 @@ const conflicted = (error: unknown) =>
  */
 export function pgRefusal(error: unknown): unknown {
   if (error instanceof AppError) return error;
-  for (const cause of causes(error)) {
+  for (const cause of driverErrors(error)) {
     const code = (cause as { code?: unknown }).code;
     if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) continue;
     if (code.startsWith("22")) return refused("postgres", code, error);
@@ -50,7 +40,7 @@ const D1_CONFLICT = /\b(UNIQUE|PRIMARY KEY) constraint failed\b/;
 /** D1: a value too big or of the wrong type refuses the request, a unique key conflicts. */
 export function d1Refusal(error: unknown): unknown {
   if (error instanceof AppError) return error;
-  for (const cause of causes(error)) {
+  for (const cause of driverErrors(error)) {
     const valueCode = D1_VALUE_REFUSED.exec(cause.message)?.[1];
     if (valueCode) return refused("d1", valueCode, error);
     if (D1_CONFLICT.test(cause.message)) return conflicted(error);

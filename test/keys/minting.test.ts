@@ -74,3 +74,33 @@ describe("a key creating keys", () => {
     expect(res.json.rate_limit_per_minute).toBeNull();
   });
 });
+
+describe("a key issued to a user who is being removed", () => {
+  it("is 404 for the user, never a 500, whichever request wins", async () => {
+    const admin = await adminKey();
+    const tenant = await createTenant(admin);
+    const seen = new Set<number>();
+    for (let round = 0; round < 6; round++) {
+      const user = await call(`/v1/tenants/${tenant.id}/users`, {
+        method: "POST",
+        key: admin,
+        body: { email: `u${round}-${crypto.randomUUID()}@example.com`, role: "TENANT_ADMIN" },
+      });
+      expect(user.status).toBe(201);
+      const mint = () =>
+        call(`/v1/tenants/${tenant.id}/keys`, {
+          method: "POST",
+          key: admin,
+          body: { name: "x", scopes: ["tenant:admin"], user_id: user.json.id },
+        });
+      const remove = call(`/v1/tenants/${tenant.id}/users/${user.json.id}`, { method: "DELETE", key: admin });
+      const results = await Promise.all([mint(), mint(), mint(), remove, mint(), mint(), mint()]);
+      for (const res of results) {
+        seen.add(res.status);
+        expect([201, 204, 404], res.text).toContain(res.status);
+        if (res.status === 404) expectProblem(res, 404, "not-found");
+      }
+    }
+    expect(seen.has(500)).toBe(false);
+  });
+});
