@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
 import { controlDb } from "../db/client";
+import type { Principal } from "../env";
 import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
@@ -27,6 +28,12 @@ import { ALL_SCOPES } from "./scopes";
 import { createKey, getKey, listKeys, revokeKey } from "./service";
 
 const expiry = (value: string | undefined) => (value ? Date.parse(value) : null);
+
+/** The key a request creates a key with: the new one may not outlive it, nor exceed its rate limit. */
+const mintedBy = (principal: Principal) => ({
+  tenantId: principal.kind === "tenant" ? principal.tenantId : null,
+  keyId: principal.keyId,
+});
 
 const tenantGuard = [tenantAccess(), requireScope("tenant:admin")];
 const tenantTags = ["API keys"];
@@ -55,7 +62,7 @@ export const tenantKeyRoutes = createRouter()
         expiresAt: expiry(body.expires_at),
         // A user's key mints keys for that user, so demoting or removing the user reaches them too.
         userId: body.user_id ?? (c.var.principal.kind === "tenant" ? c.var.principal.userId : null),
-        mintedBy: c.var.principal.kind === "tenant" ? c.var.principal.keyId : null,
+        mintedBy: mintedBy(c.var.principal),
       });
       c.header("Cache-Control", "no-store");
       return c.json({ ...keyView(key), secret }, 201);
@@ -129,6 +136,7 @@ export const adminKeyRoutes = createRouter()
         name: body.name,
         scopes: [...ALL_SCOPES],
         expiresAt: expiry(body.expires_at),
+        mintedBy: mintedBy(c.var.principal),
       });
       c.header("Cache-Control", "no-store");
       return c.json({ ...keyView(key), secret }, 201);

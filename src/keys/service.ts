@@ -16,8 +16,8 @@ export type KeyInput = {
   expiresAt?: number | null;
   userId?: string | null;
   rateLimitPerMinute?: number | null;
-  /** The tenant key creating this one, whose limits it may not exceed (none for a platform admin). */
-  mintedBy?: string | null;
+  /** The key creating this one (a tenant's, or a platform admin's with tenantId null), whose limits it may not exceed. */
+  mintedBy?: { tenantId: string | null; keyId: string } | null;
 };
 
 /**
@@ -49,8 +49,8 @@ export function beyondMinter(
 
 /** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
 export async function createKey(db: ControlDb, tenantId: string | null, input: KeyInput, now = Date.now()) {
-  if (tenantId !== null && input.mintedBy != null) {
-    const excess = beyondMinter(await getKey(db, tenantId, input.mintedBy), input);
+  if (input.mintedBy != null) {
+    const excess = beyondMinter(await getKey(db, input.mintedBy.tenantId, input.mintedBy.keyId), input);
     if (excess.length > 0) {
       throw new AppError("unprocessable-entity", "A key cannot create a key with limits beyond its own", {
         extensions: { errors: excess },

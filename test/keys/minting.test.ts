@@ -63,6 +63,28 @@ describe("a key creating keys", () => {
     expect((await mint({ rate_limit_per_minute: 50, expires_at: inAnHour() })).status).toBe(201);
   });
 
+  it("holds a platform-admin key that expires to the same rule, for admin and tenant keys alike", async () => {
+    const admin = await adminKey();
+    const tenant = await createTenant(admin);
+    const expires = inAnHour();
+    const expiring = await call("/v1/admin/keys", {
+      method: "POST",
+      key: admin,
+      body: { name: "ea", expires_at: expires },
+    });
+    expect(expiring.status).toBe(201);
+    const key = expiring.json.secret as string;
+    for (const [path, body] of [
+      ["/v1/admin/keys", { name: "forever" }],
+      [`/v1/tenants/${tenant.id}/keys`, { name: "x", scopes: ["tenant:admin"] }],
+    ] as const) {
+      const res = await call(path, { method: "POST", key, body });
+      expectProblem(res, 422, "unprocessable-entity");
+      expect(errorPaths(res)).toEqual(["body.expires_at"]);
+      expect((await call(path, { method: "POST", key, body: { ...body, expires_at: expires } })).status).toBe(201);
+    }
+  });
+
   it("leaves platform admins free to create any key", async () => {
     const { admin, tenant } = await minter({ rate_limit_per_minute: 1 });
     const res = await call(`/v1/tenants/${tenant.id}/keys`, {
