@@ -9,7 +9,8 @@
  * - a key twice in one object: parsers disagree on which one counts;
  * - a number a double cannot hold: too large (1e400, Infinity), too small to be anything but 0
  *   (1e-400), or written without an exponent at or past 2^53 and not exactly a double
- *   (12345678901234567890, 9007199254740993.0), which would be stored rounded. RFC 8259 calls
+ *   (12345678901234567890, 9007199254740993.0), or exact but printed otherwise when read back
+ *   (2^60 comes back as 1152921504606847000): stored, it would change. RFC 8259 calls
  *   ±(2^53 − 1) the interoperable range; a number written with an exponent is a floating-point
  *   number and is stored as the nearest double, as 0.1 is;
  * - nesting deeper than MAX_BODY_DEPTH levels, the body itself being the first.
@@ -33,9 +34,10 @@ export function numberProblem(literal: string): string | null {
   const [mantissa = "", exponent] = literal.toLowerCase().split("e");
   if (value === 0 && /[1-9]/.test(mantissa)) return `the number ${shown} is too small for a double: it would be 0`;
   if (exponent === undefined && Math.abs(value) >= TWO_53) {
+    // Kept only if it comes back as sent: the double is exact and prints as these digits.
     const [integer = "0", fraction = ""] = mantissa.split(".");
-    if (/[1-9]/.test(fraction) || BigInt(integer) !== BigInt(value)) {
-      return `the number ${shown} is past 2^53, where a double would round it; send it as a string`;
+    if (/[1-9]/.test(fraction) || String(value) !== integer) {
+      return `the number ${shown} is past 2^53, where it would not come back as sent; send it as a string`;
     }
   }
   return null;

@@ -128,6 +128,7 @@ export function entryDocumentBehaviour() {
         "-9007199254740993",
         "9007199254740993.0",
         "12345678901234567890.5",
+        "1152921504606846976",
       ]) {
         for (const res of await writeBoth(`{"data":{"n":[1,{"id":${literal}}],"bad":"\\u0000"}}`)) {
           expectProblem(res, 400, "validation-error");
