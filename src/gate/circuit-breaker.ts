@@ -120,8 +120,15 @@ export class CircuitBreaker {
     return 0;
   }
 
-  /** Records the outcome of a permitted call; `probe` is the id `permit` returned, if any. */
-  record(now: number, failed: boolean, probe: string | null = null) {
+  /**
+   * Records the outcome of a permitted call; `probe` is the id `permit` returned, if any. `failed`
+   * null: the dependency was not called after all, so nothing is counted and the probe goes back.
+   */
+  record(now: number, failed: boolean | null, probe: string | null = null) {
+    if (failed === null) {
+      if (probe !== null) this.probes.delete(probe);
+      return;
+    }
     const state = this.current(now);
     if (probe !== null) {
       if (state === "half_open") this.recordProbe(now, probe, failed);

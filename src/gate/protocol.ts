@@ -58,7 +58,11 @@ export type Denied = {
 
 export type AdmitResult = Admitted | Denied;
 
-export type Outcome = { dependency: Dependency; failed: boolean; probe: string | null };
+/**
+ * How a request's calls to a dependency went: failed or not, or `null` when it never called it
+ * (its body was refused first, say), which counts neither way and hands a probe back unused.
+ */
+export type Outcome = { dependency: Dependency; failed: boolean | null; probe: string | null };
 
 /** A platform admin's data write, admitted past any move's fence, or refused. */
 export type WriteResult = { admitted: true; leaseId: string } | Denied;

@@ -35,11 +35,11 @@ const circuitOpen = (retryAfterMs: number) => {
 const shardFailed = (error: unknown) => !(error instanceof AppError) || error.type === "shard-unavailable";
 
 /**
- * The store as the handler sees it, noting when one of its calls fails. Only the shard's own
- * failures count for its circuit: what else goes wrong in a request (a body the validator
- * refuses, say) says nothing about the shard.
+ * The store as the handler sees it, noting whether the shard was called and whether a call
+ * failed. Only the shard's own calls count for its circuit: a request refused before it asked
+ * the shard (a body the validator refuses, say) counts neither as a failure nor as a success.
  */
-function watched(store: ShardStore, failed: () => void): ShardStore {
+function watched(store: ShardStore, seen: { called: boolean; failed: boolean }): ShardStore {
   return new Proxy(store, {
     get(target, property, receiver) {
       const member = Reflect.get(target, property, receiver);
@@ -47,8 +47,9 @@ function watched(store: ShardStore, failed: () => void): ShardStore {
       return (...args: unknown[]) => {
         const result = member.apply(target, args);
         if (!(result instanceof Promise)) return result;
+        seen.called = true;
         return result.catch((error: unknown) => {
-          if (shardFailed(error)) failed();
+          if (shardFailed(error)) seen.failed = true;
           throw error;
         });
       };
@@ -141,7 +142,7 @@ export const tenantShard = () =>
       report(c, route.tenantId, adminLease, []);
       throw circuitOpen(permit.retryAfterMs);
     }
-    const outcome = (failed: boolean): Outcome[] => [{ dependency: "shard", failed, probe: permit.probe }];
+    const outcome = (failed: boolean | null): Outcome[] => [{ dependency: "shard", failed, probe: permit.probe }];
 
     // The deadline covers connecting too (a PostgreSQL connect can hang as long as a query).
     const timeoutMs = settings(c.env).shardTimeoutMs;
@@ -165,15 +166,10 @@ export const tenantShard = () =>
     // A PostgreSQL connection belongs to this request alone; close it once the work is done.
     const closeLater = () => c.executionCtx.waitUntil(opening.then((store) => store.close()).catch(() => undefined));
     let finished: "done" | "timeout" = "timeout";
-    let failed = false;
+    const seen = { called: false, failed: false };
     if (opened !== "timeout") {
       const store = opened;
-      c.set(
-        "shard",
-        watched(store, () => {
-          failed = true;
-        }),
-      );
+      c.set("shard", watched(store, seen));
       finished = await Promise.race([next().then(() => "done" as const), timedOut]);
       const reached = store.bookmark();
       if (reached !== null && finished === "done") {
@@ -192,5 +188,5 @@ export const tenantShard = () =>
       );
       return;
     }
-    report(c, route.tenantId, adminLease, outcome(failed));
+    report(c, route.tenantId, adminLease, outcome(seen.called ? seen.failed : null));
   });

@@ -255,6 +255,24 @@ describe("CircuitBreaker: half-open", () => {
     expect(breaker.current(H + 10_000)).toBe("half_open");
   });
 
+  it("takes back a probe whose request never called the dependency, counting nothing", () => {
+    const breaker = openedAt(T0);
+    const [unused, ...rest] = probes(breaker, H, 5);
+    expect(breaker.permit(H).permitted).toBe(false);
+    breaker.record(H + 1, null, unused as string);
+    expect(breaker.current(H + 1)).toBe("half_open");
+    const again = probeId(breaker.permit(H + 1));
+    // The four kept and the new one decide, as five probes always do.
+    for (const id of [...rest, again]) breaker.record(H + 2, false, id);
+    expect(breaker.current(H + 2)).toBe("closed");
+  });
+
+  it("counts nothing for a call that never happened while closed", () => {
+    const breaker = new CircuitBreaker();
+    for (let i = 0; i < 30; i++) breaker.record(T0, null);
+    expect(breaker.view(T0)).toMatchObject({ state: "closed", calls: 0, failures: 0 });
+  });
+
   it("reported probes still use up the budget: no new probes after partial results", () => {
     const breaker = openedAt(T0);
     const [a, b] = probes(breaker, H, 5);

@@ -86,6 +86,8 @@ describe.each([
   it("never counts a body the API refuses before the shard is asked, however it is malformed", async () => {
     const { tenant, key, entries } = await setup();
     const created = await call(entries, { method: "POST", key, body: { data: { a: 1 } } });
+    await settled(admin, tenant.id);
+    const before = (await limitsOf(admin, tenant.id)).circuits.shard;
     const bodies: [string, string | undefined, Record<string, string>][] = [
       ["POST", '{"data":{}}', { "Content-Type": "text/plain" }],
       ["POST", "{", {}],
@@ -101,7 +103,9 @@ describe.each([
       }
     }
     await settled(admin, tenant.id);
-    expect((await limitsOf(admin, tenant.id)).circuits.shard?.failures ?? 0).toBe(0);
+    // Counted neither as failures nor as successes: the shard was never asked.
+    expect((await limitsOf(admin, tenant.id)).circuits.shard).toEqual(before);
+    expect(before?.failures).toBe(0);
     expect((await call(entries, { key })).status).toBe(200);
   });
 
