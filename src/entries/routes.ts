@@ -25,8 +25,8 @@ import {
   etagOf,
   IfMatchHeader,
   IfNoneMatchHeader,
-  PutIfNoneMatchHeader,
   parseEntityTags,
+  preconditionOf,
 } from "./schemas";
 
 const tags = ["Entries"];
@@ -39,6 +39,8 @@ const dataErrors = {
   ...unprocessableResponse,
   503: problemResponseOf("The tenant's shard is unavailable"),
 };
+/** If-Match and If-None-Match, on every route of one entry. */
+const ConditionalHeaders = IfMatchHeader.extend(IfNoneMatchHeader.shape);
 const preconditionFailed = { 412: problemResponseOf("If-Match did not match the current version") };
 
 export const entryRoutes = createRouter()
@@ -86,17 +88,23 @@ export const entryRoutes = createRouter()
       tags,
       summary: "Get an entry",
       middleware: reader,
-      request: { params: EntryParams, headers: IfNoneMatchHeader },
+      request: { params: EntryParams, headers: ConditionalHeaders },
       responses: {
         200: { description: "The entry", headers: etagHeader, ...json(EntrySchema) },
         304: { description: "Not modified since the ETag in If-None-Match" },
         ...dataErrors,
+        ...preconditionFailed,
       },
     }),
     async (c) => {
       const entry = await c.var.shard.getEntry(c.var.route.tenantId, c.req.valid("param").entryId);
       c.header("ETag", etagOf(entry));
-      const ifNoneMatch = parseEntityTags(c.req.valid("header")["if-none-match"]);
+      const headers = c.req.valid("header");
+      const ifMatch = parseEntityTags(headers["if-match"]);
+      if (ifMatch !== undefined && ifMatch !== "*" && !ifMatch.includes(entry.version)) {
+        throw staleVersion(entry.version);
+      }
+      const ifNoneMatch = parseEntityTags(headers["if-none-match"], "weak");
       if (ifNoneMatch === "*" || ifNoneMatch?.includes(entry.version)) return c.body(null, 304);
       return c.json(entryView(entry), 200);
     },
@@ -110,7 +118,7 @@ export const entryRoutes = createRouter()
       middleware: writer,
       request: {
         params: EntryParams,
-        headers: IfMatchHeader.extend(PutIfNoneMatchHeader.shape),
+        headers: ConditionalHeaders,
         body: { ...json(EntryBody), required: true },
       },
       responses: {
@@ -120,13 +128,7 @@ export const entryRoutes = createRouter()
       },
     }),
     async (c) => {
-      const headers = c.req.valid("header");
-      if (headers["if-none-match"]?.trim() === "*") {
-        // "Only if there is none": a PUT only replaces, so an entry that exists fails it (else 404).
-        const current = await c.var.shard.getEntry(c.var.route.tenantId, c.req.valid("param").entryId);
-        throw staleVersion(current.version);
-      }
-      const precondition = parseEntityTags(headers["if-match"]);
+      const precondition = preconditionOf(c.req.valid("header"));
       const entry = await c.var.shard.replaceEntry(
         c.var.route.tenantId,
         c.req.valid("param").entryId,
@@ -143,13 +145,13 @@ export const entryRoutes = createRouter()
       method: "delete",
       path: "/{entryId}",
       tags,
-      summary: "Delete an entry; If-Match makes it conditional",
+      summary: "Delete an entry; If-Match or If-None-Match makes it conditional",
       middleware: writer,
-      request: { params: EntryParams, headers: IfMatchHeader },
+      request: { params: EntryParams, headers: ConditionalHeaders },
       responses: { 204: { description: "Deleted" }, ...dataErrors, ...preconditionFailed },
     }),
     async (c) => {
-      const precondition = parseEntityTags(c.req.valid("header")["if-match"]);
+      const precondition = preconditionOf(c.req.valid("header"));
       await c.var.shard.deleteEntry(c.var.route.tenantId, c.req.valid("param").entryId, precondition);
       return c.body(null, 204);
     },

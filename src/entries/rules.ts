@@ -1,6 +1,6 @@
 import { newId } from "../http/ids";
 import { AppError } from "../http/problems";
-import type { EntryInput, Precondition, StorageLimits } from "../shards/store";
+import type { EntityTags, EntryInput, Precondition, StorageLimits } from "../shards/store";
 
 // The entry rules every shard engine applies the same way, so D1 and PostgreSQL answer alike.
 
@@ -35,10 +35,18 @@ export function staleVersion(version: number) {
   });
 }
 
+const names = (tags: EntityTags | undefined, version: number) =>
+  tags !== undefined && (tags === "*" || tags.includes(version));
+
 function checkPrecondition(current: { version: number }, precondition: Precondition) {
-  if (precondition === undefined || precondition === "*") return;
-  if (!precondition.includes(current.version)) throw staleVersion(current.version);
+  const { ifMatch, ifNoneMatch } = precondition ?? {};
+  if (ifMatch !== undefined && !names(ifMatch, current.version)) throw staleVersion(current.version);
+  if (names(ifNoneMatch, current.version)) throw staleVersion(current.version);
 }
+
+/** Conditions on particular versions hold only for the version read: the write must be made at it. */
+const onVersion = (precondition: Precondition) =>
+  Array.isArray(precondition?.ifMatch) || Array.isArray(precondition?.ifNoneMatch);
 
 /** How often an unconditional write retries after losing a race before answering 409. */
 const MAX_WRITE_ATTEMPTS = 8;
@@ -87,7 +95,7 @@ export async function replaceOptimistically<T extends { version: number }>(
 }
 
 /**
- * Delete after an If-Match check; `remove` deletes the row (only at the version read when
+ * Delete after an If-Match / If-None-Match check; `remove` deletes the row (only at the version read when
  * `conditional`) and says how many rows went. Losing a race: gone already is 404 (from `read`),
  * changed under a conditional delete is 412.
  */
@@ -98,7 +106,7 @@ export async function deleteChecked<T extends { version: number }>(
 ): Promise<void> {
   const current = await read();
   checkPrecondition(current, precondition);
-  if ((await remove(current, Array.isArray(precondition))) > 0) return;
+  if ((await remove(current, onVersion(precondition))) > 0) return;
   throw staleVersion((await read()).version);
 }
 

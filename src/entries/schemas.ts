@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_BODY_DEPTH } from "../http/json-model";
 import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
+import type { EntityTags, Precondition } from "../shards/store";
 import type { Entry } from "./schema";
 
 export const MAX_ENTRY_BYTES = 64 * 1024;
@@ -55,32 +56,49 @@ export const EntrySchema = z
 export const EntryListQuery = z.object({ tag: Tag.optional() });
 
 export const IfMatchHeader = z.object({
-  "if-match": z.string().optional().openapi({ description: "ETag from a read; 412 if it changed" }),
-});
-
-export const PutIfNoneMatchHeader = z.object({
-  "if-none-match": z
+  "if-match": z
     .string()
     .optional()
-    .openapi({ description: "`*`: replace only if the entry does not exist, so always 412 (a PUT only replaces)" }),
+    .openapi({ description: "ETags from a read (strong); 412 unless one still matches" }),
 });
 
 export const IfNoneMatchHeader = z.object({
-  "if-none-match": z.string().optional().openapi({ description: "304 when the ETag still matches" }),
+  "if-none-match": z.string().optional().openapi({
+    description:
+      "GET: 304 when an ETag named (weakly) still matches. PUT, DELETE: 412 if it does; `*`: 412 whenever the entry exists",
+  }),
 });
 
 export const etagOf = (entry: Pick<Entry, "version">) => `"${entry.version}"`;
 
-/** Parses If-Match / If-None-Match into versions; a list of entity tags is allowed, weak tags are not. */
-export function parseEntityTags(header: string | undefined): number[] | "*" | undefined {
+const STRONG_TAG = /^"(0|[1-9]\d*)"$/;
+const WEAK_OR_STRONG_TAG = /^(?:W\/)?"(0|[1-9]\d*)"$/;
+
+/**
+ * Parses If-Match / If-None-Match into the versions they name, or "*" (also when a list holds
+ * one). If-Match compares strongly, so a weak tag never matches it; If-None-Match weakly
+ * (RFC 9110). Only this API's own spelling of a version counts: `"01"` names none.
+ */
+export function parseEntityTags(
+  header: string | undefined,
+  comparison: "strong" | "weak" = "strong",
+): EntityTags | undefined {
   if (header === undefined) return undefined;
-  if (header.trim() === "*") return "*";
-  return header
-    .split(",")
-    .map((tag) => /^\s*"(\d+)"\s*$/.exec(tag)?.[1])
-    .filter((v): v is string => v !== undefined)
+  const items = header.split(",").map((item) => item.trim());
+  if (items.includes("*")) return "*";
+  const pattern = comparison === "weak" ? WEAK_OR_STRONG_TAG : STRONG_TAG;
+  return items
+    .map((item) => pattern.exec(item)?.[1])
+    .filter((version): version is string => version !== undefined)
     .map(Number);
 }
+
+/** The conditions of a write request's If-Match and If-None-Match headers. */
+export const preconditionOf = (headers: { "if-match"?: string; "if-none-match"?: string }): Precondition => {
+  const ifMatch = parseEntityTags(headers["if-match"]);
+  const ifNoneMatch = parseEntityTags(headers["if-none-match"], "weak");
+  return ifMatch === undefined && ifNoneMatch === undefined ? undefined : { ifMatch, ifNoneMatch };
+};
 
 export const entryView = (e: Entry) => ({
   id: e.id,

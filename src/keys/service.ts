@@ -69,7 +69,7 @@ export async function createKey(db: ControlDb, tenantId: string | null, input: K
     }
   }
   const generated = await generateKey();
-  const [row] = await insertKey(db, input.userId ?? null, () =>
+  const [row] = await insertKey(input.userId ?? null, () =>
     db
       .insert(apiKeys)
       .values({
@@ -90,7 +90,7 @@ export async function createKey(db: ControlDb, tenantId: string | null, input: K
 }
 
 /** Inserts the key; its user removed since it was checked is the 404 it would have been then. */
-async function insertKey<T>(db: ControlDb, userId: string | null, insert: () => Promise<T>): Promise<T> {
+async function insertKey<T>(userId: string | null, insert: () => Promise<T>): Promise<T> {
   try {
     return await insert();
   } catch (error) {

@@ -3,8 +3,13 @@ import type { TenantLimits } from "../routing/route";
 import type { ShardEngine } from "./schema";
 
 export type EntryInput = { data: Record<string, unknown>; tags: string[] };
-/** `undefined` means unconditional; otherwise the versions an If-Match header accepts ("*" = any). */
-export type Precondition = number[] | "*" | undefined;
+/** The versions an If-Match or If-None-Match header names ("*" = any version). */
+export type EntityTags = number[] | "*";
+/**
+ * A write's conditions: it goes ahead only if the entry's version is among `ifMatch` and not
+ * among `ifNoneMatch` (each checked only when given). `undefined`: unconditional.
+ */
+export type Precondition = { ifMatch?: EntityTags; ifNoneMatch?: EntityTags } | undefined;
 export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
 export type EntryPage = { items: Entry[]; hasMore: boolean };
 export type EntryVersion = { id: string; version: number };

@@ -46,7 +46,7 @@ describe("tenants sharing a shard", () => {
     const listA = await listEntries(db, tenantA, { tag: "shared" }, { limit: 100 });
     expect(listA.items.map((e) => e.id)).toEqual([a2.id, a1.id]);
 
-    for (const precondition of [undefined, "*", [1]] as Precondition[]) {
+    for (const precondition of [undefined, { ifMatch: "*" }, { ifMatch: [1] }] as Precondition[]) {
       const replaced = replaceEntry(db, tenantB, a1.id, { data: { owner: "B" }, tags: [] }, precondition, unlimited);
       expect(await failure(replaced)).toMatchObject({ type: "not-found" });
       expect(await failure(deleteEntry(db, tenantB, a1.id, precondition))).toMatchObject({ type: "not-found" });
@@ -77,7 +77,9 @@ describe("concurrent writers", () => {
     const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: ["before"] }, unlimited);
 
     const results = await Promise.allSettled(
-      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [`w${n}`] }, [1], unlimited)),
+      [1, 2, 3, 4, 5].map((n) =>
+        replaceEntry(db, tenant, entry.id, { data: { n }, tags: [`w${n}`] }, { ifMatch: [1] }, unlimited),
+      ),
     );
     const won = results.filter((r) => r.status === "fulfilled");
     const lost = results.filter((r) => r.status === "rejected");
@@ -123,7 +125,9 @@ describe("concurrent writers", () => {
     const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] }, unlimited);
 
     const results = await Promise.allSettled(
-      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, "*", unlimited)),
+      [1, 2, 3, 4, 5].map((n) =>
+        replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, { ifMatch: "*" }, unlimited),
+      ),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
     expect(reasons).toEqual([]);
@@ -135,8 +139,8 @@ describe("concurrent writers", () => {
     const tenant = newId("ten");
     const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited);
     const results = await Promise.allSettled([
-      replaceEntry(db, tenant, entry.id, { data: { replaced: true }, tags: [] }, [1], unlimited),
-      deleteEntry(db, tenant, entry.id, [1]),
+      replaceEntry(db, tenant, entry.id, { data: { replaced: true }, tags: [] }, { ifMatch: [1] }, unlimited),
+      deleteEntry(db, tenant, entry.id, { ifMatch: [1] }),
     ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const [replaced, deleted] = results;
@@ -182,7 +186,7 @@ describe("entry bookkeeping", () => {
     expect(JSON.parse(raw?.data ?? "null")).toEqual(data);
 
     const next = { ä: "ß".repeat(10) };
-    const replaced = await replaceEntry(db, tenant, entry.id, { data: next, tags: [] }, [1], unlimited);
+    const replaced = await replaceEntry(db, tenant, entry.id, { data: next, tags: [] }, { ifMatch: [1] }, unlimited);
     expect(replaced.sizeBytes).toBe(utf8Length(next));
     expect(utf8Length({})).toBe(2);
     expect((await createEntry(db, tenant, { data: {}, tags: [] }, unlimited)).sizeBytes).toBe(2);

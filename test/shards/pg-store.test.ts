@@ -155,14 +155,23 @@ describe("PostgreSQL ShardStore", () => {
 
     it("honours If-Match: a listed version or * writes, a stale one is 412 with the current ETag", async () => {
       const { id } = await store.createEntry(tenant, { data: { v: 1 }, tags: [] }, unlimited);
-      expect((await store.replaceEntry(tenant, id, { data: { v: 2 }, tags: [] }, [7, 1], unlimited)).version).toBe(2);
-      await expect(store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, [1], unlimited)).rejects.toMatchObject({
+      expect(
+        (await store.replaceEntry(tenant, id, { data: { v: 2 }, tags: [] }, { ifMatch: [7, 1] }, unlimited)).version,
+      ).toBe(2);
+      await expect(
+        store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, { ifMatch: [1] }, unlimited),
+      ).rejects.toMatchObject({
         type: "precondition-failed",
         status: 412,
         headers: { ETag: '"2"' },
       });
-      expect((await store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, "*", unlimited)).version).toBe(3);
-      await expect(store.deleteEntry(tenant, id, [2])).rejects.toMatchObject({ status: 412, headers: { ETag: '"3"' } });
+      expect(
+        (await store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, { ifMatch: "*" }, unlimited)).version,
+      ).toBe(3);
+      await expect(store.deleteEntry(tenant, id, { ifMatch: [2] })).rejects.toMatchObject({
+        status: 412,
+        headers: { ETag: '"3"' },
+      });
       expect((await store.getEntry(tenant, id)).version).toBe(3);
     });
 
@@ -170,7 +179,9 @@ describe("PostgreSQL ShardStore", () => {
       const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited);
       const writers = await stores(6);
       const results = await Promise.allSettled(
-        writers.map((w, i) => w.replaceEntry(tenant, id, { data: { writer: i }, tags: [] }, [1], unlimited)),
+        writers.map((w, i) =>
+          w.replaceEntry(tenant, id, { data: { writer: i }, tags: [] }, { ifMatch: [1] }, unlimited),
+        ),
       );
       const won = results.filter((r) => r.status === "fulfilled");
       expect(won).toHaveLength(1);
@@ -225,8 +236,8 @@ describe("PostgreSQL ShardStore", () => {
       await store.deleteEntry(tenant, a.id, undefined);
       await expect(store.getEntry(tenant, a.id)).rejects.toMatchObject({ status: 404 });
       await expect(store.deleteEntry(tenant, a.id, undefined)).rejects.toMatchObject({ type: "not-found" });
-      await store.deleteEntry(tenant, b.id, [1]);
-      await expect(store.deleteEntry(tenant, b.id, "*")).rejects.toMatchObject({ status: 404 });
+      await store.deleteEntry(tenant, b.id, { ifMatch: [1] });
+      await expect(store.deleteEntry(tenant, b.id, { ifMatch: "*" })).rejects.toMatchObject({ status: 404 });
       expect(await store.listEntries(tenant, { tag: "t" }, { limit: 10 })).toEqual({ items: [], hasMore: false });
     });
   });
@@ -374,7 +385,7 @@ describe("PostgreSQL ShardStore", () => {
       await expect(
         store.replaceEntry(other, mine.id, { data: {}, tags: [] }, undefined, unlimited),
       ).rejects.toMatchObject({ status: 404 });
-      await expect(store.deleteEntry(other, mine.id, "*")).rejects.toMatchObject({ status: 404 });
+      await expect(store.deleteEntry(other, mine.id, { ifMatch: "*" })).rejects.toMatchObject({ status: 404 });
       expect(await store.listEntries(other, {}, { limit: 10 })).toEqual({ items: [], hasMore: false });
       expect(await store.listEntries(other, { tag: "shared" }, { limit: 10 })).toEqual({ items: [], hasMore: false });
       expect(await store.getEntry(tenant, mine.id)).toEqual(mine);

@@ -213,7 +213,13 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
       });
       expect(await store.storageOf(other)).toMatchObject({ entryCount: 0, storedBytes: 0 });
       // Imported rows are ordinary entries: the API writes on them as on any other.
-      const replaced = await store.replaceEntry(tenant, rows[0]?.id as string, { data: {}, tags: [] }, [4], unlimited);
+      const replaced = await store.replaceEntry(
+        tenant,
+        rows[0]?.id as string,
+        { data: {}, tags: [] },
+        { ifMatch: [4] },
+        unlimited,
+      );
       expect(replaced.version).toBe(5);
     });
 

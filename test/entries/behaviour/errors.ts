@@ -228,6 +228,48 @@ export function entryErrorsBehaviour() {
       expect(res.headers.get("ETag")).toBe('"1"');
     });
 
+    it("matches only this API's spelling of a version: a zero-padded tag names none", async () => {
+      const { send, entryId } = await setup();
+      const put = await send(`/${entryId}`, { method: "PUT", headers: { "If-Match": '"01"' }, body: { data: {} } });
+      expectProblem(put, 412, "precondition-failed");
+      expectProblem(
+        await send(`/${entryId}`, { method: "DELETE", headers: { "If-Match": '"001"' } }),
+        412,
+        "precondition-failed",
+      );
+      expect((await send(`/${entryId}`)).json.version).toBe(1);
+    });
+
+    it("refuses a PUT or DELETE with If-None-Match naming the current version, or *, and allows one naming another", async () => {
+      const { send, entryId } = await setup();
+      for (const value of ['"1"', 'W/"1"', '"7", "1"', '"7", *', "*"]) {
+        const headers = { "If-None-Match": value };
+        expectProblem(
+          await send(`/${entryId}`, { method: "PUT", headers, body: { data: { b: 2 } } }),
+          412,
+          "precondition-failed",
+        );
+        expectProblem(await send(`/${entryId}`, { method: "DELETE", headers }), 412, "precondition-failed");
+      }
+      expect((await send(`/${entryId}`)).json).toMatchObject({ version: 1, data: { a: 1 } });
+      const put = await send(`/${entryId}`, {
+        method: "PUT",
+        headers: { "If-None-Match": '"7"' },
+        body: { data: { b: 2 } },
+      });
+      expect(put.status).toBe(200);
+      expect((await send(`/${entryId}`, { method: "DELETE", headers: { "If-None-Match": '"1"' } })).status).toBe(204);
+    });
+
+    it("answers a GET with 304 for a weak If-None-Match of the current version, and 412 for a failed If-Match", async () => {
+      const { send, entryId } = await setup();
+      expect((await send(`/${entryId}`, { headers: { "If-None-Match": 'W/"1"' } })).status).toBe(304);
+      const failed = await send(`/${entryId}`, { headers: { "If-Match": '"999"' } });
+      expectProblem(failed, 412, "precondition-failed");
+      expect(failed.headers.get("ETag")).toBe('"1"');
+      expect((await send(`/${entryId}`, { headers: { "If-Match": '"1"' } })).status).toBe(200);
+    });
+
     it("answers 412 to a PUT with If-None-Match: *, since the entry exists, and changes nothing", async () => {
       const { send, entryId } = await setup();
       const headers = { "If-None-Match": "*" };
