@@ -36,6 +36,32 @@ describe("every JSON request body", () => {
     expect(errorPaths(res)).toEqual(["body.name"]);
   });
 
+  it("is 415 when it declares a charset other than UTF-8 or comes compressed", async () => {
+    const body = '{"name":"x"}';
+    for (const headers of [
+      { "Content-Type": "application/json; charset=iso-8859-1" } as Record<string, string>,
+      { "Content-Type": "application/json;charset=utf-16" },
+      { "Content-Type": "application/json", "Content-Encoding": "br" },
+      { "Content-Type": "application/json", "Content-Encoding": "gzip" },
+    ]) {
+      const res = await call("/v1/admin/keys", { method: "POST", key: admin, body, headers });
+      expectProblem(res, 415, "unsupported-media-type");
+    }
+    for (const contentType of [
+      "application/json; charset=utf-8",
+      "application/json;charset=UTF8",
+      'application/json; charset="utf-8"',
+    ]) {
+      const res = await call("/v1/admin/keys", {
+        method: "POST",
+        key: admin,
+        body,
+        headers: { "Content-Type": contentType },
+      });
+      expect(res.status, contentType).toBe(201);
+    }
+  });
+
   it("is left to the route's own answers when it is not JSON at all", async () => {
     expectProblem(await call("/v1/admin/keys", { method: "POST", key: admin, body: "{" }), 400, "malformed-json");
     const res = await call("/v1/admin/keys", {
