@@ -9,5 +9,5 @@ export const cacheControl = () =>
   createMiddleware(async (c, next) => {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
-    if (c.req.path.startsWith("/v1/")) c.res.headers.append("Vary", "Authorization");
+    if (c.req.path === "/v1" || c.req.path.startsWith("/v1/")) c.res.headers.append("Vary", "Authorization");
   });
