@@ -55,6 +55,8 @@ export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 
 export const Timestamp = z.string().datetime().openapi({ example: "2026-11-23T10:00:00.000Z" });
+/** A timestamp a request sends: RFC 3339, so with `Z` or an offset (`+02:00`). */
+export const TimestampInput = z.string().datetime({ offset: true }).openapi({ example: "2026-11-23T12:00:00+02:00" });
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const IdempotencyHeader = z.object({

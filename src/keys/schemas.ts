@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
+import { idSchema, iso, TenantParams, Timestamp, TimestampInput } from "../http/schemas";
 import type { ApiKey } from "./schema";
 import { SCOPES } from "./scopes";
 
@@ -31,7 +31,7 @@ export const CreatedApiKeySchema = ApiKeySchema.extend({
   secret: z.string().openapi({ description: "The full key. Shown only in this response; store it now." }),
 }).openapi("CreatedApiKey");
 
-const future = Timestamp.refine((value) => Date.parse(value) > Date.now(), "must be in the future");
+const future = TimestampInput.refine((value) => Date.parse(value) > Date.now(), "must be in the future");
 
 export const CreateKeyBody = z
   .object({

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { iso, TenantId, Timestamp } from "../http/schemas";
+import { iso, TenantId, Timestamp, TimestampInput } from "../http/schemas";
 import { ShardId } from "../shards/schemas";
 import { TENANT_STATUSES, type Tenant } from "./schema";
 
@@ -52,7 +52,7 @@ export const CreateTenantBody = z
       .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "lower-case letters, digits and inner hyphens, at most 63")
       .openapi({ example: "acme" }),
     tier: Tier,
-    trial_ends_at: Timestamp.optional(),
+    trial_ends_at: TimestampInput.optional(),
     data_region: Region.optional().openapi({
       description: "Data residency: place the tenant only on shards of this region. Fixed once placed.",
     }),

@@ -33,7 +33,9 @@ describe("caching", () => {
       await call("/v1", { key: secret }),
       await call("/v1"),
     ];
-    expect(responses.map((res) => res.status)).toEqual([201, 200, 304, 200, 200, 200, 200, 404, 401, 401, 404, 404, 401]);
+    expect(responses.map((res) => res.status)).toEqual([
+      201, 200, 304, 200, 200, 200, 200, 404, 401, 401, 404, 404, 401,
+    ]);
     for (const res of responses) {
       expect(res.headers.get("Cache-Control"), String(res.status)).toBe("no-store");
       expect(varies(res), String(res.status)).toContain("authorization");

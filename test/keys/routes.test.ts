@@ -156,6 +156,20 @@ describe("tenant API keys", () => {
       expect(errorPaths(res)).toContain("body.expires_at");
     });
 
+    it("takes an expires_at with a UTC offset, as RFC 3339 allows, and stores the instant", async () => {
+      const { admin, keysPath } = await setup();
+      const at = new Date(Date.now() + 2 * 3600_000);
+      at.setUTCMilliseconds(0);
+      const local = new Date(at.getTime() + 2 * 3600_000).toISOString().replace(".000Z", "+02:00");
+      const res = await call(keysPath, {
+        method: "POST",
+        key: admin,
+        body: { name: "k", scopes: ["entries:read"], expires_at: local },
+      });
+      expect(res.status, res.text).toBe(201);
+      expect(res.json.expires_at).toBe(at.toISOString());
+    });
+
     it("rejects an unknown field with 400 validation-error", async () => {
       const { admin, keysPath } = await setup();
       const res = await call(keysPath, {
