@@ -47,7 +47,14 @@ export const TenantParams = z.object({
 });
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
+  // Digits only: coercion alone would take "0x10", "1e1" or " 5" for numbers.
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, "a whole number from 1 to 100, in digits")
+    .default("20")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .openapi({ type: "integer", minimum: 1, maximum: 100, default: 20, example: 20 }),
   cursor: z.string().max(200).optional().openapi({ description: "next_cursor from the previous page" }),
 });
 

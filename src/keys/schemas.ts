@@ -36,7 +36,12 @@ const future = TimestampInput.refine((value) => Date.parse(value) > Date.now(), 
 export const CreateKeyBody = z
   .object({
     name: z.string().trim().min(1).max(200),
-    scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+    // A set: a scope named twice is held once.
+    scopes: z
+      .array(z.enum(SCOPES))
+      .min(1)
+      .max(SCOPES.length)
+      .transform((scopes) => [...new Set(scopes)]),
     rate_limit_per_minute: z
       .number()
       .int()

@@ -170,6 +170,17 @@ describe("tenant API keys", () => {
       expect(res.json.expires_at).toBe(at.toISOString());
     });
 
+    it("holds a scope named twice once: scopes are a set", async () => {
+      const { admin, keysPath } = await setup();
+      const res = await call(keysPath, {
+        method: "POST",
+        key: admin,
+        body: { name: "k", scopes: ["entries:read", "entries:read"] },
+      });
+      expect(res.status).toBe(201);
+      expect(res.json.scopes).toEqual(["entries:read"]);
+    });
+
     it("rejects an unknown field with 400 validation-error", async () => {
       const { admin, keysPath } = await setup();
       const res = await call(keysPath, {
