@@ -9,19 +9,14 @@ import { getShard } from "../shards/service";
 import type { ShardStore } from "../shards/store";
 import { tenants } from "../tenants/schema";
 import { getTenant } from "../tenants/service";
+import { holding, holdLease, LEASE_MS } from "./leases";
 import { enqueueMoveStep } from "./queue";
 import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
+import { moveToPlanPool } from "./service";
 import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
 
 /** A step stops starting new batches after this long, so one message is one bounded piece of work. */
 const STEP_BUDGET_MS = 15_000;
-/**
- * A step holds its move for this long past its last renewal, and renews every LEASE_RENEW_MS
- * while it runs, however slow it is: a consumer that dies mid-step frees the move within
- * LEASE_MS, for the sweep (src/moves/service.ts) to resume it.
- */
-export const LEASE_MS = 20_000;
-export const LEASE_RENEW_MS = 5_000;
 /** Failed steps in a row before a move that has not switched yet gives up and rolls back. */
 const MAX_ATTEMPTS = 5;
 /** Catch-up passes before the fence stop once a pass changes at most this many entries. */
@@ -67,31 +62,6 @@ async function claim(
     )
     .returning();
   return move;
-}
-
-/** Only the claim holding `token` writes to the move; false if it lost the move meanwhile. */
-const holding = (moveId: string, token: string) => and(eq(tenantMoves.id, moveId), eq(tenantMoves.leaseToken, token));
-
-/**
- * Renews the claim's lease every `renewMs` until stopped, so a step that is merely slow keeps
- * its move. `lost()` says whether a renewal found the move taken by another claim.
- */
-export function holdLease(db: ControlDb, moveId: string, token: string, leaseMs = LEASE_MS, renewMs = LEASE_RENEW_MS) {
-  let lost = false;
-  const timer = setInterval(() => {
-    db.update(tenantMoves)
-      .set({ leaseUntil: Date.now() + leaseMs })
-      .where(holding(moveId, token))
-      .returning({ id: tenantMoves.id })
-      .then(
-        (rows) => {
-          if (rows.length === 0) lost = true;
-        },
-        // A renewal the control database missed is retried at the next tick; the lease has slack.
-        () => undefined,
-      );
-  }, renewMs);
-  return { stop: () => clearInterval(timer), lost: () => lost };
 }
 
 async function withStores<T>(
@@ -162,6 +132,29 @@ export async function runMoveStep(env: Env, moveId: string, seq?: number): Promi
   // Another claim took the move over (this one's lease lapsed): that one goes on from here.
   if (!recorded) return leaseLost(move, "recording its step");
   if (next !== null) await enqueueMoveStep(env, move.id, move.stepSeq, next);
+  if (outcome.change.state === "completed") await followPlan(env, db, move);
+}
+
+/**
+ * A tier change made while the move ran could not start a move of its own: once this one is
+ * over, the tenant goes on to a shard of its plan's pool if the one it is on is not.
+ */
+async function followPlan(env: Env, db: ControlDb, move: TenantMove) {
+  try {
+    const next = await moveToPlanPool(db, env, move.tenantId);
+    if (next) {
+      console.warn(JSON.stringify({ level: "info", msg: "move follows the plan", move_id: next.id, after: move.id }));
+    }
+  } catch (error) {
+    console.warn(
+      JSON.stringify({
+        level: "warn",
+        msg: "follow-up move not started",
+        tenant_id: move.tenantId,
+        error: String(error),
+      }),
+    );
+  }
 }
 
 function leaseLost(move: TenantMove, doing: string) {
@@ -345,6 +338,7 @@ async function stepFailed(env: Env, db: ControlDb, move: TenantMove, token: stri
   );
   if (!switched && (error instanceof MoveAborted || attempts >= MAX_ATTEMPTS)) {
     await rollBack(env, db, { ...move, attempts }, token, reason);
+    await followPlan(env, db, move);
     return;
   }
   const now = Date.now();

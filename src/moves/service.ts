@@ -5,7 +5,7 @@ import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
 import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
 import { getTenant } from "../tenants/service";
-import { LEASE_MS } from "./job";
+import { OVERDUE_MS } from "./leases";
 import { enqueueMoveStep } from "./queue";
 import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
 
@@ -101,17 +101,6 @@ export async function listMoves(db: ControlDb, tenantId: string, page: { limit: 
     .limit(page.limit + 1);
   return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
 }
-
-/**
- * How late a queued step may be before the sweep takes its message for lost: past the queue's
- * batching and delivery, never near a minute. Together with the lease (src/moves/job.ts), this and
- * the sweep's minute bound how long a lost message or a dead consumer can hold a move up:
- * MAX_STALL_MS, tested against 90 s.
- */
-export const OVERDUE_MS = 20_000;
-/** The sweep runs on the per-minute cron (src/scheduled.ts). */
-export const SWEEP_INTERVAL_MS = 60_000;
-export const MAX_STALL_MS = Math.max(OVERDUE_MS, LEASE_MS) + SWEEP_INTERVAL_MS;
 
 /**
  * Queues a step for every move that has stalled: its next step is OVERDUE_MS late and no

@@ -5,7 +5,7 @@ import { newId } from "../../src/http/ids";
 import { tenantMoves } from "../../src/moves/schema";
 import { resumeStalledMoves } from "../../src/moves/service";
 import { adminKey, call, captureConsole, createTenant, errorPaths, expectProblem, tenantKey } from "../helpers";
-import { startMove, waitForMove } from "./fixture";
+import { type Move, startMove, waitForMove } from "./fixture";
 
 let admin: string;
 beforeAll(async () => {
@@ -170,6 +170,30 @@ describe("a move that cannot finish", () => {
 });
 
 describe("a tier change across pools", () => {
+  it("made while a move runs, is carried out by a second move once the first is over", {
+    timeout: 60_000,
+  }, async () => {
+    const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
+    const first = await startMove(admin, tenant.id, "d1-shared-1");
+    const up = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { tier: "ENTERPRISE" } });
+    expect(up.status).toBe(200);
+    // Too early for a move of its own: one is running.
+    expect(up.headers.get("Location")).toBeNull();
+    expect(await waitForMove(admin, tenant.id, first.id)).toMatchObject({
+      state: "completed",
+      target_shard: "d1-shared-1",
+    });
+    let follow: Move | undefined;
+    for (let i = 0; i < 100 && !follow; i++) {
+      const moves = (await call(`/v1/tenants/${tenant.id}/moves`, { key: admin })).json.data as Move[];
+      follow = moves.find((move) => move.id !== first.id);
+      if (!follow) await scheduler.wait(50);
+    }
+    expect(follow).toMatchObject({ source_shard: "d1-shared-1", target_shard: "d1-dedicated-0" });
+    expect((await waitForMove(admin, tenant.id, follow?.id as string)).state).toBe("completed");
+    expect((await call(`/v1/tenants/${tenant.id}`, { key: admin })).json.shard_id).toBe("d1-dedicated-0");
+  });
+
   it("moves the tenant to a dedicated shard on ENTERPRISE and back to a shared one after", {
     timeout: 60_000,
   }, async () => {
