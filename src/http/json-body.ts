@@ -17,10 +17,11 @@ export const jsonBody = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const [type = "", ...parameters] = (c.req.header("Content-Type") ?? "").split(";");
     if (!JSON_MEDIA_TYPE.test(type.trim())) return next();
+    // Every charset named counts: a second one may not slip past the first.
     const charset = parameters
       .map((parameter) => /^\s*charset\s*=\s*"?([^";\s]*)"?\s*$/i.exec(parameter)?.[1])
-      .find((value) => value !== undefined);
-    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      .find((value) => value !== undefined && !/^utf-?8$/i.test(value));
+    if (charset !== undefined) {
       throw new AppError(
         "unsupported-media-type",
         `JSON bodies are UTF-8; charset=${charset.slice(0, 40)} is not taken`,

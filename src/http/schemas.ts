@@ -62,8 +62,15 @@ export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 
 export const Timestamp = z.string().datetime().openapi({ example: "2026-11-23T10:00:00.000Z" });
-/** A timestamp a request sends: RFC 3339, so with `Z` or an offset (`+02:00`). */
-export const TimestampInput = z.string().datetime({ offset: true }).openapi({ example: "2026-11-23T12:00:00+02:00" });
+/** The last instant an RFC 3339 timestamp can name in UTC, as every answer writes them. */
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** A timestamp a request sends: RFC 3339, so with `Z` or an offset (`+02:00`), up to year 9999 in UTC. */
+export const TimestampInput = z
+  .string()
+  .datetime({ offset: true })
+  .refine((value) => Date.parse(value) <= LAST_INSTANT, "must be no later than 9999-12-31T23:59:59.999Z")
+  .openapi({ example: "2026-11-23T12:00:00+02:00" });
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const IdempotencyHeader = z.object({

@@ -41,6 +41,7 @@ describe("every JSON request body", () => {
     for (const headers of [
       { "Content-Type": "application/json; charset=iso-8859-1" } as Record<string, string>,
       { "Content-Type": "application/json;charset=utf-16" },
+      { "Content-Type": "application/json; charset=utf-8; charset=latin1" },
       { "Content-Type": "application/json", "Content-Encoding": "br" },
       { "Content-Type": "application/json", "Content-Encoding": "gzip" },
     ]) {

@@ -181,6 +181,17 @@ describe("tenant API keys", () => {
       expect(res.json.scopes).toEqual(["entries:read"]);
     });
 
+    it("rejects an expires_at past the last instant a UTC timestamp can name", async () => {
+      const { admin, keysPath } = await setup();
+      const res = await call(keysPath, {
+        method: "POST",
+        key: admin,
+        body: { name: "k", scopes: ["entries:read"], expires_at: "9999-12-31T23:59:59-01:00" },
+      });
+      expectProblem(res, 400, "validation-error");
+      expect(errorPaths(res)).toContain("body.expires_at");
+    });
+
     it("rejects an unknown field with 400 validation-error", async () => {
       const { admin, keysPath } = await setup();
       const res = await call(keysPath, {
