@@ -1,6 +1,6 @@
 import { type ControlDb, controlDb } from "./db/client";
 import { purgeExpiredIdempotencyRecords } from "./http/idempotency";
-import { resumeStalledMoves } from "./moves/service";
+import { moveTenantsToTheirPools, resumeStalledMoves } from "./moves/service";
 import { probeAllShards } from "./shards/health";
 
 /** The cron expressions of wrangler.toml [triggers], and what each runs. */
@@ -12,7 +12,8 @@ const JOBS: Record<(typeof CRONS)[keyof typeof CRONS], Job[]> = {
   // A move whose message was lost (or whose consumer died) goes on from where it stopped.
   [CRONS.resumeMoves]: [resumeStalledMoves],
   [CRONS.probeShards]: [probeAllShards],
-  [CRONS.housekeeping]: [(db) => purgeExpiredIdempotencyRecords(db)],
+  // A tenant left on the wrong pool (no shard of its plan's could take it then) is moved once one can.
+  [CRONS.housekeeping]: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools],
 };
 
 /** Cron entry point: work that must not run on the request path. */

@@ -1,9 +1,11 @@
-import { and, desc, eq, inArray, lt, notInArray } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, notExists, notInArray, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
+import { shards } from "../shards/schema";
 import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
+import { type TenantStatus, tenants } from "../tenants/schema";
 import { getTenant } from "../tenants/service";
 import { OVERDUE_MS } from "./leases";
 import { enqueueMoveStep } from "./queue";
@@ -16,7 +18,7 @@ async function wantsDedicated(db: ControlDb, tier: string): Promise<boolean> {
 }
 
 /** Tenants in these states hold data that can be moved. */
-const MOVABLE = ["ACTIVE", "SUSPENDED"];
+const MOVABLE: TenantStatus[] = ["ACTIVE", "SUSPENDED"];
 
 /**
  * Starts moving the tenant's data to `targetShardId`: records the move and queues its first step
@@ -75,6 +77,42 @@ export async function moveToPlanPool(db: ControlDb, env: Env, tenantId: string):
   const placement = await placeTenant(db, env, { dedicated, region: tenant.dataRegion });
   if (!placement.shard) return null;
   return startMove(db, env, tenantId, placement.shard.id);
+}
+
+/** Tenants one pass of the reconciliation looks at, at most: a pass is bounded, the next goes on. */
+const RECONCILE_BATCH = 50;
+
+/**
+ * Moves tenants that sit on a shard of the wrong pool (a dedicated shard and a shared plan, or
+ * the other way round) because no shard of their plan's pool could take them when their tier
+ * changed, or a move that would have done it failed. Run by the hourly cron; returns the moves
+ * started. A tenant no shard can take yet is tried again next time.
+ */
+export async function moveTenantsToTheirPools(db: ControlDb, env: Env): Promise<TenantMove[]> {
+  const astray = await db
+    .select({ id: tenants.id })
+    .from(tenants)
+    .innerJoin(shards, eq(shards.id, tenants.shardId))
+    .leftJoin(plans, eq(plans.tier, tenants.tier))
+    .where(
+      and(
+        inArray(tenants.status, MOVABLE),
+        sql`${shards.dedicated} <> coalesce(${plans.dedicatedShard}, 0)`,
+        notExists(
+          db
+            .select({ id: tenantMoves.id })
+            .from(tenantMoves)
+            .where(and(eq(tenantMoves.tenantId, tenants.id), notInArray(tenantMoves.state, [...FINISHED_STATES]))),
+        ),
+      ),
+    )
+    .limit(RECONCILE_BATCH);
+  const started: TenantMove[] = [];
+  for (const { id } of astray) {
+    const move = await moveToPlanPool(db, env, id);
+    if (move) started.push(move);
+  }
+  return started;
 }
 
 export async function runningMove(db: ControlDb, tenantId: string): Promise<TenantMove | undefined> {

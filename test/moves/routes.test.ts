@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { tenantMoves } from "../../src/moves/schema";
-import { resumeStalledMoves } from "../../src/moves/service";
+import { moveTenantsToTheirPools, resumeStalledMoves } from "../../src/moves/service";
 import { adminKey, call, captureConsole, createTenant, errorPaths, expectProblem, tenantKey } from "../helpers";
 import { type Move, startMove, waitForMove } from "./fixture";
 
@@ -192,6 +192,29 @@ describe("a tier change across pools", () => {
     expect(follow).toMatchObject({ source_shard: "d1-shared-1", target_shard: "d1-dedicated-0" });
     expect((await waitForMove(admin, tenant.id, follow?.id as string)).state).toBe("completed");
     expect((await call(`/v1/tenants/${tenant.id}`, { key: admin })).json.shard_id).toBe("d1-dedicated-0");
+  });
+
+  it("that no shard of the new pool can take yet is carried out by the hourly cron once one can", {
+    timeout: 60_000,
+  }, async () => {
+    const shard = (status: string) =>
+      call("/v1/shards/d1-dedicated-0", { method: "PATCH", key: admin, body: { status } });
+    const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
+    expect((await shard("draining")).status).toBe(200);
+    try {
+      const up = await call(`/v1/tenants/${tenant.id}`, { method: "PATCH", key: admin, body: { tier: "ENTERPRISE" } });
+      expect(up.status).toBe(200);
+      expect(up.headers.get("Location")).toBeNull();
+      expect(await moveTenantsToTheirPools(controlDb(env), env)).toEqual([]);
+    } finally {
+      expect((await shard("active")).status).toBe(200);
+    }
+    const started = await moveTenantsToTheirPools(controlDb(env), env);
+    const mine = started.find((move) => move.tenantId === tenant.id);
+    expect(mine).toMatchObject({ sourceShardId: "d1-shared-0", targetShardId: "d1-dedicated-0" });
+    expect((await waitForMove(admin, tenant.id, mine?.id as string)).state).toBe("completed");
+    // On its pool now: the next pass leaves it alone.
+    expect((await moveTenantsToTheirPools(controlDb(env), env)).map((move) => move.tenantId)).not.toContain(tenant.id);
   });
 
   it("moves the tenant to a dedicated shard on ENTERPRISE and back to a shared one after", {
