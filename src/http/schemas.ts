@@ -69,7 +69,8 @@ const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 export const TimestampInput = z
   .string()
   .datetime({ offset: true })
-  .refine((value) => Date.parse(value) <= LAST_INSTANT, "must be no later than 9999-12-31T23:59:59.999Z")
+  // Not "<=": a value that is no timestamp at all is already reported once, above.
+  .refine((value) => !(Date.parse(value) > LAST_INSTANT), "must be no later than 9999-12-31T23:59:59.999Z")
   .openapi({ example: "2026-11-23T12:00:00+02:00" });
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
