@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, getTableColumns, inArray, notExists } from "drizzle-orm";
+import type { ShardDb } from "../db/client";
 import { chunksOf, overwriteEntry } from "../db/sql";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
-import type { ShardDb } from "../shards/d1-store";
 import type { EntryInput, EntryVersion, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
 import { entryPredicates } from "./predicates";

@@ -1,5 +1,6 @@
 import { count, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { ShardDb } from "../db/client";
 import * as shardSchema from "../db/shard-schema";
 import {
   createEntry,
@@ -17,8 +18,6 @@ import {
 import { d1Refusal } from "./refusals";
 import type { ShardStore } from "./store";
 import { shardTenants } from "./tenant-schema";
-
-export type ShardDb = ReturnType<typeof drizzle<typeof shardSchema>>;
 
 /**
  * Where a D1 session starts: after the client's bookmark (it reads its own writes), on any replica
