@@ -1,4 +1,4 @@
-import { and, eq, lt, notInArray, sql } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
 import { type ControlDb, controlDb } from "../db/client";
 import { gateOf } from "../gate/client";
 import { routeCache } from "../routing/cache";
@@ -11,7 +11,7 @@ import { tenants } from "../tenants/schema";
 import { getTenant } from "../tenants/service";
 import { holding, holdLease, LEASE_MS } from "./leases";
 import { enqueueMoveStep } from "./queue";
-import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
+import { type TenantMove, tenantMoves, unfinished } from "./schema";
 import { moveToPlanPool } from "./service";
 import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
 
@@ -56,7 +56,7 @@ async function claim(
       and(
         eq(tenantMoves.id, moveId),
         lt(tenantMoves.leaseUntil, now),
-        notInArray(tenantMoves.state, [...FINISHED_STATES]),
+        unfinished(),
         seq === undefined ? undefined : eq(tenantMoves.stepSeq, seq),
       ),
     )
@@ -143,7 +143,7 @@ async function followPlan(env: Env, db: ControlDb, move: TenantMove) {
   try {
     const next = await moveToPlanPool(db, env, move.tenantId);
     if (next) {
-      console.warn(JSON.stringify({ level: "info", msg: "move follows the plan", move_id: next.id, after: move.id }));
+      console.log(JSON.stringify({ level: "info", msg: "move follows the plan", move_id: next.id, after: move.id }));
     }
   } catch (error) {
     console.warn(

@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { notInArray, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { epochMs } from "../db/columns";
 
@@ -62,3 +62,6 @@ export const tenantMoves = sqliteTable(
 );
 
 export type TenantMove = typeof tenantMoves.$inferSelect;
+
+/** A move that is still under way (a step may yet run), as a query condition. */
+export const unfinished = () => notInArray(tenantMoves.state, [...FINISHED_STATES]);

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, notExists, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, notExists, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
@@ -9,7 +9,7 @@ import { type TenantStatus, tenants } from "../tenants/schema";
 import { getTenant } from "../tenants/service";
 import { OVERDUE_MS } from "./leases";
 import { enqueueMoveStep } from "./queue";
-import { FINISHED_STATES, type TenantMove, tenantMoves } from "./schema";
+import { type TenantMove, tenantMoves, unfinished } from "./schema";
 
 /** Does the tier's plan place its tenants on dedicated shards? (An unknown tier: shared.) */
 async function wantsDedicated(db: ControlDb, tier: string): Promise<boolean> {
@@ -102,7 +102,7 @@ export async function moveTenantsToTheirPools(db: ControlDb, env: Env): Promise<
           db
             .select({ id: tenantMoves.id })
             .from(tenantMoves)
-            .where(and(eq(tenantMoves.tenantId, tenants.id), notInArray(tenantMoves.state, [...FINISHED_STATES]))),
+            .where(and(eq(tenantMoves.tenantId, tenants.id), unfinished())),
         ),
       ),
     )
@@ -117,7 +117,7 @@ export async function moveTenantsToTheirPools(db: ControlDb, env: Env): Promise<
 
 export async function runningMove(db: ControlDb, tenantId: string): Promise<TenantMove | undefined> {
   return db.query.tenantMoves.findFirst({
-    where: and(eq(tenantMoves.tenantId, tenantId), notInArray(tenantMoves.state, [...FINISHED_STATES])),
+    where: and(eq(tenantMoves.tenantId, tenantId), unfinished()),
   });
 }
 
@@ -150,13 +150,7 @@ export async function resumeStalledMoves(db: ControlDb, env: Env, now = Date.now
   const stalled = await db
     .select({ id: tenantMoves.id, stepSeq: tenantMoves.stepSeq })
     .from(tenantMoves)
-    .where(
-      and(
-        inArray(tenantMoves.state, ["queued", "copying", "syncing", "cutting-over", "cleaning-up"]),
-        lt(tenantMoves.nextStepAt, now - OVERDUE_MS),
-        lt(tenantMoves.leaseUntil, now),
-      ),
-    );
+    .where(and(unfinished(), lt(tenantMoves.nextStepAt, now - OVERDUE_MS), lt(tenantMoves.leaseUntil, now)));
   const resumed: string[] = [];
   for (const { id, stepSeq } of stalled) {
     // The new message is due now: should it be lost too, the next sweep sends another.
