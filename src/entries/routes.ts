@@ -15,7 +15,7 @@ import {
   unprocessableResponse,
 } from "../http/schemas";
 import { tenantShard } from "../shards/middleware";
-import { staleVersion } from "./rules";
+import { checkPrecondition } from "./rules";
 import {
   EntryBody,
   EntryListQuery,
@@ -100,10 +100,7 @@ export const entryRoutes = createRouter()
       const entry = await c.var.shard.getEntry(c.var.route.tenantId, c.req.valid("param").entryId);
       c.header("ETag", etagOf(entry));
       const headers = c.req.valid("header");
-      const ifMatch = parseEntityTags(headers["if-match"]);
-      if (ifMatch !== undefined && ifMatch !== "*" && !ifMatch.includes(entry.version)) {
-        throw staleVersion(entry.version);
-      }
+      checkPrecondition(entry, { ifMatch: parseEntityTags(headers["if-match"]) });
       const ifNoneMatch = parseEntityTags(headers["if-none-match"], "weak");
       if (ifNoneMatch === "*" || ifNoneMatch?.includes(entry.version)) return c.body(null, 304);
       return c.json(entryView(entry), 200);

@@ -38,7 +38,8 @@ export function staleVersion(version: number) {
 const names = (tags: EntityTags | undefined, version: number) =>
   tags !== undefined && (tags === "*" || tags.includes(version));
 
-function checkPrecondition(current: { version: number }, precondition: Precondition) {
+/** 412 unless the version read satisfies If-Match and If-None-Match (strong comparison, as for a write). */
+export function checkPrecondition(current: { version: number }, precondition: Precondition) {
   const { ifMatch, ifNoneMatch } = precondition ?? {};
   if (ifMatch !== undefined && !names(ifMatch, current.version)) throw staleVersion(current.version);
   if (names(ifNoneMatch, current.version)) throw staleVersion(current.version);

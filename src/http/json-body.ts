@@ -9,9 +9,10 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
  * Holds every JSON request body to the model of src/http/json-model.ts before anything reads
- * it: a charset other than UTF-8 or a Content-Encoding is 415, not UTF-8 is 400 malformed-json (decoding would otherwise swap the bytes for U+FFFD), and
- * each breach of the model is listed in one 400 validation-error, with its path. A body that is
- * not JSON at all is left to the route's validator.
+ * it: a charset other than UTF-8 or a Content-Encoding is 415, not UTF-8 is 400 malformed-json
+ * (decoding would otherwise swap the bytes for U+FFFD), and each breach of the model is listed
+ * in one 400 validation-error, with its path. A body that is not JSON at all is left to the
+ * route's validator.
  */
 export const jsonBody = () =>
   createMiddleware<AppEnv>(async (c, next) => {
