@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const dir = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -11,11 +12,25 @@ const sqlAsText = {
     id.endsWith(".sql") ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined,
 };
 
+/**
+ * The queue consumers of wrangler.toml, delivering each batch at once: a consumer otherwise waits
+ * out `max_batch_timeout` for a fuller batch, and every step of a tenant move is one message.
+ */
+function immediateConsumers() {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions("./wrangler.toml");
+  const consumers = (workerOptions.queueConsumers ?? {}) as Record<string, object>;
+  return Object.fromEntries(
+    Object.entries(consumers).map(([queue, options]) => [queue, { ...options, maxBatchTimeout: 0 }]),
+  );
+}
+
 export default defineConfig({
   // pg picks its socket with require("pg-cloudflare"), whose workerd build is behind the "workerd"
   // export condition; without it the test pool resolves an empty stub.
   ssr: { resolve: { conditions: ["workerd", "worker", "module", "browser"] } },
   test: {
+    // Files of one project run two at a time (one per core): much of a move test is waiting.
+    maxWorkers: 2,
     projects: [
       {
         // Everything that touches the Worker runs inside workerd against real local bindings.
@@ -27,6 +42,7 @@ export default defineConfig({
               hyperdrives: { SHARD_PG_DOWN: "postgres://postgres:down@127.0.0.1:1/none" },
               // A D1 database no migration has touched, for tests of a shard the Worker migrates.
               d1Databases: { SHARD_D1_FRESH: "shard-d1-fresh" },
+              queueConsumers: immediateConsumers(),
               bindings: {
                 CONTROL_MIGRATIONS: await readD1Migrations(dir("./migrations/control")),
                 SHARD_MIGRATIONS: await readD1Migrations(dir("./migrations/shard")),
@@ -34,6 +50,8 @@ export default defineConfig({
                 // short wait before a moved tenant's old rows are deleted.
                 MOVE_BATCH_SIZE: "50",
                 MOVE_CLEANUP_DELAY_SECONDS: "1",
+                // A failed move step is retried at once, not after a backoff of 1, 2, 4, 8 s.
+                MOVE_RETRY_DELAY_SECONDS: "0",
                 // The Worker secret that .dev.vars holds for `npm start`.
                 PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
               },
@@ -45,6 +63,7 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           exclude: ["test/**/*.node.test.ts"],
           setupFiles: ["./test/setup.ts"],
+          globalSetup: ["./test/global-setup.ts"],
           testTimeout: 20_000,
         },
       },

@@ -4,6 +4,12 @@ const positive = (value: string | undefined, fallback: number) => {
   return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
 };
 
+/** As `positive`, where 0 is a meaningful setting too. */
+const nonNegative = (value: string | undefined, fallback: number) => {
+  const parsed = value === undefined || value.trim() === "" ? Number.NaN : Number(value);
+  return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
+};
+
 type NumericVars =
   | "ROUTING_CACHE_MAX_ENTRIES"
   | "ROUTING_CACHE_IDLE_SECONDS"
@@ -11,7 +17,8 @@ type NumericVars =
   | "GATE_LEASE_SECONDS"
   | "SHARD_TIMEOUT_MS"
   | "MOVE_BATCH_SIZE"
-  | "MOVE_CLEANUP_DELAY_SECONDS";
+  | "MOVE_CLEANUP_DELAY_SECONDS"
+  | "MOVE_RETRY_DELAY_SECONDS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
   const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
@@ -23,6 +30,8 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     gateLeaseMs: positive(env.GATE_LEASE_SECONDS, 60) * 1000,
     shardTimeoutMs,
     moveBatchSize: Math.floor(positive(env.MOVE_BATCH_SIZE, 500)),
+    // A failed move step is retried after this many seconds, doubling per failure up to a minute.
+    moveRetryDelaySeconds: Math.floor(nonNegative(env.MOVE_RETRY_DELAY_SECONDS, 1)),
     // Past every request that may still use the old route: its deadline plus a route's staleness.
     moveCleanupDelaySeconds: Math.ceil(
       positive(env.MOVE_CLEANUP_DELAY_SECONDS, (shardTimeoutMs + gateMaxStalenessMs) / 1000 + 5),

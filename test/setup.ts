@@ -1,6 +1,5 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { migratePgShard } from "../src/shards/pg-migrate";
 
 // The same SQL files `wrangler d1 migrations apply` runs; storage is isolated per test file.
 await applyD1Migrations(env.CONTROL_DB, env.CONTROL_MIGRATIONS);
@@ -9,6 +8,4 @@ await Promise.all(
     applyD1Migrations(db, env.SHARD_MIGRATIONS),
   ),
 );
-// The PostgreSQL shard (through Hyperdrive) is one database shared by every test file and run;
-// its migrations are idempotent, and tests keep apart by using fresh tenant ids.
-await migratePgShard(env.SHARD_PG_0.connectionString);
+// The PostgreSQL shard is migrated once per run, by test/global-setup.ts.

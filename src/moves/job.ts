@@ -30,6 +30,9 @@ const CUTOVER_MS = 60_000;
  */
 const SEALED_MS = 10 * 60_000;
 
+/** The wait before retrying after the `attempts`-th failure in a row: doubling from `first`, at most a minute. */
+export const retryDelaySeconds = (first: number, attempts: number) => Math.min(60, first * 2 ** (attempts - 1));
+
 /** A reason to stop the move for good (roll back) rather than try the step again. */
 class MoveAborted extends Error {}
 
@@ -342,7 +345,7 @@ async function stepFailed(env: Env, db: ControlDb, move: TenantMove, token: stri
     return;
   }
   const now = Date.now();
-  const backoffSeconds = Math.min(60, 2 ** (attempts - 1));
+  const backoffSeconds = retryDelaySeconds(settings(env).moveRetryDelaySeconds, attempts);
   const [recorded] = await db
     .update(tenantMoves)
     .set({
