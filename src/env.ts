@@ -1,3 +1,4 @@
+import type { ControlDb } from "./db/client";
 import type { GateSession } from "./gate/session";
 import type { Scope } from "./keys/scopes";
 import type { TenantRoute } from "./routing/route";
@@ -12,6 +13,8 @@ export type AppEnv = {
   Bindings: Env;
   Variables: {
     requestId: string;
+    /** The control database (tenants, keys, users, shards, moves), for this request. */
+    db: ControlDb;
     principal: Principal;
     /** The API key as presented; kept in memory only, to seal data for this caller alone. */
     credential: string;

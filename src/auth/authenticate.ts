@@ -1,6 +1,5 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { controlDb } from "../db/client";
 import type { AppEnv } from "../env";
 import { gateOf } from "../gate/client";
 import { rateLimitHeaders } from "../gate/headers";
@@ -32,7 +31,7 @@ const invalidKey = () => new AppError("invalid-api-key", undefined, { headers: {
 
 async function lookUp(c: Context<AppEnv>, prefix: string) {
   try {
-    return await findKeyByPrefix(controlDb(c.env), prefix);
+    return await findKeyByPrefix(c.var.db, prefix);
   } catch (cause) {
     throw controlPlaneUnavailable("The key could not be looked up", cause);
   }
@@ -79,7 +78,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
     if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw await refused();
     c.set("principal", { kind: "platform_admin", keyId: key.id, scopes: ALL_SCOPES });
     if (key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
-      c.executionCtx.waitUntil(touchKey(controlDb(c.env), key.id, now).catch(() => undefined));
+      c.executionCtx.waitUntil(touchKey(c.var.db, key.id, now).catch(() => undefined));
     }
     await next();
   });

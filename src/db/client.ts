@@ -2,9 +2,23 @@ import { drizzle } from "drizzle-orm/d1";
 import * as controlSchema from "./control-schema";
 import type * as shardSchema from "./shard-schema";
 
+const open = (database: D1Database) => drizzle(database, { schema: controlSchema });
+
 /** Typed drizzle client over the control database. */
-export const controlDb = (env: Pick<Env, "CONTROL_DB">) => drizzle(env.CONTROL_DB, { schema: controlSchema });
-export type ControlDb = ReturnType<typeof controlDb>;
+export type ControlDb = ReturnType<typeof open>;
+
+// One client per binding and isolate: building one maps the whole schema, on every call otherwise.
+const clients = new WeakMap<D1Database, ControlDb>();
+
+/** The control database's client; requests use theirs from `c.var.db` (src/http/control-db.ts). */
+export function controlDb(env: Pick<Env, "CONTROL_DB">): ControlDb {
+  let db = clients.get(env.CONTROL_DB);
+  if (!db) {
+    db = open(env.CONTROL_DB);
+    clients.set(env.CONTROL_DB, db);
+  }
+  return db;
+}
 
 /** Typed drizzle client over a D1 shard (src/shards/d1-store.ts opens it through a session). */
 export type ShardDb = ReturnType<typeof drizzle<typeof shardSchema>>;

@@ -1,4 +1,4 @@
-import { type AnyColumn, and, eq, gt, inArray, lt } from "drizzle-orm";
+import { type AnyColumn, and, eq, gt, inArray } from "drizzle-orm";
 
 type EntryColumns = { tenantId: AnyColumn; id: AnyColumn; version: AnyColumn };
 type TagColumns = { tenantId: AnyColumn; tag: AnyColumn; entryId: AnyColumn };
@@ -16,12 +16,6 @@ export function entryPredicates(entries: EntryColumns, entryTags: TagColumns) {
         eq(entries.id, entryId),
         version === undefined ? undefined : eq(entries.version, version),
       ),
-    /** A newest-first page: ids below the cursor. */
-    before: (tenantId: string, after?: string) =>
-      and(eq(entries.tenantId, tenantId), after ? lt(entries.id, after) : undefined),
-    /** A newest-first page of one tag's index: entry ids below the cursor. */
-    taggedBefore: (tenantId: string, tag: string, after?: string) =>
-      and(eq(entryTags.tenantId, tenantId), eq(entryTags.tag, tag), after ? lt(entryTags.entryId, after) : undefined),
     /** Joins a tag index row to its entry. */
     tagOfEntry: and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)),
     /** An ascending walk over a tenant's entries (moves): ids above `after`, or all from the start. */

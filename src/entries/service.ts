@@ -1,12 +1,13 @@
-import { and, asc, desc, eq, getTableColumns, inArray, notExists } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, notExists } from "drizzle-orm";
 import type { ShardDb } from "../db/client";
+import { newestFirst, type PageRequest } from "../db/keyset";
 import { chunksOf, overwriteEntry } from "../db/sql";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import type { EntryInput, EntryVersion, Precondition, StorageLimits } from "../shards/store";
 import { shardTenants } from "../shards/tenant-schema";
 import { entryPredicates } from "./predicates";
-import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "./rules";
+import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "./rules";
 import { type Entry, entries, entryTags } from "./schema";
 
 const where = entryPredicates(entries, entryTags);
@@ -103,32 +104,26 @@ export async function listEntries(
   return retryRead(() => listPage(db, tenantId, filter, page));
 }
 
-async function listPage(
-  db: ShardDb,
-  tenantId: string,
-  filter: { tag?: string },
-  page: { limit: number; after?: string },
-) {
-  let rows: Entry[];
-  if (filter.tag === undefined) {
-    rows = await db
-      .select()
-      .from(entries)
-      .where(where.before(tenantId, page.after))
-      .orderBy(desc(entries.id))
-      .limit(page.limit + 1);
-  } else {
-    // Walk the tag index in id order and join each entry: one query whatever the page size
-    // (an id list would pass D1's 100 bound parameters at limit 100).
-    rows = await db
-      .select(getTableColumns(entries))
-      .from(entryTags)
-      .innerJoin(entries, where.tagOfEntry)
-      .where(where.taggedBefore(tenantId, filter.tag, page.after))
-      .orderBy(desc(entryTags.entryId))
-      .limit(page.limit + 1);
-  }
-  return toPage(rows, page.limit);
+async function listPage(db: ShardDb, tenantId: string, filter: { tag?: string }, page: PageRequest) {
+  // With a tag, walk the tag index in id order and join each entry: one query whatever the page
+  // size (an id list would pass D1's 100 bound parameters at limit 100).
+  const keyset = newestFirst(filter.tag === undefined ? entries.id : entryTags.entryId, page);
+  const rows: Entry[] =
+    filter.tag === undefined
+      ? await db
+          .select()
+          .from(entries)
+          .where(and(eq(entries.tenantId, tenantId), keyset.after))
+          .orderBy(keyset.order)
+          .limit(keyset.limit)
+      : await db
+          .select(getTableColumns(entries))
+          .from(entryTags)
+          .innerJoin(entries, where.tagOfEntry)
+          .where(and(eq(entryTags.tenantId, tenantId), eq(entryTags.tag, filter.tag), keyset.after))
+          .orderBy(keyset.order)
+          .limit(keyset.limit);
+  return keyset.page(rows);
 }
 
 // Tenant moves (src/moves): a tenant's rows whole, in ascending id order, written back as they were.

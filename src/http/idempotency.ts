@@ -1,6 +1,6 @@
 import { and, eq, lt } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
-import { type ControlDb, controlDb } from "../db/client";
+import type { ControlDb } from "../db/client";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../keys/secret";
 import { idempotencyRecords } from "./idempotency-schema";
@@ -77,7 +77,7 @@ export const idempotency = (options: IdempotencyOptions = {}) => {
         extensions: { errors: [{ path: "header.Idempotency-Key", message: "1-255 visible ASCII characters" }] },
       });
     }
-    const db = controlDb(c.env);
+    const { db } = c.var;
     const path = new URL(c.req.url).pathname;
     const body = await c.req.text();
     const record = {

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
-import { controlDb } from "../db/client";
 import type { Principal } from "../env";
 import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
@@ -55,7 +54,7 @@ export const tenantKeyRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { key, secret } = await createKey(controlDb(c.env), c.var.route.tenantId, {
+      const { key, secret } = await createKey(c.var.db, c.var.route.tenantId, {
         name: body.name,
         scopes: body.scopes,
         rateLimitPerMinute: body.rate_limit_per_minute ?? null,
@@ -80,7 +79,7 @@ export const tenantKeyRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const result = await listKeys(controlDb(c.env), c.var.route.tenantId, {
+      const result = await listKeys(c.var.db, c.var.route.tenantId, {
         limit,
         after: cursorAfter(cursor, ID_PATTERN),
       });
@@ -97,7 +96,7 @@ export const tenantKeyRoutes = createRouter()
       request: { params: KeyParams },
       responses: { 200: { description: "The key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
-    async (c) => c.json(keyView(await getKey(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").keyId)), 200),
+    async (c) => c.json(keyView(await getKey(c.var.db, c.var.route.tenantId, c.req.valid("param").keyId)), 200),
   )
   .openapi(
     createRoute({
@@ -110,7 +109,7 @@ export const tenantKeyRoutes = createRouter()
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
     async (c) => {
-      const key = await revokeKey(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").keyId);
+      const key = await revokeKey(c.var.db, c.var.route.tenantId, c.req.valid("param").keyId);
       await tenantChanged(c.env, c.var.route.tenantId);
       return c.json(keyView(key), 200);
     },
@@ -132,7 +131,7 @@ export const adminKeyRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { key, secret } = await createKey(controlDb(c.env), null, {
+      const { key, secret } = await createKey(c.var.db, null, {
         name: body.name,
         scopes: [...ALL_SCOPES],
         expiresAt: expiry(body.expires_at),
@@ -154,7 +153,7 @@ export const adminKeyRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const result = await listKeys(controlDb(c.env), null, { limit, after: cursorAfter(cursor, ID_PATTERN) });
+      const result = await listKeys(c.var.db, null, { limit, after: cursorAfter(cursor, ID_PATTERN) });
       return c.json(page(result, keyView), 200);
     },
   )
@@ -168,5 +167,5 @@ export const adminKeyRoutes = createRouter()
       request: { params: AdminKeyParams },
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
-    async (c) => c.json(keyView(await revokeKey(controlDb(c.env), null, c.req.valid("param").keyId)), 200),
+    async (c) => c.json(keyView(await revokeKey(c.var.db, null, c.req.valid("param").keyId)), 200),
   );

@@ -1,6 +1,7 @@
-import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { refusedWith } from "../db/errors";
+import { newestFirst, type PageRequest } from "../db/keyset";
 import { chunksOf } from "../db/sql";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
@@ -102,14 +103,15 @@ async function insertKey<T>(userId: string | null, insert: () => Promise<T>): Pr
 const ownedBy = (tenantId: string | null) =>
   tenantId === null ? isNull(apiKeys.tenantId) : eq(apiKeys.tenantId, tenantId);
 
-export async function listKeys(db: ControlDb, tenantId: string | null, page: { limit: number; after?: string }) {
+export async function listKeys(db: ControlDb, tenantId: string | null, page: PageRequest) {
+  const keyset = newestFirst(apiKeys.id, page);
   const rows = await db
     .select()
     .from(apiKeys)
-    .where(and(ownedBy(tenantId), page.after ? lt(apiKeys.id, page.after) : undefined))
-    .orderBy(desc(apiKeys.id))
-    .limit(page.limit + 1);
-  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+    .where(and(ownedBy(tenantId), keyset.after))
+    .orderBy(keyset.order)
+    .limit(keyset.limit);
+  return keyset.page(rows);
 }
 
 export async function getKey(db: ControlDb, tenantId: string | null, keyId: string) {

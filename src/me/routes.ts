@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { controlDb } from "../db/client";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
 import { errorResponses } from "../http/schemas";
@@ -33,7 +32,7 @@ export const meRoutes = createRouter().openapi(
   }),
   async (c) => {
     const principal = c.var.principal;
-    const db = controlDb(c.env);
+    const { db } = c.var;
     const tenantId = principal.kind === "tenant" ? principal.tenantId : null;
     const [key, tenant] = await Promise.all([
       getKey(db, tenantId, principal.keyId),

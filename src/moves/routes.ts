@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, tenantAccess } from "../auth/authorize";
-import { controlDb } from "../db/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -41,7 +40,7 @@ export const moveRoutes = createRouter()
     }),
     async (c) => {
       const tenantId = c.var.route.tenantId;
-      const move = await startMove(controlDb(c.env), c.env, tenantId, c.req.valid("json").target_shard);
+      const move = await startMove(c.var.db, c.env, tenantId, c.req.valid("json").target_shard);
       c.header("Location", `/v1/tenants/${tenantId}/moves/${move.id}`);
       return c.json(moveView(move), 202);
     },
@@ -58,7 +57,7 @@ export const moveRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const result = await listMoves(controlDb(c.env), c.var.route.tenantId, {
+      const result = await listMoves(c.var.db, c.var.route.tenantId, {
         limit,
         after: cursorAfter(cursor, ID_PATTERN),
       });
@@ -75,6 +74,5 @@ export const moveRoutes = createRouter()
       request: { params: MoveParams },
       responses: { 200: { description: "The move", ...json(MoveSchema) }, ...errorResponses },
     }),
-    async (c) =>
-      c.json(moveView(await getMove(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").moveId)), 200),
+    async (c) => c.json(moveView(await getMove(c.var.db, c.var.route.tenantId, c.req.valid("param").moveId)), 200),
   );

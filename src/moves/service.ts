@@ -1,5 +1,6 @@
-import { and, desc, eq, inArray, lt, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, notExists, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
@@ -130,14 +131,15 @@ export async function getMove(db: ControlDb, tenantId: string, moveId: string): 
   return move;
 }
 
-export async function listMoves(db: ControlDb, tenantId: string, page: { limit: number; after?: string }) {
+export async function listMoves(db: ControlDb, tenantId: string, page: PageRequest) {
+  const keyset = newestFirst(tenantMoves.id, page);
   const rows = await db
     .select()
     .from(tenantMoves)
-    .where(and(eq(tenantMoves.tenantId, tenantId), page.after ? lt(tenantMoves.id, page.after) : undefined))
-    .orderBy(desc(tenantMoves.id))
-    .limit(page.limit + 1);
-  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+    .where(and(eq(tenantMoves.tenantId, tenantId), keyset.after))
+    .orderBy(keyset.order)
+    .limit(keyset.limit);
+  return keyset.page(rows);
 }
 
 /**

@@ -1,11 +1,12 @@
-import { and, asc, count, desc, eq, getTableColumns, inArray, notExists, sql } from "drizzle-orm";
+import { and, asc, count, eq, getTableColumns, inArray, notExists, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import { newestFirst, type PageRequest } from "../db/keyset";
 import * as shardPgSchema from "../db/shard-pg-schema";
 import { chunksOf, overwriteEntry } from "../db/sql";
 import { entries, entryTags } from "../entries/pg-schema";
 import { entryPredicates } from "../entries/predicates";
-import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically, toPage } from "../entries/rules";
+import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "../entries/rules";
 import type { Entry } from "../entries/schema";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
@@ -216,28 +217,27 @@ async function listPage(
   db: PgShardDb,
   tenantId: string,
   filter: { tag?: string },
-  page: { limit: number; after?: string },
+  page: PageRequest,
 ): Promise<EntryPage> {
-  let rows: Entry[];
-  if (filter.tag === undefined) {
-    rows = await db
-      .select()
-      .from(entries)
-      .where(where.before(tenantId, page.after))
-      .orderBy(desc(entries.id))
-      .limit(page.limit + 1);
-  } else {
-    // Walk the tag index in id order and join each entry: one query whatever the page size
-    // (an id list would pass D1's 100 bound parameters at limit 100).
-    rows = await db
-      .select(getTableColumns(entries))
-      .from(entryTags)
-      .innerJoin(entries, where.tagOfEntry)
-      .where(where.taggedBefore(tenantId, filter.tag, page.after))
-      .orderBy(desc(entryTags.entryId))
-      .limit(page.limit + 1);
-  }
-  return toPage(rows, page.limit);
+  // With a tag, walk the tag index in id order and join each entry: one query whatever the page
+  // size (an id list would pass D1's 100 bound parameters at limit 100).
+  const keyset = newestFirst(filter.tag === undefined ? entries.id : entryTags.entryId, page);
+  const rows: Entry[] =
+    filter.tag === undefined
+      ? await db
+          .select()
+          .from(entries)
+          .where(and(eq(entries.tenantId, tenantId), keyset.after))
+          .orderBy(keyset.order)
+          .limit(keyset.limit)
+      : await db
+          .select(getTableColumns(entries))
+          .from(entryTags)
+          .innerJoin(entries, where.tagOfEntry)
+          .where(and(eq(entryTags.tenantId, tenantId), eq(entryTags.tag, filter.tag), keyset.after))
+          .orderBy(keyset.order)
+          .limit(keyset.limit);
+  return keyset.page(rows);
 }
 
 // Tenant moves (src/moves): a tenant's rows whole, in ascending id order, written back as they were.

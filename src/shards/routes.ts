@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin } from "../auth/authorize";
-import { controlDb } from "../db/client";
+import type { ControlDb } from "../db/client";
 import { json } from "../http/openapi-helpers";
 import { notFound } from "../http/problems";
 import { createRouter } from "../http/router";
@@ -21,7 +21,7 @@ import { listShards, setShardStatus } from "./service";
 const tags = ["Shards"];
 const guard = [requirePlatformAdmin()];
 
-async function one(db: ReturnType<typeof controlDb>, shardId: string) {
+async function one(db: ControlDb, shardId: string) {
   const [shard] = await listShards(db, [shardId]);
   if (!shard) throw notFound("Shard");
   return shardView(shard);
@@ -37,7 +37,7 @@ export const shardRoutes = createRouter()
       middleware: guard,
       responses: { 200: { description: "Every registered shard", ...json(ShardListSchema) }, ...errorResponses },
     }),
-    async (c) => c.json({ data: (await listShards(controlDb(c.env))).map(shardView) }, 200),
+    async (c) => c.json({ data: (await listShards(c.var.db)).map(shardView) }, 200),
   )
   .openapi(
     createRoute({
@@ -49,7 +49,7 @@ export const shardRoutes = createRouter()
       responses: { 200: { description: "The registry after the probe", ...json(ShardListSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const db = controlDb(c.env);
+      const { db } = c.var;
       await probeAllShards(db, c.env);
       return c.json({ data: (await listShards(db)).map(shardView) }, 200);
     },
@@ -64,7 +64,7 @@ export const shardRoutes = createRouter()
       request: { params: ShardParams },
       responses: { 200: { description: "The shard", ...json(ShardSchema) }, ...errorResponses },
     }),
-    async (c) => c.json(await one(controlDb(c.env), c.req.valid("param").shardId), 200),
+    async (c) => c.json(await one(c.var.db, c.req.valid("param").shardId), 200),
   )
   .openapi(
     createRoute({
@@ -81,7 +81,7 @@ export const shardRoutes = createRouter()
       },
     }),
     async (c) => {
-      const results = await migrateAllShards(controlDb(c.env), c.env);
+      const results = await migrateAllShards(c.var.db, c.env);
       return c.json({ data: results.map(resultView) }, 200);
     },
   )
@@ -101,7 +101,7 @@ export const shardRoutes = createRouter()
       },
     }),
     async (c) => {
-      const result = await migrateShardTenants(controlDb(c.env), c.env, c.req.valid("param").shardId);
+      const result = await migrateShardTenants(c.var.db, c.env, c.req.valid("param").shardId);
       return c.json(resultView(result), 200);
     },
   )
@@ -116,7 +116,7 @@ export const shardRoutes = createRouter()
       responses: { 200: { description: "The shard after the change", ...json(ShardSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const db = controlDb(c.env);
+      const { db } = c.var;
       const { shardId } = c.req.valid("param");
       await setShardStatus(db, shardId, c.req.valid("json").status);
       return c.json(await one(db, shardId), 200);

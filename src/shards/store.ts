@@ -1,3 +1,4 @@
+import type { Page } from "../db/keyset";
 import type { Entry } from "../entries/schema";
 import type { TenantLimits } from "../routing/route";
 import type { ShardEngine } from "./schema";
@@ -11,7 +12,7 @@ export type EntityTags = number[] | "*";
  */
 export type Precondition = { ifMatch?: EntityTags; ifNoneMatch?: EntityTags } | undefined;
 export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
-export type EntryPage = { items: Entry[]; hasMore: boolean };
+export type EntryPage = Page<Entry>;
 export type EntryVersion = { id: string; version: number };
 export type TenantStorage = {
   entryCount: number;

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
-import { controlDb } from "../db/client";
 import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
@@ -90,7 +89,7 @@ const reprovision = createRoute({
 export const tenantRoutes = createRouter()
   .openapi(create, async (c) => {
     const body = c.req.valid("json");
-    const tenant = await createTenant(controlDb(c.env), c.env, {
+    const tenant = await createTenant(c.var.db, c.env, {
       name: body.name,
       slug: body.slug,
       tier: body.tier,
@@ -103,16 +102,12 @@ export const tenantRoutes = createRouter()
   })
   .openapi(list, async (c) => {
     const { limit, cursor, status, tier } = c.req.valid("query");
-    const result = await listTenants(
-      controlDb(c.env),
-      { status, tier },
-      { limit, after: cursorAfter(cursor, ID_PATTERN) },
-    );
+    const result = await listTenants(c.var.db, { status, tier }, { limit, after: cursorAfter(cursor, ID_PATTERN) });
     return c.json(page(result, tenantView), 200);
   })
-  .openapi(get, async (c) => c.json(tenantView(await getTenant(controlDb(c.env), c.var.route.tenantId)), 200))
+  .openapi(get, async (c) => c.json(tenantView(await getTenant(c.var.db, c.var.route.tenantId)), 200))
   .openapi(update, async (c) => {
-    const db = controlDb(c.env);
+    const { db } = c.var;
     const patch = c.req.valid("json");
     const tenant = await updateTenant(db, c.var.route.tenantId, patch);
     await tenantChanged(c.env, tenant.id);
@@ -122,7 +117,7 @@ export const tenantRoutes = createRouter()
     return c.json(tenantView(tenant), 200);
   })
   .openapi(reprovision, async (c) => {
-    const tenant = await retryProvisioning(controlDb(c.env), c.env, c.var.route.tenantId);
+    const tenant = await retryProvisioning(c.var.db, c.env, c.var.route.tenantId);
     await tenantChanged(c.env, tenant.id);
     return c.json(tenantView(tenant), 200);
   });

@@ -1,5 +1,6 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
@@ -123,7 +124,8 @@ export async function retryProvisioning(db: ControlDb, env: Env, tenantId: strin
   return provision(db, env, await setStatus(db, tenantId, "PROVISIONING", null));
 }
 
-export async function listTenants(db: ControlDb, filter: TenantFilter, page: { limit: number; after?: string }) {
+export async function listTenants(db: ControlDb, filter: TenantFilter, page: PageRequest) {
+  const keyset = newestFirst(tenants.id, page);
   const rows = await db
     .select()
     .from(tenants)
@@ -131,12 +133,12 @@ export async function listTenants(db: ControlDb, filter: TenantFilter, page: { l
       and(
         filter.status ? eq(tenants.status, filter.status) : undefined,
         filter.tier ? eq(tenants.tier, filter.tier) : undefined,
-        page.after ? lt(tenants.id, page.after) : undefined,
+        keyset.after,
       ),
     )
-    .orderBy(desc(tenants.id))
-    .limit(page.limit + 1);
-  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+    .orderBy(keyset.order)
+    .limit(keyset.limit);
+  return keyset.page(rows);
 }
 
 const SUSPENDABLE: readonly TenantStatus[] = ["ACTIVE", "SUSPENDED"];

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope, tenantAccess } from "../auth/authorize";
-import { controlDb } from "../db/client";
 import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
@@ -65,35 +64,30 @@ const remove = createRoute({
 
 export const userRoutes = createRouter()
   .openapi(create, async (c) => {
-    const user = await createUser(controlDb(c.env), c.var.route.tenantId, c.req.valid("json"));
+    const user = await createUser(c.var.db, c.var.route.tenantId, c.req.valid("json"));
     c.header("Location", `/v1/tenants/${user.tenantId}/users/${user.id}`);
     return c.json(userView(user), 201);
   })
   .openapi(list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const result = await listUsers(controlDb(c.env), c.var.route.tenantId, {
+    const result = await listUsers(c.var.db, c.var.route.tenantId, {
       limit,
       after: cursorAfter(cursor, ID_PATTERN),
     });
     return c.json(page(result, userView), 200);
   })
   .openapi(get, async (c) => {
-    const user = await getUser(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").userId);
+    const user = await getUser(c.var.db, c.var.route.tenantId, c.req.valid("param").userId);
     return c.json(userView(user), 200);
   })
   .openapi(update, async (c) => {
-    const user = await updateUser(
-      controlDb(c.env),
-      c.var.route.tenantId,
-      c.req.valid("param").userId,
-      c.req.valid("json"),
-    );
+    const user = await updateUser(c.var.db, c.var.route.tenantId, c.req.valid("param").userId, c.req.valid("json"));
     // A role caps the scopes of the user's keys, which the tenant's gate holds.
     await tenantChanged(c.env, c.var.route.tenantId);
     return c.json(userView(user), 200);
   })
   .openapi(remove, async (c) => {
-    await removeUser(controlDb(c.env), c.var.route.tenantId, c.req.valid("param").userId);
+    await removeUser(c.var.db, c.var.route.tenantId, c.req.valid("param").userId);
     await tenantChanged(c.env, c.var.route.tenantId);
     return c.body(null, 204);
   });

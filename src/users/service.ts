@@ -1,5 +1,6 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { apiKeys } from "../keys/schema";
@@ -28,14 +29,15 @@ export async function createUser(
   return inserted[0];
 }
 
-export async function listUsers(db: ControlDb, tenantId: string, page: { limit: number; after?: string }) {
+export async function listUsers(db: ControlDb, tenantId: string, page: PageRequest) {
+  const keyset = newestFirst(users.id, page);
   const rows = await db
     .select()
     .from(users)
-    .where(and(eq(users.tenantId, tenantId), page.after ? lt(users.id, page.after) : undefined))
-    .orderBy(desc(users.id))
-    .limit(page.limit + 1);
-  return { items: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+    .where(and(eq(users.tenantId, tenantId), keyset.after))
+    .orderBy(keyset.order)
+    .limit(keyset.limit);
+  return keyset.page(rows);
 }
 
 export async function getUser(db: ControlDb, tenantId: string, userId: string): Promise<User> {
