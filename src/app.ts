@@ -9,7 +9,7 @@ import { limitRoutes } from "./gate/routes";
 import { authenticatedPingRoutes, pingRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
 import { cacheControl } from "./http/cache-control";
-import { withControlDb } from "./http/control-db";
+import { controlPlane } from "./http/control-plane";
 import { configurableCors } from "./http/cors";
 import { idempotency } from "./http/idempotency";
 import { jsonBody } from "./http/json-body";
@@ -36,7 +36,7 @@ export function createApp() {
   );
   app.use(configurableCors());
   app.use(limitBody());
-  app.use("/v1/*", withControlDb());
+  app.use("/v1/*", controlPlane());
   app.use("/v1/*", authenticate());
   app.use("/v1/*", jsonBody());
   app.use("/v1/*", idempotency());

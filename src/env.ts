@@ -1,4 +1,5 @@
 import type { ControlDb } from "./db/client";
+import type { Emit } from "./events/domain";
 import type { GateSession } from "./gate/session";
 import type { Scope } from "./keys/scopes";
 import type { TenantRoute } from "./routing/route";
@@ -15,6 +16,8 @@ export type AppEnv = {
     requestId: string;
     /** The control database (tenants, keys, users, shards, moves), for this request. */
     db: ControlDb;
+    /** Announces control-plane changes (src/events); the domain functions making them call it. */
+    emit: Emit;
     principal: Principal;
     /** The API key as presented; kept in memory only, to seal data for this caller alone. */
     credential: string;

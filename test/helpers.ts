@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, type MockInstance, vi } from "vitest";
 import { controlDb } from "../src/db/client";
+import { domainEvents } from "../src/events/listeners";
 import type { Scope } from "../src/keys/scopes";
 import { createKey } from "../src/keys/service";
 
@@ -39,7 +40,7 @@ export async function call(path: string, options: Call = {}) {
 
 /** A platform-admin key, minted the way `npm start` and `npm run admin-key` mint one. */
 export async function adminKey(): Promise<string> {
-  const { secret } = await createKey(controlDb(env), null, {
+  const { secret } = await createKey(controlDb(env), domainEvents(env), null, {
     name: "test admin",
     scopes: ["entries:read", "entries:write", "tenant:admin"],
   });

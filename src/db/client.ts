@@ -10,7 +10,7 @@ export type ControlDb = ReturnType<typeof open>;
 // One client per binding and isolate: building one maps the whole schema, on every call otherwise.
 const clients = new WeakMap<D1Database, ControlDb>();
 
-/** The control database's client; requests use theirs from `c.var.db` (src/http/control-db.ts). */
+/** The control database's client; requests use theirs from `c.var.db` (src/http/control-plane.ts). */
 export function controlDb(env: Pick<Env, "CONTROL_DB">): ControlDb {
   let db = clients.get(env.CONTROL_DB);
   if (!db) {

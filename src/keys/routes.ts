@@ -1,7 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
 import type { Principal } from "../env";
-import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -54,7 +53,7 @@ export const tenantKeyRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { key, secret } = await createKey(c.var.db, c.var.route.tenantId, {
+      const { key, secret } = await createKey(c.var.db, c.var.emit, c.var.route.tenantId, {
         name: body.name,
         scopes: body.scopes,
         rateLimitPerMinute: body.rate_limit_per_minute ?? null,
@@ -109,8 +108,7 @@ export const tenantKeyRoutes = createRouter()
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
     async (c) => {
-      const key = await revokeKey(c.var.db, c.var.route.tenantId, c.req.valid("param").keyId);
-      await tenantChanged(c.env, c.var.route.tenantId);
+      const key = await revokeKey(c.var.db, c.var.emit, c.var.route.tenantId, c.req.valid("param").keyId);
       return c.json(keyView(key), 200);
     },
   );
@@ -131,7 +129,7 @@ export const adminKeyRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { key, secret } = await createKey(c.var.db, null, {
+      const { key, secret } = await createKey(c.var.db, c.var.emit, null, {
         name: body.name,
         scopes: [...ALL_SCOPES],
         expiresAt: expiry(body.expires_at),
@@ -167,5 +165,5 @@ export const adminKeyRoutes = createRouter()
       request: { params: AdminKeyParams },
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
-    async (c) => c.json(keyView(await revokeKey(c.var.db, null, c.req.valid("param").keyId)), 200),
+    async (c) => c.json(keyView(await revokeKey(c.var.db, c.var.emit, null, c.req.valid("param").keyId)), 200),
   );

@@ -3,6 +3,7 @@ import type { ControlDb } from "../db/client";
 import { refusedWith } from "../db/errors";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import { chunksOf } from "../db/sql";
+import type { Emit } from "../events/domain";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { tenants } from "../tenants/schema";
@@ -49,7 +50,7 @@ export function beyondMinter(
 }
 
 /** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
-export async function createKey(db: ControlDb, tenantId: string | null, input: KeyInput, now = Date.now()) {
+export async function createKey(db: ControlDb, emit: Emit, tenantId: string | null, input: KeyInput, now = Date.now()) {
   if (input.mintedBy != null) {
     const excess = beyondMinter(await getKey(db, input.mintedBy.tenantId, input.mintedBy.keyId), input);
     if (excess.length > 0) {
@@ -87,7 +88,9 @@ export async function createKey(db: ControlDb, tenantId: string | null, input: K
       })
       .returning(),
   );
-  return { key: row as ApiKey, secret: generated.key };
+  const key = row as ApiKey;
+  await emit({ type: "key.created", tenantId, keyId: key.id });
+  return { key, secret: generated.key };
 }
 
 /** Inserts the key; its user removed since it was checked is the 404 it would have been then. */
@@ -121,7 +124,7 @@ export async function getKey(db: ControlDb, tenantId: string | null, keyId: stri
 }
 
 /** Revocation is a single write to the control database; see README "Key revocation". */
-export async function revokeKey(db: ControlDb, tenantId: string | null, keyId: string, now = Date.now()) {
+export async function revokeKey(db: ControlDb, emit: Emit, tenantId: string | null, keyId: string, now = Date.now()) {
   const key = await getKey(db, tenantId, keyId);
   if (key.revokedAt) return key;
   const [row] = await db
@@ -129,6 +132,7 @@ export async function revokeKey(db: ControlDb, tenantId: string | null, keyId: s
     .set({ revokedAt: now })
     .where(and(ownedBy(tenantId), eq(apiKeys.id, keyId)))
     .returning();
+  await emit({ type: "key.revoked", tenantId, keyId });
   return row as ApiKey;
 }
 

@@ -8,7 +8,7 @@ import { prepareShard } from "../shards/migrate";
 import { getShard } from "../shards/service";
 import type { ShardStore } from "../shards/store";
 import { tenants } from "../tenants/schema";
-import { getTenant } from "../tenants/service";
+import { getTenant, placeOn } from "../tenants/service";
 import { holding, holdLease, LEASE_MS } from "./leases";
 import { enqueueMoveStep } from "./queue";
 import { type TenantMove, tenantMoves, unfinished } from "./schema";
@@ -254,10 +254,7 @@ async function cutOver(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
     // The route and the move's state change in one transaction: the move is switched iff the tenant is.
     const now = Date.now();
     const [, moved] = await db.batch([
-      db
-        .update(tenants)
-        .set({ shardId: move.targetShardId, updatedAt: now })
-        .where(and(eq(tenants.id, move.tenantId), eq(tenants.shardId, move.sourceShardId))),
+      placeOn(db, move.tenantId, move.targetShardId, move.sourceShardId, now),
       db
         .update(tenantMoves)
         .set({

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
-import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -89,7 +88,7 @@ const reprovision = createRoute({
 export const tenantRoutes = createRouter()
   .openapi(create, async (c) => {
     const body = c.req.valid("json");
-    const tenant = await createTenant(c.var.db, c.env, {
+    const tenant = await createTenant(c.var.db, c.var.emit, c.env, {
       name: body.name,
       slug: body.slug,
       tier: body.tier,
@@ -109,15 +108,13 @@ export const tenantRoutes = createRouter()
   .openapi(update, async (c) => {
     const { db } = c.var;
     const patch = c.req.valid("json");
-    const tenant = await updateTenant(db, c.var.route.tenantId, patch);
-    await tenantChanged(c.env, tenant.id);
+    const tenant = await updateTenant(db, c.var.emit, c.var.route.tenantId, patch);
     // A tier whose plan wants the other pool (dedicated or shared) takes the tenant's data there.
     const move = patch.tier !== undefined ? await moveToPlanPool(db, c.env, tenant.id) : null;
     if (move) c.header("Location", `/v1/tenants/${tenant.id}/moves/${move.id}`);
     return c.json(tenantView(tenant), 200);
   })
   .openapi(reprovision, async (c) => {
-    const tenant = await retryProvisioning(c.var.db, c.env, c.var.route.tenantId);
-    await tenantChanged(c.env, tenant.id);
+    const tenant = await retryProvisioning(c.var.db, c.var.emit, c.env, c.var.route.tenantId);
     return c.json(tenantView(tenant), 200);
   });

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
+import type { Emit } from "../events/domain";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/schema";
@@ -32,6 +33,17 @@ export async function getTenant(db: ControlDb, tenantId: string): Promise<Tenant
   return tenant;
 }
 
+/**
+ * The one statement that changes which shard holds a tenant (placement here, a move's switch in
+ * src/moves/job.ts); with `from`, only while the tenant is still on that shard. A statement, so
+ * a move can batch it with its own state change.
+ */
+export const placeOn = (db: ControlDb, tenantId: string, shardId: string | null, from?: string, now = Date.now()) =>
+  db
+    .update(tenants)
+    .set({ shardId, updatedAt: now })
+    .where(and(eq(tenants.id, tenantId), from === undefined ? undefined : eq(tenants.shardId, from)));
+
 async function requirePlan(db: ControlDb, tier: string) {
   const plan = await db.query.plans.findFirst({ where: eq(plans.tier, tier) });
   if (!plan) throw new AppError("unprocessable-entity", `Unknown tier ${tier}`);
@@ -59,10 +71,7 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
     if (shard?.status !== "active" || bindingProblem(env, shard)) {
       const plan = await requirePlan(db, tenant.tier);
       const placement = await placeTenant(db, env, { dedicated: plan.dedicatedShard, region: tenant.dataRegion });
-      await db
-        .update(tenants)
-        .set({ shardId: placement.shard?.id ?? null })
-        .where(eq(tenants.id, tenant.id));
+      await placeOn(db, tenant.id, placement.shard?.id ?? null);
       if (!placement.shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", placement.reason);
       shard = placement.shard;
     }
@@ -80,7 +89,7 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
   }
 }
 
-export async function createTenant(db: ControlDb, env: Env, input: NewTenant): Promise<Tenant> {
+export async function createTenant(db: ControlDb, emit: Emit, env: Env, input: NewTenant): Promise<Tenant> {
   const plan = await requirePlan(db, input.tier);
   if (input.dataRegion && !(await regionExists(db, input.dataRegion))) {
     throw new AppError("unprocessable-entity", `No shard serves data region ${input.dataRegion}`);
@@ -110,10 +119,12 @@ export async function createTenant(db: ControlDb, env: Env, input: NewTenant): P
     .returning();
   const tenant = inserted[0];
   if (!tenant) throw new AppError("conflict", `A tenant with slug ${input.slug} already exists`);
-  return provision(db, env, tenant);
+  const provisioned = await provision(db, env, tenant);
+  await emit({ type: "tenant.created", tenantId: tenant.id });
+  return provisioned;
 }
 
-export async function retryProvisioning(db: ControlDb, env: Env, tenantId: string): Promise<Tenant> {
+export async function retryProvisioning(db: ControlDb, emit: Emit, env: Env, tenantId: string): Promise<Tenant> {
   const tenant = await getTenant(db, tenantId);
   if (tenant.status !== "PROVISION_ERROR") {
     throw new AppError(
@@ -121,7 +132,9 @@ export async function retryProvisioning(db: ControlDb, env: Env, tenantId: strin
       `Only a tenant in PROVISION_ERROR can be provisioned again (status: ${tenant.status})`,
     );
   }
-  return provision(db, env, await setStatus(db, tenantId, "PROVISIONING", null));
+  const provisioned = await provision(db, env, await setStatus(db, tenantId, "PROVISIONING", null));
+  await emit({ type: "tenant.provisioned", tenantId });
+  return provisioned;
 }
 
 export async function listTenants(db: ControlDb, filter: TenantFilter, page: PageRequest) {
@@ -143,7 +156,7 @@ export async function listTenants(db: ControlDb, filter: TenantFilter, page: Pag
 
 const SUSPENDABLE: readonly TenantStatus[] = ["ACTIVE", "SUSPENDED"];
 
-export async function updateTenant(db: ControlDb, tenantId: string, patch: TenantPatch): Promise<Tenant> {
+export async function updateTenant(db: ControlDb, emit: Emit, tenantId: string, patch: TenantPatch): Promise<Tenant> {
   const tenant = await getTenant(db, tenantId);
   if (patch.tier !== undefined) await requirePlan(db, patch.tier);
   if (patch.status !== undefined && patch.status !== tenant.status && !SUSPENDABLE.includes(tenant.status)) {
@@ -160,5 +173,7 @@ export async function updateTenant(db: ControlDb, tenantId: string, patch: Tenan
     })
     .where(eq(tenants.id, tenantId))
     .returning();
+  await emit({ type: "tenant.updated", tenantId });
+  await emit({ type: "tenant.updated", tenantId });
   return row as Tenant;
 }

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireScope, tenantAccess } from "../auth/authorize";
-import { tenantChanged } from "../gate/client";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -64,7 +63,7 @@ const remove = createRoute({
 
 export const userRoutes = createRouter()
   .openapi(create, async (c) => {
-    const user = await createUser(c.var.db, c.var.route.tenantId, c.req.valid("json"));
+    const user = await createUser(c.var.db, c.var.emit, c.var.route.tenantId, c.req.valid("json"));
     c.header("Location", `/v1/tenants/${user.tenantId}/users/${user.id}`);
     return c.json(userView(user), 201);
   })
@@ -81,13 +80,16 @@ export const userRoutes = createRouter()
     return c.json(userView(user), 200);
   })
   .openapi(update, async (c) => {
-    const user = await updateUser(c.var.db, c.var.route.tenantId, c.req.valid("param").userId, c.req.valid("json"));
-    // A role caps the scopes of the user's keys, which the tenant's gate holds.
-    await tenantChanged(c.env, c.var.route.tenantId);
+    const user = await updateUser(
+      c.var.db,
+      c.var.emit,
+      c.var.route.tenantId,
+      c.req.valid("param").userId,
+      c.req.valid("json"),
+    );
     return c.json(userView(user), 200);
   })
   .openapi(remove, async (c) => {
-    await removeUser(c.var.db, c.var.route.tenantId, c.req.valid("param").userId);
-    await tenantChanged(c.env, c.var.route.tenantId);
+    await removeUser(c.var.db, c.var.emit, c.var.route.tenantId, c.req.valid("param").userId);
     return c.body(null, 204);
   });

@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
+import type { Emit } from "../events/domain";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { apiKeys } from "../keys/schema";
@@ -8,6 +9,7 @@ import { type User, type UserRole, users } from "./schema";
 
 export async function createUser(
   db: ControlDb,
+  emit: Emit,
   tenantId: string,
   input: { email: string; name?: string | null; role: UserRole },
 ): Promise<User> {
@@ -25,8 +27,10 @@ export async function createUser(
     })
     .onConflictDoNothing({ target: [users.tenantId, users.email] })
     .returning();
-  if (!inserted[0]) throw new AppError("conflict", `A user with email ${input.email} already exists`);
-  return inserted[0];
+  const user = inserted[0];
+  if (!user) throw new AppError("conflict", `A user with email ${input.email} already exists`);
+  await emit({ type: "user.created", tenantId, userId: user.id });
+  return user;
 }
 
 export async function listUsers(db: ControlDb, tenantId: string, page: PageRequest) {
@@ -48,6 +52,7 @@ export async function getUser(db: ControlDb, tenantId: string, userId: string): 
 
 export async function updateUser(
   db: ControlDb,
+  emit: Emit,
   tenantId: string,
   userId: string,
   patch: { role?: UserRole; name?: string | null },
@@ -58,11 +63,13 @@ export async function updateUser(
     .where(and(eq(users.tenantId, tenantId), eq(users.id, userId)))
     .returning();
   if (!row) throw notFound("User");
+  // A role caps the scopes of the user's keys, which the tenant's gate holds.
+  await emit({ type: "user.updated", tenantId, userId });
   return row;
 }
 
 /** Removes the user and revokes the keys issued to them, atomically. */
-export async function removeUser(db: ControlDb, tenantId: string, userId: string): Promise<void> {
+export async function removeUser(db: ControlDb, emit: Emit, tenantId: string, userId: string): Promise<void> {
   await getUser(db, tenantId, userId);
   const now = Date.now();
   await db.batch([
@@ -72,4 +79,5 @@ export async function removeUser(db: ControlDb, tenantId: string, userId: string
       .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.userId, userId))),
     db.delete(users).where(and(eq(users.tenantId, tenantId), eq(users.id, userId))),
   ]);
+  await emit({ type: "user.deleted", tenantId, userId });
 }
