@@ -7,12 +7,12 @@ import type { AdmitResult } from "../gate/protocol";
 import { deferRelease, restoreReleases, takeReleases } from "../gate/releases";
 import type { GateSession } from "../gate/session";
 import { AppError, controlPlaneUnavailable } from "../http/problems";
+import { routeMetaOf } from "../http/route-meta";
 import { ALL_SCOPES } from "../keys/scopes";
 import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
 import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/service";
 import { keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
 import type { TenantRoute } from "../routing/route";
-import { isDataWrite } from "../shards/middleware";
 import { failedAuthentication } from "./throttle";
 
 export type AuthenticateOptions = {
@@ -102,7 +102,7 @@ async function admitThroughGate(
   const cached = routes.get(tenantId);
   let result: AdmitResult;
   const releases = takeReleases(tenantId);
-  const write = isDataWrite(c.req.method, c.req.path);
+  const write = routeMetaOf(c)?.shard === "write";
   const started = performance.now();
   try {
     result = (await gate.admit({

@@ -1,5 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requireScope, tenantAccess } from "../auth/authorize";
+import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -14,7 +13,6 @@ import {
   TenantParams,
   unprocessableResponse,
 } from "../http/schemas";
-import { tenantShard } from "../shards/middleware";
 import { checkPrecondition } from "./rules";
 import {
   EntryBody,
@@ -30,8 +28,8 @@ import {
 } from "./schemas";
 
 const tags = ["Entries"];
-const reader = [tenantAccess(), requireScope("entries:read"), tenantShard()];
-const writer = [tenantAccess(), requireScope("entries:write"), tenantShard()];
+const reader = { tenant: true, scope: "entries:read", shard: "read" } as const;
+const writer = { tenant: true, scope: "entries:write", shard: "write" } as const;
 const etagHeader = { ETag: { description: "The entry's version", schema: { type: "string" as const } } };
 const dataErrors = {
   ...errorResponses,
@@ -45,12 +43,12 @@ const preconditionFailed = { 412: problemResponseOf("If-Match did not match the 
 
 export const entryRoutes = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/",
       tags,
       summary: "Create an entry",
-      middleware: writer,
+      meta: { ...writer, audit: "entry.created" },
       request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(EntryBody), required: true } },
       responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
     }),
@@ -62,12 +60,12 @@ export const entryRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
       tags,
       summary: "List entries, newest first, optionally by tag",
-      middleware: reader,
+      meta: reader,
       request: { params: TenantParams, query: PageQuery.extend(EntryListQuery.shape) },
       responses: { 200: { description: "A page of entries", ...json(pageOf(EntrySchema)) }, ...dataErrors },
     }),
@@ -82,12 +80,12 @@ export const entryRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{entryId}",
       tags,
       summary: "Get an entry",
-      middleware: reader,
+      meta: reader,
       request: { params: EntryParams, headers: ConditionalHeaders },
       responses: {
         200: { description: "The entry", headers: etagHeader, ...json(EntrySchema) },
@@ -107,12 +105,12 @@ export const entryRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "put",
       path: "/{entryId}",
       tags,
       summary: "Replace an entry; send If-Match for optimistic concurrency",
-      middleware: writer,
+      meta: { ...writer, audit: "entry.replaced" },
       request: {
         params: EntryParams,
         headers: ConditionalHeaders,
@@ -138,12 +136,12 @@ export const entryRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "delete",
       path: "/{entryId}",
       tags,
       summary: "Delete an entry; If-Match or If-None-Match makes it conditional",
-      middleware: writer,
+      meta: { ...writer, audit: "entry.deleted" },
       request: { params: EntryParams, headers: ConditionalHeaders },
       responses: { 204: { description: "Deleted" }, ...dataErrors, ...preconditionFailed },
     }),

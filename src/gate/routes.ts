@@ -1,5 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requireScope, tenantAccess } from "../auth/authorize";
+import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
 import { errorResponses, TenantParams } from "../http/schemas";
@@ -7,28 +6,28 @@ import { LimitsSchema, RESET_SCOPES, ResetLimitsBody } from "./schemas";
 import { limitsOf, resetLimits } from "./service";
 
 const tags = ["Limits"];
-const guard = [tenantAccess(), requireScope("tenant:admin")];
+const guard = { tenant: true, scope: "tenant:admin" } as const;
 
 export const limitRoutes = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
       tags,
       summary: "Rate-limit windows, monthly quota, in-flight requests, circuits and storage of a tenant",
-      middleware: guard,
+      meta: guard,
       request: { params: TenantParams },
       responses: { 200: { description: "The tenant's limits and usage", ...json(LimitsSchema) }, ...errorResponses },
     }),
     async (c) => c.json(await limitsOf(c.env, c.var.route), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/reset",
       tags,
       summary: "Reset rate windows, the monthly quota, concurrency slots or circuits",
-      middleware: guard,
+      meta: { ...guard, audit: "limits.reset" },
       request: { params: TenantParams, body: { ...json(ResetLimitsBody), required: false } },
       responses: { 200: { description: "The limits after the reset", ...json(LimitsSchema) }, ...errorResponses },
     }),

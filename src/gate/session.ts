@@ -6,7 +6,7 @@ export type GateSession = {
   tenantId: string;
   route: TenantRoute;
   leaseId: string;
-  /** Admitted as a data write, past any move's fence (see isDataWrite). */
+  /** Admitted as a data write (the route writes the shard), past any move's fence. */
   write: boolean;
   policies: PolicyState[];
   circuits: Partial<Record<Dependency, CircuitStatus>>;

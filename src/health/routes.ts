@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
 import { errorResponses } from "../http/schemas";
@@ -7,9 +8,10 @@ const tags = ["Health"];
 
 /** `GET /ping`: no authentication, no gate; the baseline the benchmark compares gated routes with. */
 export const pingRoutes = createRouter().openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/",
+    meta: {},
     tags,
     summary: "Liveness of the Worker (no authentication)",
     security: [],
@@ -20,9 +22,10 @@ export const pingRoutes = createRouter().openapi(
 
 /** `GET /v1/ping`: the cheapest authenticated call; checks a key and shows its limits in the headers. */
 export const authenticatedPingRoutes = createRouter().openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/",
+    meta: {},
     tags,
     summary: "Check an API key; the response carries the caller's rate-limit headers",
     responses: {

@@ -1,6 +1,5 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
 import type { Principal } from "../env";
+import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -33,17 +32,17 @@ const mintedBy = (principal: Principal) => ({
   keyId: principal.keyId,
 });
 
-const tenantGuard = [tenantAccess(), requireScope("tenant:admin")];
+const tenantGuard = { tenant: true, scope: "tenant:admin" } as const;
 const tenantTags = ["API keys"];
 
 export const tenantKeyRoutes = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/",
       tags: tenantTags,
       summary: "Create an API key for the tenant; the secret is returned once",
-      middleware: tenantGuard,
+      meta: { ...tenantGuard, audit: "key.created" },
       request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(CreateKeyBody), required: true } },
       responses: {
         201: { description: "Created", ...json(CreatedApiKeySchema) },
@@ -67,12 +66,12 @@ export const tenantKeyRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
       tags: tenantTags,
       summary: "List the tenant's API keys (never their secrets)",
-      middleware: tenantGuard,
+      meta: tenantGuard,
       request: { params: TenantParams, query: PageQuery },
       responses: { 200: { description: "A page of keys", ...json(pageOf(ApiKeySchema)) }, ...errorResponses },
     }),
@@ -86,24 +85,24 @@ export const tenantKeyRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{keyId}",
       tags: tenantTags,
       summary: "Get an API key",
-      middleware: tenantGuard,
+      meta: tenantGuard,
       request: { params: KeyParams },
       responses: { 200: { description: "The key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
     async (c) => c.json(keyView(await getKey(c.var.db, c.var.route.tenantId, c.req.valid("param").keyId)), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "delete",
       path: "/{keyId}",
       tags: tenantTags,
       summary: "Revoke an API key; it stops working at once",
-      middleware: tenantGuard,
+      meta: { ...tenantGuard, audit: "key.revoked" },
       request: { params: KeyParams },
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),
@@ -114,16 +113,16 @@ export const tenantKeyRoutes = createRouter()
   );
 
 const adminTags = ["Platform-admin keys"];
-const adminGuard = [requirePlatformAdmin()];
+const adminGuard = { platformAdmin: true } as const;
 
 export const adminKeyRoutes = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/",
       tags: adminTags,
       summary: "Create a platform-admin key; the secret is returned once",
-      middleware: adminGuard,
+      meta: { ...adminGuard, audit: "key.created" },
       request: { headers: IdempotencyHeader, body: { ...json(CreateAdminKeyBody), required: true } },
       responses: { 201: { description: "Created", ...json(CreatedApiKeySchema) }, ...errorResponses },
     }),
@@ -140,12 +139,12 @@ export const adminKeyRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
       tags: adminTags,
       summary: "List platform-admin keys",
-      middleware: adminGuard,
+      meta: adminGuard,
       request: { query: PageQuery },
       responses: { 200: { description: "A page of keys", ...json(pageOf(ApiKeySchema)) }, ...errorResponses },
     }),
@@ -156,12 +155,12 @@ export const adminKeyRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "delete",
       path: "/{keyId}",
       tags: adminTags,
       summary: "Revoke a platform-admin key",
-      middleware: adminGuard,
+      meta: { ...adminGuard, audit: "key.revoked" },
       request: { params: AdminKeyParams },
       responses: { 200: { description: "The revoked key", ...json(ApiKeySchema) }, ...errorResponses },
     }),

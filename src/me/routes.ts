@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
 import { errorResponses } from "../http/schemas";
@@ -23,9 +24,10 @@ const MeSchema = z
   .openapi("Me");
 
 export const meRoutes = createRouter().openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/",
+    meta: {},
     tags: ["Identity"],
     summary: "Who the caller is: key, scopes and tenant",
     responses: { 200: { description: "The caller", ...json(MeSchema) }, ...errorResponses },

@@ -1,5 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requirePlatformAdmin, tenantAccess } from "../auth/authorize";
+import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -17,19 +16,19 @@ import { MoveParams, MoveSchema, moveView, StartMoveBody } from "./schemas";
 import { getMove, listMoves, startMove } from "./service";
 
 const tags = ["Tenant moves"];
-const guard = [tenantAccess(), requirePlatformAdmin()];
+const guard = { tenant: true, platformAdmin: true } as const;
 
 /** Mounted at /v1/tenants/:tenantId. */
 export const moveRoutes = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/move",
       tags,
       summary: "Move the tenant's data to another shard, online (platform admin)",
       description:
         "Starts an asynchronous move and answers 202 with its status resource. Reads go on throughout; during the short cut-over the tenant's data writes wait up to 2 s, then get 503 tenant-moving with Retry-After.",
-      middleware: guard,
+      meta: { ...guard, audit: "move.started" },
       request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(StartMoveBody), required: true } },
       responses: {
         202: { description: "The move, queued", ...json(MoveSchema) },
@@ -46,12 +45,12 @@ export const moveRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/moves",
       tags,
       summary: "The tenant's moves, newest first (platform admin)",
-      middleware: guard,
+      meta: guard,
       request: { params: TenantParams, query: PageQuery },
       responses: { 200: { description: "A page of moves", ...json(pageOf(MoveSchema)) }, ...errorResponses },
     }),
@@ -65,12 +64,12 @@ export const moveRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/moves/{moveId}",
       tags,
       summary: "A move's status and progress (platform admin)",
-      middleware: guard,
+      meta: guard,
       request: { params: MoveParams },
       responses: { 200: { description: "The move", ...json(MoveSchema) }, ...errorResponses },
     }),

@@ -11,15 +11,6 @@ import { BOOKMARK_HEADER, openBookmark, sealBookmark } from "./bookmark";
 import { openStore } from "./connection";
 import type { ShardStore } from "./store";
 
-const READS = new Set(["GET", "HEAD", "OPTIONS"]);
-/** Routes whose handlers read and write the tenant's shard (tenantShard below). */
-const DATA_PATH = /^\/v1\/tenants\/[^/]+\/entries(?:\/|$)/;
-
-/**
- * Does this request write tenant data? Such writes are what a tenant move's fence holds back, so
- * the gate must know before it admits the request; tenantShard refuses a write it was not told of.
- */
-export const isDataWrite = (method: string, path: string) => !READS.has(method) && DATA_PATH.test(path);
 /** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
 const READ_ONLY_RETRY_SECONDS = 60;
 
@@ -106,16 +97,17 @@ function report(c: Context<AppEnv>, tenantId: string, adminLease: string | null,
  * Opens the shard holding the route's tenant (which must be ACTIVE) behind the tenant's circuit
  * breaker: an open circuit answers 503 at once; otherwise whether the shard's calls failed is
  * recorded, and a handler that takes longer than SHARD_TIMEOUT_MS is answered with 503 and
- * counted as failed.
+ * counted as failed. `write` comes from the route's metadata (src/http/define-route.ts), as does
+ * the gate's admission of a tenant key's write past a move's fence.
  * Runs after tenantAccess.
  */
-export const tenantShard = () =>
+export const tenantShard = ({ write }: { write: boolean }) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const route = c.var.route;
     if (route.status !== "ACTIVE" || !route.shard) {
       throw new AppError("tenant-not-ready", `The tenant is ${route.status}`);
     }
-    if (route.shard.status === "read-only" && !READS.has(c.req.method)) {
+    if (route.shard.status === "read-only" && write) {
       throw new AppError("shard-read-only", `Shard ${route.shard.id} is read-only; reads still work`, {
         headers: { "Retry-After": String(READ_ONLY_RETRY_SECONDS) },
         extensions: { retry_after: READ_ONLY_RETRY_SECONDS },
@@ -125,10 +117,6 @@ export const tenantShard = () =>
     // of an earlier response reads a copy at least that recent.
     const sent = c.req.header(BOOKMARK_HEADER);
     const bookmark = sent === undefined ? null : await openBookmark(c.env, route.tenantId, route.shard.id, sent);
-    const write = !READS.has(c.req.method);
-    if (write && c.var.gate && !c.var.gate.write) {
-      throw new Error(`${c.req.path} writes shard data but isDataWrite does not cover it`);
-    }
     const adminLease = write && !c.var.gate ? await admitAdminWrite(c, route.tenantId, route.shard.id) : null;
     // Input is checked before asking the circuit: a probe handed out must be reported.
     let permit: PermitResult;

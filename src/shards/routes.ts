@@ -1,6 +1,5 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requirePlatformAdmin } from "../auth/authorize";
 import type { ControlDb } from "../db/client";
+import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { notFound } from "../http/problems";
 import { createRouter } from "../http/router";
@@ -19,7 +18,7 @@ import {
 import { listShards, setShardStatus } from "./service";
 
 const tags = ["Shards"];
-const guard = [requirePlatformAdmin()];
+const guard = { platformAdmin: true } as const;
 
 async function one(db: ControlDb, shardId: string) {
   const [shard] = await listShards(db, [shardId]);
@@ -29,23 +28,23 @@ async function one(db: ControlDb, shardId: string) {
 
 export const shardRoutes = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
       tags,
       summary: "The shard registry: status, health, last probe latency, tenants and bytes (platform admin)",
-      middleware: guard,
+      meta: guard,
       responses: { 200: { description: "Every registered shard", ...json(ShardListSchema) }, ...errorResponses },
     }),
     async (c) => c.json({ data: (await listShards(c.var.db)).map(shardView) }, 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/probe",
       tags,
       summary: "Probe every shard now, as the 5-minute cron does (platform admin)",
-      middleware: guard,
+      meta: { ...guard, audit: "shard.probed" },
       responses: { 200: { description: "The registry after the probe", ...json(ShardListSchema) }, ...errorResponses },
     }),
     async (c) => {
@@ -55,26 +54,26 @@ export const shardRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{shardId}",
       tags,
       summary: "One shard (platform admin)",
-      middleware: guard,
+      meta: guard,
       request: { params: ShardParams },
       responses: { 200: { description: "The shard", ...json(ShardSchema) }, ...errorResponses },
     }),
     async (c) => c.json(await one(c.var.db, c.req.valid("param").shardId), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/migrate",
       tags,
       summary: "Apply every shard's pending migrations: the step to run after each deploy (platform admin)",
       description:
         "Shards are migrated one after another, each on its own. A shard whose migrations fail has its ACTIVE tenants put in MIGRATION_ERROR; the answer is then 503 shard-migration-failed, whose `shards` member lists every shard's outcome. A later successful run makes those tenants ACTIVE again.",
-      middleware: guard,
+      meta: { ...guard, audit: "shard.migrated" },
       responses: {
         200: { description: "Every shard is up to date", ...json(MigrationRunSchema) },
         ...errorResponses,
@@ -86,14 +85,14 @@ export const shardRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/{shardId}/migrate",
       tags,
       summary: "Apply one shard's pending migrations, D1 or PostgreSQL (platform admin)",
       description:
         "On failure the shard's ACTIVE tenants go to MIGRATION_ERROR and the answer is 503 shard-migration-failed; a later successful run makes them ACTIVE again.",
-      middleware: guard,
+      meta: { ...guard, audit: "shard.migrated" },
       request: { params: ShardParams },
       responses: {
         200: { description: "Up to date", ...json(MigrationResultSchema) },
@@ -106,12 +105,12 @@ export const shardRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "patch",
       path: "/{shardId}",
       tags,
       summary: "Change a shard's status: take it out of placement, drain it, make it read-only (platform admin)",
-      middleware: guard,
+      meta: { ...guard, audit: "shard.updated" },
       request: { params: ShardParams, body: { ...json(UpdateShardBody), required: true } },
       responses: { 200: { description: "The shard after the change", ...json(ShardSchema) }, ...errorResponses },
     }),

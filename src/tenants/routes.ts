@@ -1,5 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requirePlatformAdmin, requireScope, tenantAccess } from "../auth/authorize";
+import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -19,12 +18,12 @@ import { createTenant, getTenant, listTenants, retryProvisioning, updateTenant }
 
 const tags = ["Tenants"];
 
-const create = createRoute({
+const create = defineRoute({
   method: "post",
   path: "/",
   tags,
   summary: "Create and provision a tenant (platform admin)",
-  middleware: [requirePlatformAdmin()],
+  meta: { platformAdmin: true, audit: "tenant.created" },
   request: { headers: IdempotencyHeader, body: { ...json(CreateTenantBody), required: true } },
   responses: {
     201: { description: "Created; status is ACTIVE, or PROVISION_ERROR with a reason", ...json(TenantSchema) },
@@ -34,34 +33,34 @@ const create = createRoute({
   },
 });
 
-const list = createRoute({
+const list = defineRoute({
   method: "get",
   path: "/",
   tags,
   summary: "List tenants (platform admin)",
-  middleware: [requirePlatformAdmin()],
+  meta: { platformAdmin: true },
   request: { query: PageQuery.extend(TenantListQuery.shape) },
   responses: { 200: { description: "A page of tenants", ...json(pageOf(TenantSchema)) }, ...errorResponses },
 });
 
-const get = createRoute({
+const get = defineRoute({
   method: "get",
   path: "/{tenantId}",
   tags,
   summary: "Get a tenant (platform admin, or the tenant's key with tenant:admin)",
-  middleware: [tenantAccess(), requireScope("tenant:admin")],
+  meta: { tenant: true, scope: "tenant:admin" },
   request: { params: TenantParams },
   responses: { 200: { description: "The tenant", ...json(TenantSchema) }, ...errorResponses },
 });
 
-const update = createRoute({
+const update = defineRoute({
   method: "patch",
   path: "/{tenantId}",
   tags,
   summary: "Rename, change tier or limit overrides, suspend or resume a tenant (platform admin)",
   description:
     "A tier change to or from a plan with a dedicated shard starts a move of the tenant's data to a shard of the new pool; `Location` then names the move.",
-  middleware: [tenantAccess(), requirePlatformAdmin()],
+  meta: { tenant: true, platformAdmin: true, audit: "tenant.updated" },
   request: { params: TenantParams, body: { ...json(UpdateTenantBody), required: true } },
   responses: {
     200: { description: "The updated tenant", ...json(TenantSchema) },
@@ -71,12 +70,12 @@ const update = createRoute({
   },
 });
 
-const reprovision = createRoute({
+const reprovision = defineRoute({
   method: "post",
   path: "/{tenantId}/provision",
   tags,
   summary: "Retry provisioning of a tenant in PROVISION_ERROR (platform admin)",
-  middleware: [tenantAccess(), requirePlatformAdmin()],
+  meta: { tenant: true, platformAdmin: true, audit: "tenant.provisioned" },
   request: { params: TenantParams, headers: IdempotencyHeader },
   responses: {
     200: { description: "The tenant after the attempt", ...json(TenantSchema) },

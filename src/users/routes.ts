@@ -1,5 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
-import { requireScope, tenantAccess } from "../auth/authorize";
+import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
@@ -9,54 +8,54 @@ import { CreateUserBody, UpdateUserBody, UserParams, UserSchema, userView } from
 import { createUser, getUser, listUsers, removeUser, updateUser } from "./service";
 
 const tags = ["Users"];
-const guard = [tenantAccess(), requireScope("tenant:admin")];
+const guard = { tenant: true, scope: "tenant:admin" } as const;
 
-const create = createRoute({
+const create = defineRoute({
   method: "post",
   path: "/",
   tags,
   summary: "Add a user to the tenant",
-  middleware: guard,
+  meta: { ...guard, audit: "user.created" },
   request: { params: TenantParams, headers: IdempotencyHeader, body: { ...json(CreateUserBody), required: true } },
   responses: { 201: { description: "Created", ...json(UserSchema) }, ...errorResponses, ...conflictResponse },
 });
 
-const list = createRoute({
+const list = defineRoute({
   method: "get",
   path: "/",
   tags,
   summary: "List the tenant's users",
-  middleware: guard,
+  meta: guard,
   request: { params: TenantParams, query: PageQuery },
   responses: { 200: { description: "A page of users", ...json(pageOf(UserSchema)) }, ...errorResponses },
 });
 
-const get = createRoute({
+const get = defineRoute({
   method: "get",
   path: "/{userId}",
   tags,
   summary: "Get a user",
-  middleware: guard,
+  meta: guard,
   request: { params: UserParams },
   responses: { 200: { description: "The user", ...json(UserSchema) }, ...errorResponses },
 });
 
-const update = createRoute({
+const update = defineRoute({
   method: "patch",
   path: "/{userId}",
   tags,
   summary: "Change a user's role or name",
-  middleware: guard,
+  meta: { ...guard, audit: "user.updated" },
   request: { params: UserParams, body: { ...json(UpdateUserBody), required: true } },
   responses: { 200: { description: "The user", ...json(UserSchema) }, ...errorResponses },
 });
 
-const remove = createRoute({
+const remove = defineRoute({
   method: "delete",
   path: "/{userId}",
   tags,
   summary: "Remove a user and revoke the keys issued to them",
-  middleware: guard,
+  meta: { ...guard, audit: "user.deleted" },
   request: { params: UserParams },
   responses: { 204: { description: "Removed" }, ...errorResponses },
 });

@@ -8,8 +8,10 @@ import { authenticate } from "../../src/auth/authenticate";
 import { tenantAccess } from "../../src/auth/authorize";
 import type { Entry } from "../../src/entries/schema";
 import type { AppEnv } from "../../src/env";
+import { controlPlane } from "../../src/http/control-plane";
 import { onError } from "../../src/http/on-error";
 import { AppError } from "../../src/http/problems";
+import { metaMarker } from "../../src/http/route-meta";
 import { tenantShard } from "../../src/shards/middleware";
 import { connectPg } from "../../src/shards/pg-store";
 import { d1Refusal, pgRefusal } from "../../src/shards/refusals";
@@ -42,11 +44,19 @@ const refusedRow = (tenantId: string, engine: "d1" | "postgres"): Entry => ({
 function appWritingRefusedValues(engine: "d1" | "postgres") {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestId());
+  app.use("/v1/*", controlPlane());
   app.use("/v1/*", authenticate());
-  app.post("/v1/tenants/:tenantId/entries", tenantAccess(), tenantShard(), async (c) => {
-    await c.var.shard.importEntries(c.var.route.tenantId, [refusedRow(c.var.route.tenantId, engine)]);
-    return c.json({}, 201);
-  });
+  const meta = { tenant: true, scope: "entries:write", shard: "write" } as const;
+  app.post(
+    "/v1/tenants/:tenantId/entries",
+    metaMarker(meta),
+    tenantAccess(),
+    tenantShard({ write: true }),
+    async (c) => {
+      await c.var.shard.importEntries(c.var.route.tenantId, [refusedRow(c.var.route.tenantId, engine)]);
+      return c.json({}, 201);
+    },
+  );
   app.onError(onError);
   return app;
 }
