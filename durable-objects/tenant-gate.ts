@@ -1,18 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { controlDb } from "../src/db/client";
+import { type Admit, admission, policyStates, type Usage, WINDOW_MS, writeDenial } from "../src/gate/admission";
 import { Bulkhead } from "../src/gate/bulkhead";
 import { CircuitBreaker, type CircuitSnapshot } from "../src/gate/circuit-breaker";
 import { type FenceState, WriteFence } from "../src/gate/fence";
 import type {
   AdmitRequest,
   AdmitResult,
-  Denied,
   Dependency,
   FenceResult,
   LimitsView,
   Outcome,
   PermitResult,
-  PolicyState,
   Release,
   ResetScope,
   WriteResult,
@@ -21,13 +20,10 @@ import { quotaPeriod } from "../src/gate/quota-period";
 import { Reloads } from "../src/gate/reloads";
 import { SlidingWindowLog } from "../src/gate/sliding-window";
 import { effectiveScopes } from "../src/keys/scopes";
-import { digestsEqual } from "../src/keys/secret";
 import { type GateKey, gateKeysQuery, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
 import { routeQuery, type TenantRoute, toRoute } from "../src/routing/route";
 import { settings } from "../src/settings";
 
-/** Rate limits are per minute: the window of every RateLimit policy. */
-const WINDOW_MS = 60_000;
 /** Keys whose state the gate keeps at most; a reload keeps the most recently added ones. */
 const MAX_KEYS = 256;
 /** After a failed refresh, serve the stored copy this long before asking the control DB again. */
@@ -48,8 +44,9 @@ const DEADLINE_MARGIN_MS = 1_000;
 /**
  * One per tenant. Every request of the tenant asks this object, in one call, whether it may
  * proceed: key valid, tenant active, rate limits (tenant and key), monthly quota, concurrency.
- * A Durable Object runs one event at a time and the decision below never awaits between checking
- * and recording, so the limits are exact under any concurrency, from any isolate or colo.
+ * A Durable Object runs one event at a time and `admit` never awaits between deciding (the pure
+ * `admission` of src/gate/admission.ts) and recording, so the limits are exact under any
+ * concurrency, from any isolate or colo.
  *
  * It also keeps a copy of the tenant's route and keys (refreshed from the control database at
  * most GATE_MAX_STALENESS_MS apart, at once when told of a change) and serves from that copy when
@@ -252,34 +249,6 @@ export class TenantGate extends DurableObject<Env> {
     if (known && keyId !== undefined && !this.keys.has(keyId) && !this.stale) await this.refresh(tenantId, keyId);
   }
 
-  private policies(now: number, keyLimit: number | null, keyId: string | null): PolicyState[] {
-    const route = this.route;
-    if (!route) return [];
-    const states: PolicyState[] = [this.windowState("tenant", this.tenantWindow, route.limits.requestsPerMinute, now)];
-    if (keyLimit !== null && keyId !== null) states.push(this.windowState("key", this.keyWindow(keyId), keyLimit, now));
-    if (route.limits.monthlyRequests !== null) {
-      const period = quotaPeriod(now);
-      states.push({
-        name: "monthly",
-        quota: route.limits.monthlyRequests,
-        windowSeconds: Math.round((period.end - period.start) / 1000),
-        remaining: Math.max(0, route.limits.monthlyRequests - this.quotaUsed(now)),
-        resetSeconds: Math.ceil((period.end - now) / 1000),
-      });
-    }
-    return states;
-  }
-
-  private windowState(name: "tenant" | "key", window: SlidingWindowLog, limit: number, now: number): PolicyState {
-    return {
-      name,
-      quota: limit,
-      windowSeconds: WINDOW_MS / 1000,
-      remaining: Math.max(0, limit - window.count(now)),
-      resetSeconds: Math.ceil(window.nextRestoreMs(now) / 1000),
-    };
-  }
-
   private quotaUsed(now: number) {
     const period = quotaPeriod(now).id;
     if (this.quota.period !== period) {
@@ -290,103 +259,29 @@ export class TenantGate extends DurableObject<Env> {
     return this.quota.used;
   }
 
-  private deny(
-    problem: Denied["problem"],
-    retryAfterMs: number | null,
-    policies: PolicyState[],
-    detail?: string,
-  ): Denied {
-    return {
-      admitted: false,
-      problem,
-      detail,
-      retryAfterSeconds: retryAfterMs === null ? null : Math.max(1, Math.ceil(retryAfterMs / 1000)),
-      policies,
-    };
-  }
-
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     this.release(request.releases);
     if (request.write) await this.fence.waitForLift(Date.now(), FENCE_WAIT_MS);
     await this.ensureFresh(request.tenantId, request.keyId);
-    const route = this.route;
-    const key = this.keys.get(request.keyId);
-    if (!route || !key) {
-      // A key the copy does not hold cannot be verified while the control database is down.
-      return this.stale ? this.deny("control-plane-unavailable", 1_000, []) : this.deny("invalid-api-key", null, []);
-    }
-    // Everything below is synchronous: check every limit, then record in all or none.
+    // Nothing awaits from here on: the decision is recorded against the state it was made on.
     const now = Date.now();
-    if (
-      !digestsEqual(key.secretHash, request.secretHash) ||
-      key.revokedAt !== null ||
-      (key.expiresAt !== null && key.expiresAt <= now)
-    ) {
-      return this.deny("invalid-api-key", null, []);
+    const decision = admission({
+      now,
+      request,
+      route: this.route,
+      key: this.keys.get(request.keyId),
+      stale: this.stale,
+      fenceHeld: this.fence.held(now),
+      inFlight: this.bulkhead.inFlight(now),
+      ...this.counters(now, request.keyId),
+    });
+    if (!decision.admitted) {
+      // The operator view lists a limited key's window once a response has reported it.
+      if (decision.policies.some((policy) => policy.name === "key")) this.keyWindow(request.keyId);
+      return decision;
     }
-    if (route.status === "SUSPENDED") return this.deny("tenant-suspended", null, []);
-    if (request.write && this.fence.held(now)) return this.moving();
-
-    const limits = route.limits;
-    const keyLimit = key.rateLimitPerMinute;
-    const keyWindow = keyLimit === null ? null : this.keyWindow(key.id);
-    // Only a refusal needs the state before this request; most requests never build it.
-    const policies = () => this.policies(now, keyLimit, key.id);
-    const used = this.quotaUsed(now);
-    if (limits.monthlyRequests !== null && used >= limits.monthlyRequests) {
-      const period = quotaPeriod(now);
-      return {
-        ...this.deny(
-          "quota-exhausted",
-          period.end - now,
-          policies(),
-          `The monthly quota of ${limits.monthlyRequests} requests is used up`,
-        ),
-        extensions: { quota: limits.monthlyRequests, period: period.id, resets_at: new Date(period.end).toISOString() },
-      };
-    }
-    const tenantWait = this.tenantWindow.waitMs(now, limits.requestsPerMinute);
-    if (tenantWait > 0) {
-      return this.deny(
-        "rate-limited",
-        tenantWait,
-        policies(),
-        `The tenant's limit of ${limits.requestsPerMinute} requests per minute is reached`,
-      );
-    }
-    const keyWait = keyWindow && keyLimit !== null ? keyWindow.waitMs(now, keyLimit) : 0;
-    if (keyWait > 0) {
-      return this.deny(
-        "rate-limited",
-        keyWait,
-        policies(),
-        `This key's limit of ${keyLimit} requests per minute is reached`,
-      );
-    }
-    if (!this.bulkhead.hasRoom(now, limits.maxConcurrency)) {
-      return {
-        ...this.deny(
-          "concurrency-limit",
-          1_000,
-          policies(),
-          `At most ${limits.maxConcurrency} requests of the tenant may be in flight`,
-        ),
-        extensions: { max_concurrency: limits.maxConcurrency },
-      };
-    }
-
-    const leaseId = crypto.randomUUID();
-    this.bulkhead.acquire(leaseId, now);
-    if (request.write) this.fence.admitted(leaseId, now);
-    this.tenantWindow.record(now);
-    this.pendingHits.push({ policy: "tenant", at: now });
-    if (keyWindow) {
-      keyWindow.record(now);
-      this.pendingHits.push({ policy: `key:${key.id}`, at: now });
-    }
-    this.quota.used++;
-    this.quotaDirty = true;
-    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    const { route, key } = decision;
+    const leaseId = this.recordAdmission(decision, now);
 
     if (now - (this.touchedAt.get(key.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
       this.touchedAt.set(key.id, now);
@@ -403,10 +298,32 @@ export class TenantGate extends DurableObject<Env> {
       principal: { keyId: key.id, userId: key.userId, scopes: effectiveScopes(key.scopes, key.userRole) },
       ...(route.version !== request.knownVersion ? { route } : {}),
       leaseId,
-      policies: this.policies(now, keyLimit, key.id),
+      policies: policyStates(now, route, key.rateLimitPerMinute, this.counters(now, key.id)),
       circuits,
       stale: this.stale,
     };
+  }
+
+  /** The windows and quota an admission of this key is checked against. */
+  private counters(now: number, keyId: string): Usage {
+    return { tenantWindow: this.tenantWindow, keyWindow: this.keyWindows.get(keyId), quotaUsed: this.quotaUsed(now) };
+  }
+
+  /** Takes a bulkhead slot and counts the request in its windows and the quota; returns its lease. */
+  private recordAdmission(decision: Admit, now: number): string {
+    const leaseId = crypto.randomUUID();
+    this.bulkhead.acquire(leaseId, now);
+    if (decision.write) this.fence.admitted(leaseId, now);
+    this.tenantWindow.record(now);
+    this.pendingHits.push({ policy: "tenant", at: now });
+    if (decision.keyWindow !== null) {
+      this.keyWindow(decision.keyWindow).record(now);
+      this.pendingHits.push({ policy: `key:${decision.keyWindow}`, at: now });
+    }
+    this.quota.used++;
+    this.quotaDirty = true;
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    return leaseId;
   }
 
   /** Writes the admissions since the last flush in one transaction. */
@@ -451,15 +368,6 @@ export class TenantGate extends DurableObject<Env> {
     }
   }
 
-  private moving(): Denied {
-    return this.deny(
-      "tenant-moving",
-      1_000,
-      [],
-      "The tenant's data is being moved to another shard; writes resume shortly",
-    );
-  }
-
   /**
    * Admits a platform admin's data write (tenant keys' writes are admitted by `admit`): held back
    * by a move's fence like any other, and refused when the caller's route names a shard the
@@ -470,10 +378,8 @@ export class TenantGate extends DurableObject<Env> {
     await this.fence.waitForLift(Date.now(), FENCE_WAIT_MS);
     await this.ensureFresh(tenantId);
     const now = Date.now();
-    if (this.fence.held(now)) return this.moving();
-    if (this.route?.shard?.id !== shardId) {
-      return this.deny("tenant-moving", 1_000, [], "The tenant's data has moved to another shard; retry");
-    }
+    const refused = writeDenial(this.fence.held(now), this.route, shardId);
+    if (refused) return refused;
     const leaseId = crypto.randomUUID();
     this.fence.admitted(leaseId, now);
     this.sql.exec("INSERT INTO admin_writes (lease_id, at) VALUES (?, ?)", leaseId, now);
