@@ -84,7 +84,6 @@ export class TenantGate extends DurableObject<Env> {
   private load() {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS copy (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-      DROP TABLE IF EXISTS hits;
       CREATE TABLE IF NOT EXISTS admissions (policy TEXT NOT NULL, last_at INTEGER NOT NULL, times TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS admissions_last_at ON admissions (last_at);
       CREATE TABLE IF NOT EXISTS quota (period TEXT PRIMARY KEY, used INTEGER NOT NULL);
