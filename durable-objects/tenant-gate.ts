@@ -1,37 +1,29 @@
 import { DurableObject } from "cloudflare:workers";
 import { controlDb } from "../src/db/client";
+import { type Admit, admission, policyStates, type Usage, WINDOW_MS, writeDenial } from "../src/gate/admission";
 import { Bulkhead } from "../src/gate/bulkhead";
 import { CircuitBreaker, type CircuitSnapshot } from "../src/gate/circuit-breaker";
+import { ControlCopy, readControl, type StoredCopy } from "../src/gate/control-copy";
 import { type FenceState, WriteFence } from "../src/gate/fence";
 import type {
   AdmitRequest,
   AdmitResult,
-  Denied,
   Dependency,
   FenceResult,
   LimitsView,
   Outcome,
   PermitResult,
-  PolicyState,
   Release,
   ResetScope,
   WriteResult,
 } from "../src/gate/protocol";
 import { quotaPeriod } from "../src/gate/quota-period";
-import { Reloads } from "../src/gate/reloads";
 import { SlidingWindowLog } from "../src/gate/sliding-window";
 import { effectiveScopes } from "../src/keys/scopes";
-import { digestsEqual } from "../src/keys/secret";
-import { type GateKey, gateKeysQuery, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
-import { routeQuery, type TenantRoute, toRoute } from "../src/routing/route";
+import { type GateKey, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
+import type { TenantRoute } from "../src/routing/route";
 import { settings } from "../src/settings";
 
-/** Rate limits are per minute: the window of every RateLimit policy. */
-const WINDOW_MS = 60_000;
-/** Keys whose state the gate keeps at most; a reload keeps the most recently added ones. */
-const MAX_KEYS = 256;
-/** After a failed refresh, serve the stored copy this long before asking the control DB again. */
-const REFRESH_BACKOFF_MS = 1_000;
 /**
  * Admissions are written to storage in batches this far apart, not one by one: a write holds the
  * object's responses until it is durable (the output gate), which would put a storage commit on
@@ -48,30 +40,17 @@ const DEADLINE_MARGIN_MS = 1_000;
 /**
  * One per tenant. Every request of the tenant asks this object, in one call, whether it may
  * proceed: key valid, tenant active, rate limits (tenant and key), monthly quota, concurrency.
- * A Durable Object runs one event at a time and the decision below never awaits between checking
- * and recording, so the limits are exact under any concurrency, from any isolate or colo.
+ * A Durable Object runs one event at a time and `admit` never awaits between deciding (the pure
+ * `admission` of src/gate/admission.ts) and recording, so the limits are exact under any
+ * concurrency, from any isolate or colo.
  *
- * It also keeps a copy of the tenant's route and keys (refreshed from the control database at
- * most GATE_MAX_STALENESS_MS apart, at once when told of a change) and serves from that copy when
- * the control database fails; and the circuit breakers of the tenant's dependencies.
+ * It also keeps a copy of the tenant's route and keys (ControlCopy, src/gate/control-copy.ts:
+ * refreshed from the control database at most GATE_MAX_STALENESS_MS apart, at once when told of
+ * a change, and served as it stands when the control database fails); and the circuit breakers
+ * of the tenant's dependencies. The object itself holds the RPC methods and the SQLite tables.
  */
 export class TenantGate extends DurableObject<Env> {
-  private tenantId: string | null = null;
-  private route: TenantRoute | null = null;
-  private keys = new Map<string, GateKey>();
-  private confirmedAt = 0;
-  private lastFailureAt = 0;
-  private stale = false;
-  /** The tenant the next reload is for: the one this object is named after. */
-  private reloadTenant = "";
-  private readonly reloads = new Reloads(
-    () => this.keys.keys(),
-    (keyIds) => this.reload(keyIds),
-    MAX_KEYS,
-  );
-  /** What the stored copy holds, so a reload that changed nothing writes nothing. */
-  private storedCopy: string | null = null;
-
+  private readonly copy: ControlCopy;
   private readonly tenantWindow = new SlidingWindowLog(WINDOW_MS);
   private readonly keyWindows = new Map<string, SlidingWindowLog>();
   private quota = { period: "", used: 0 };
@@ -81,14 +60,17 @@ export class TenantGate extends DurableObject<Env> {
   private quotaDirty = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly touchedAt = new Map<string, number>();
-  private readonly maxStalenessMs: number;
   private readonly writeDeadlineMs: number;
   private fence!: WriteFence;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const { gateMaxStalenessMs, gateLeaseMs, shardTimeoutMs } = settings(env);
-    this.maxStalenessMs = gateMaxStalenessMs;
+    this.copy = new ControlCopy({
+      maxStalenessMs: gateMaxStalenessMs,
+      read: (tenantId, keyIds) => readControl(controlDb(this.env), tenantId, keyIds),
+      save: (copy) => this.saveCopy(copy),
+    });
     this.writeDeadlineMs = shardTimeoutMs + DEADLINE_MARGIN_MS;
     this.bulkhead = new Bulkhead(gateLeaseMs);
     ctx.blockConcurrencyWhile(async () => this.load());
@@ -102,7 +84,6 @@ export class TenantGate extends DurableObject<Env> {
   private load() {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS copy (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-      DROP TABLE IF EXISTS hits;
       CREATE TABLE IF NOT EXISTS admissions (policy TEXT NOT NULL, last_at INTEGER NOT NULL, times TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS admissions_last_at ON admissions (last_at);
       CREATE TABLE IF NOT EXISTS quota (period TEXT PRIMARY KEY, used INTEGER NOT NULL);
@@ -110,11 +91,15 @@ export class TenantGate extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS fence (move_id TEXT PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS admin_writes (lease_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     `);
+    let tenantId: string | null = null;
+    let route: TenantRoute | null = null;
+    const keys = new Map<string, GateKey>();
     for (const row of this.sql.exec<{ name: string; body: string }>("SELECT name, body FROM copy")) {
-      if (row.name === "tenant_id") this.tenantId = JSON.parse(row.body);
-      else if (row.name === "route") this.route = JSON.parse(row.body);
-      else if (row.name.startsWith("key:")) this.keys.set(row.name.slice(4), JSON.parse(row.body));
+      if (row.name === "tenant_id") tenantId = JSON.parse(row.body);
+      else if (row.name === "route") route = JSON.parse(row.body);
+      else if (row.name.startsWith("key:")) keys.set(row.name.slice(4), JSON.parse(row.body));
     }
+    this.copy.restore(tenantId, route, keys);
     const now = Date.now();
     const horizon = now - WINDOW_MS;
     const hits = new Map<string, number[]>();
@@ -184,100 +169,20 @@ export class TenantGate extends DurableObject<Env> {
     );
   }
 
-  private saveCopy(name: string, body: unknown) {
-    this.sql.exec(
-      "INSERT INTO copy (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-      name,
-      JSON.stringify(body),
-    );
-  }
-
-  /**
-   * Reloads the route and these keys from the control database. Never rejects: a failure marks
-   * the copy stale, and the stored copy goes on serving.
-   */
-  private async reload(keyIds: string[]): Promise<void> {
-    const tenantId = this.reloadTenant;
-    const db = controlDb(this.env);
-    try {
-      // Not db.batch: batch results are mapped by column name, and tenants and shards share some.
-      const [routeRows, keyRows] = await Promise.all([routeQuery(db, tenantId), gateKeysQuery(db, tenantId, keyIds)]);
-      this.route = toRoute(routeRows[0]);
-      this.keys = new Map(keyRows.map((key) => [key.id, key]));
-      this.confirmedAt = Date.now();
-      this.stale = false;
-      const copy = JSON.stringify([tenantId, this.route, keyRows]);
-      if (copy !== this.storedCopy) {
-        this.tenantId = tenantId;
-        this.ctx.storage.transactionSync(() => {
-          this.sql.exec("DELETE FROM copy");
-          this.saveCopy("tenant_id", tenantId);
-          this.saveCopy("route", this.route);
-          for (const key of keyRows) this.saveCopy(`key:${key.id}`, key);
-        });
-        this.storedCopy = copy;
-      }
-    } catch (error) {
-      this.lastFailureAt = Date.now();
-      this.stale = true;
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          msg: "gate refresh failed; serving the stored copy",
-          tenant_id: tenantId,
-          error: String(error),
-        }),
+  /** Replaces the stored copy of the control data in one transaction. */
+  private saveCopy({ tenantId, route, keys }: StoredCopy) {
+    const put = (name: string, body: unknown) =>
+      this.sql.exec(
+        "INSERT INTO copy (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+        name,
+        JSON.stringify(body),
       );
-    }
-  }
-
-  /**
-   * Reloads the copy, sharing a reload already under way when it answers the question: it asks
-   * for `keyId` (a key the copy lacks) and, unless `fresh`, it may have started earlier.
-   */
-  private refresh(tenantId: string, keyId?: string, fresh = false): Promise<void> {
-    this.reloadTenant = tenantId;
-    return this.reloads.request(keyId, fresh);
-  }
-
-  /** Makes sure the copy is at most GATE_MAX_STALENESS_MS old, unless the control DB is failing. */
-  private async ensureFresh(tenantId: string, keyId?: string) {
-    const now = Date.now();
-    const known = this.route !== null && (keyId === undefined || this.keys.has(keyId));
-    const tooOld = now - this.confirmedAt > this.maxStalenessMs || this.tenantId !== tenantId;
-    if (known && !tooOld) return;
-    if (known && this.stale && now - this.lastFailureAt < REFRESH_BACKOFF_MS) return;
-    await this.refresh(tenantId, known ? undefined : keyId);
-    // A key known when the reload was joined may have been left out of it (past MAX_KEYS): ask for it.
-    if (known && keyId !== undefined && !this.keys.has(keyId) && !this.stale) await this.refresh(tenantId, keyId);
-  }
-
-  private policies(now: number, keyLimit: number | null, keyId: string | null): PolicyState[] {
-    const route = this.route;
-    if (!route) return [];
-    const states: PolicyState[] = [this.windowState("tenant", this.tenantWindow, route.limits.requestsPerMinute, now)];
-    if (keyLimit !== null && keyId !== null) states.push(this.windowState("key", this.keyWindow(keyId), keyLimit, now));
-    if (route.limits.monthlyRequests !== null) {
-      const period = quotaPeriod(now);
-      states.push({
-        name: "monthly",
-        quota: route.limits.monthlyRequests,
-        windowSeconds: Math.round((period.end - period.start) / 1000),
-        remaining: Math.max(0, route.limits.monthlyRequests - this.quotaUsed(now)),
-        resetSeconds: Math.ceil((period.end - now) / 1000),
-      });
-    }
-    return states;
-  }
-
-  private windowState(name: "tenant" | "key", window: SlidingWindowLog, limit: number, now: number): PolicyState {
-    return {
-      name,
-      quota: limit,
-      windowSeconds: WINDOW_MS / 1000,
-      remaining: Math.max(0, limit - window.count(now)),
-      resetSeconds: Math.ceil(window.nextRestoreMs(now) / 1000),
-    };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM copy");
+      put("tenant_id", tenantId);
+      put("route", route);
+      for (const key of keys) put(`key:${key.id}`, key);
+    });
   }
 
   private quotaUsed(now: number) {
@@ -290,103 +195,29 @@ export class TenantGate extends DurableObject<Env> {
     return this.quota.used;
   }
 
-  private deny(
-    problem: Denied["problem"],
-    retryAfterMs: number | null,
-    policies: PolicyState[],
-    detail?: string,
-  ): Denied {
-    return {
-      admitted: false,
-      problem,
-      detail,
-      retryAfterSeconds: retryAfterMs === null ? null : Math.max(1, Math.ceil(retryAfterMs / 1000)),
-      policies,
-    };
-  }
-
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     this.release(request.releases);
     if (request.write) await this.fence.waitForLift(Date.now(), FENCE_WAIT_MS);
-    await this.ensureFresh(request.tenantId, request.keyId);
-    const route = this.route;
-    const key = this.keys.get(request.keyId);
-    if (!route || !key) {
-      // A key the copy does not hold cannot be verified while the control database is down.
-      return this.stale ? this.deny("control-plane-unavailable", 1_000, []) : this.deny("invalid-api-key", null, []);
-    }
-    // Everything below is synchronous: check every limit, then record in all or none.
+    await this.copy.ensureFresh(request.tenantId, request.keyId);
+    // Nothing awaits from here on: the decision is recorded against the state it was made on.
     const now = Date.now();
-    if (
-      !digestsEqual(key.secretHash, request.secretHash) ||
-      key.revokedAt !== null ||
-      (key.expiresAt !== null && key.expiresAt <= now)
-    ) {
-      return this.deny("invalid-api-key", null, []);
+    const decision = admission({
+      now,
+      request,
+      route: this.copy.route,
+      key: this.copy.key(request.keyId),
+      stale: this.copy.stale,
+      fenceHeld: this.fence.held(now),
+      inFlight: this.bulkhead.inFlight(now),
+      ...this.counters(now, request.keyId),
+    });
+    if (!decision.admitted) {
+      // The operator view lists a limited key's window once a response has reported it.
+      if (decision.policies.some((policy) => policy.name === "key")) this.keyWindow(request.keyId);
+      return decision;
     }
-    if (route.status === "SUSPENDED") return this.deny("tenant-suspended", null, []);
-    if (request.write && this.fence.held(now)) return this.moving();
-
-    const limits = route.limits;
-    const keyLimit = key.rateLimitPerMinute;
-    const keyWindow = keyLimit === null ? null : this.keyWindow(key.id);
-    // Only a refusal needs the state before this request; most requests never build it.
-    const policies = () => this.policies(now, keyLimit, key.id);
-    const used = this.quotaUsed(now);
-    if (limits.monthlyRequests !== null && used >= limits.monthlyRequests) {
-      const period = quotaPeriod(now);
-      return {
-        ...this.deny(
-          "quota-exhausted",
-          period.end - now,
-          policies(),
-          `The monthly quota of ${limits.monthlyRequests} requests is used up`,
-        ),
-        extensions: { quota: limits.monthlyRequests, period: period.id, resets_at: new Date(period.end).toISOString() },
-      };
-    }
-    const tenantWait = this.tenantWindow.waitMs(now, limits.requestsPerMinute);
-    if (tenantWait > 0) {
-      return this.deny(
-        "rate-limited",
-        tenantWait,
-        policies(),
-        `The tenant's limit of ${limits.requestsPerMinute} requests per minute is reached`,
-      );
-    }
-    const keyWait = keyWindow && keyLimit !== null ? keyWindow.waitMs(now, keyLimit) : 0;
-    if (keyWait > 0) {
-      return this.deny(
-        "rate-limited",
-        keyWait,
-        policies(),
-        `This key's limit of ${keyLimit} requests per minute is reached`,
-      );
-    }
-    if (!this.bulkhead.hasRoom(now, limits.maxConcurrency)) {
-      return {
-        ...this.deny(
-          "concurrency-limit",
-          1_000,
-          policies(),
-          `At most ${limits.maxConcurrency} requests of the tenant may be in flight`,
-        ),
-        extensions: { max_concurrency: limits.maxConcurrency },
-      };
-    }
-
-    const leaseId = crypto.randomUUID();
-    this.bulkhead.acquire(leaseId, now);
-    if (request.write) this.fence.admitted(leaseId, now);
-    this.tenantWindow.record(now);
-    this.pendingHits.push({ policy: "tenant", at: now });
-    if (keyWindow) {
-      keyWindow.record(now);
-      this.pendingHits.push({ policy: `key:${key.id}`, at: now });
-    }
-    this.quota.used++;
-    this.quotaDirty = true;
-    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    const { route, key } = decision;
+    const leaseId = this.recordAdmission(decision, now);
 
     if (now - (this.touchedAt.get(key.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
       this.touchedAt.set(key.id, now);
@@ -403,10 +234,32 @@ export class TenantGate extends DurableObject<Env> {
       principal: { keyId: key.id, userId: key.userId, scopes: effectiveScopes(key.scopes, key.userRole) },
       ...(route.version !== request.knownVersion ? { route } : {}),
       leaseId,
-      policies: this.policies(now, keyLimit, key.id),
+      policies: policyStates(now, route, key.rateLimitPerMinute, this.counters(now, key.id)),
       circuits,
-      stale: this.stale,
+      stale: this.copy.stale,
     };
+  }
+
+  /** The windows and quota an admission of this key is checked against. */
+  private counters(now: number, keyId: string): Usage {
+    return { tenantWindow: this.tenantWindow, keyWindow: this.keyWindows.get(keyId), quotaUsed: this.quotaUsed(now) };
+  }
+
+  /** Takes a bulkhead slot and counts the request in its windows and the quota; returns its lease. */
+  private recordAdmission(decision: Admit, now: number): string {
+    const leaseId = crypto.randomUUID();
+    this.bulkhead.acquire(leaseId, now);
+    if (decision.write) this.fence.admitted(leaseId, now);
+    this.tenantWindow.record(now);
+    this.pendingHits.push({ policy: "tenant", at: now });
+    if (decision.keyWindow !== null) {
+      this.keyWindow(decision.keyWindow).record(now);
+      this.pendingHits.push({ policy: `key:${decision.keyWindow}`, at: now });
+    }
+    this.quota.used++;
+    this.quotaDirty = true;
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    return leaseId;
   }
 
   /** Writes the admissions since the last flush in one transaction. */
@@ -451,15 +304,6 @@ export class TenantGate extends DurableObject<Env> {
     }
   }
 
-  private moving(): Denied {
-    return this.deny(
-      "tenant-moving",
-      1_000,
-      [],
-      "The tenant's data is being moved to another shard; writes resume shortly",
-    );
-  }
-
   /**
    * Admits a platform admin's data write (tenant keys' writes are admitted by `admit`): held back
    * by a move's fence like any other, and refused when the caller's route names a shard the
@@ -468,12 +312,10 @@ export class TenantGate extends DurableObject<Env> {
    */
   async admitWrite(tenantId: string, shardId: string): Promise<WriteResult> {
     await this.fence.waitForLift(Date.now(), FENCE_WAIT_MS);
-    await this.ensureFresh(tenantId);
+    await this.copy.ensureFresh(tenantId);
     const now = Date.now();
-    if (this.fence.held(now)) return this.moving();
-    if (this.route?.shard?.id !== shardId) {
-      return this.deny("tenant-moving", 1_000, [], "The tenant's data has moved to another shard; retry");
-    }
+    const refused = writeDenial(this.fence.held(now), this.copy.route, shardId);
+    if (refused) return refused;
     const leaseId = crypto.randomUUID();
     this.fence.admitted(leaseId, now);
     this.sql.exec("INSERT INTO admin_writes (lease_id, at) VALUES (?, ?)", leaseId, now);
@@ -522,8 +364,8 @@ export class TenantGate extends DurableObject<Env> {
   async liftFence(tenantId: string, moveId: string, onShard?: string): Promise<boolean> {
     if (this.fence.current(Date.now())?.moveId !== moveId) return true;
     if (onShard !== undefined) {
-      await this.invalidate(tenantId);
-      if (this.stale || this.route?.shard?.id !== onShard) return false;
+      await this.copy.invalidate(tenantId);
+      if (this.copy.stale || this.copy.route?.shard?.id !== onShard) return false;
     }
     this.fence.lift();
     this.saveFence(null);
@@ -552,38 +394,36 @@ export class TenantGate extends DurableObject<Env> {
 
   /** The stored route, refreshed if possible: the fallback when the control database fails. */
   async routeCopy(tenantId: string): Promise<TenantRoute | null> {
-    await this.ensureFresh(tenantId);
-    return this.route;
+    await this.copy.ensureFresh(tenantId);
+    return this.copy.route;
   }
 
   /** Called after the tenant, its plan, a key or a user changed: reload now. */
   async invalidate(tenantId: string) {
-    this.confirmedAt = 0;
-    this.lastFailureAt = 0;
-    // A reload already under way may have read before the change committed: wait for a new one.
-    await this.refresh(tenantId, undefined, true);
+    await this.copy.invalidate(tenantId);
   }
 
   async view(tenantId: string): Promise<LimitsView> {
-    await this.ensureFresh(tenantId);
+    await this.copy.ensureFresh(tenantId);
     const now = Date.now();
-    const limits = this.route?.limits;
+    const route = this.copy.route;
+    const limits = route?.limits;
     const period = quotaPeriod(now);
     const rateLimits = limits
       ? [
           { policy: "tenant", ...this.usage(this.tenantWindow, limits.requestsPerMinute, now) },
           ...[...this.keyWindows]
-            .filter(([keyId]) => this.keys.get(keyId)?.rateLimitPerMinute != null)
+            .filter(([keyId]) => this.copy.key(keyId)?.rateLimitPerMinute != null)
             .map(([keyId, window]) => ({
               policy: `key:${keyId}`,
-              ...this.usage(window, this.keys.get(keyId)?.rateLimitPerMinute ?? 0, now),
+              ...this.usage(window, this.copy.key(keyId)?.rateLimitPerMinute ?? 0, now),
             })),
         ]
       : [];
     return {
       tenant_id: tenantId,
-      tier: this.route?.tier ?? null,
-      stale: this.stale,
+      tier: route?.tier ?? null,
+      stale: this.copy.stale,
       rate_limits: rateLimits,
       monthly_requests: {
         period: period.id,
