@@ -1,5 +1,5 @@
 import { createApp } from "./app";
-import { queue } from "./queue";
+import { queue } from "./jobs/queue";
 import { scheduled } from "./scheduled";
 
 export { AuthThrottle } from "../durable-objects/auth-throttle";
