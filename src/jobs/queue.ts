@@ -27,15 +27,34 @@ function read(kinds: ReadonlyMap<string, JobKind>, message: unknown): Read {
   };
 }
 
-/** A message no job can run is dropped: retries would not change it. */
-function drop(message: Message, kind: string | null, issues: Issue[]) {
-  console.warn(JSON.stringify({ level: "warn", msg: "lifecycle message dropped", kind, id: message.id, issues }));
+/**
+ * A message no job can run is set aside, not retried: retries would not change it. It goes to the
+ * dead-letter queue unchanged, as the platform sends there the messages that exhaust their
+ * retries, so one replay serves both.
+ */
+async function deadLetter(env: Env, message: Message, kind: string | null, issues: Issue[]) {
+  console.warn(JSON.stringify({ level: "warn", msg: "lifecycle message dead-lettered", kind, id: message.id, issues }));
+  try {
+    await env.DEAD_LETTER_QUEUE.send(message.body);
+  } catch (error) {
+    // Retried, it ends on the dead-letter queue through the consumer's own max_retries.
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "dead-letter queue refused a message",
+        id: message.id,
+        error: String(error),
+      }),
+    );
+    message.retry();
+    return;
+  }
   message.ack();
 }
 
 async function consume(env: Env, kinds: ReadonlyMap<string, JobKind>, message: Message) {
   const checked = read(kinds, message.body);
-  if ("issues" in checked) return drop(message, checked.kind, checked.issues);
+  if ("issues" in checked) return deadLetter(env, message, checked.kind, checked.issues);
   const { kind, body } = checked;
   try {
     await kind.run(env, body);
