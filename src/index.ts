@@ -1,6 +1,6 @@
 import { createApp } from "./app";
-import { queue } from "./queue";
-import { scheduled } from "./scheduled";
+import { queue } from "./jobs/queue";
+import { scheduled } from "./jobs/scheduled";
 
 export { AuthThrottle } from "../durable-objects/auth-throttle";
 export { TenantGate } from "../durable-objects/tenant-gate";

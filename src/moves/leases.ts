@@ -19,7 +19,7 @@ export const LEASE_RENEW_MS = 5_000;
  * MAX_STALL_MS, tested against 90 s.
  */
 export const OVERDUE_MS = 20_000;
-/** The sweep runs on the per-minute cron (src/scheduled.ts). */
+/** The sweep runs on the per-minute cron (src/jobs/scheduled.ts). */
 export const SWEEP_INTERVAL_MS = 60_000;
 export const MAX_STALL_MS = Math.max(OVERDUE_MS, LEASE_MS) + SWEEP_INTERVAL_MS;
 

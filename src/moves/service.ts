@@ -3,13 +3,13 @@ import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
+import { enqueue } from "../jobs/enqueue";
 import { plans } from "../plans/schema";
 import { shards } from "../shards/schema";
 import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
 import { type TenantStatus, tenants } from "../tenants/schema";
 import { getTenant } from "../tenants/service";
 import { OVERDUE_MS } from "./leases";
-import { enqueueMoveStep } from "./queue";
 import { type TenantMove, tenantMoves, unfinished } from "./schema";
 
 /** Does the tier's plan place its tenants on dedicated shards? (An unknown tier: shared.) */
@@ -60,7 +60,7 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
       extensions: running ? { move_id: running.id } : {},
     });
   }
-  await enqueueMoveStep(env, move.id, move.stepSeq);
+  await enqueue(env, "move-step", { moveId: move.id, seq: move.stepSeq });
   return move;
 }
 
@@ -162,7 +162,7 @@ export async function resumeStalledMoves(db: ControlDb, env: Env, now = Date.now
       .where(and(eq(tenantMoves.id, id), eq(tenantMoves.stepSeq, stepSeq), lt(tenantMoves.leaseUntil, now)))
       .returning({ id: tenantMoves.id });
     if (!still) continue;
-    await enqueueMoveStep(env, id, stepSeq);
+    await enqueue(env, "move-step", { moveId: id, seq: stepSeq });
     resumed.push(id);
   }
   return resumed;

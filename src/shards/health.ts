@@ -2,19 +2,8 @@ import { eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { settings } from "../settings";
 import { bindingProblem, openStore } from "./connection";
+import { within } from "./deadline";
 import { type Shard, shards } from "./schema";
-
-async function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Probes one shard: is its binding declared, does it answer, how long did it take, and what does

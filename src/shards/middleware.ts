@@ -9,6 +9,7 @@ import { routeCache } from "../routing/cache";
 import { settings } from "../settings";
 import { BOOKMARK_HEADER, openBookmark, sealBookmark } from "./bookmark";
 import { openStore } from "./connection";
+import { startDeadline, TIMED_OUT } from "./deadline";
 import type { ShardStore } from "./store";
 
 /** An operator's read-only lasts as long as it lasts; a minute is a polite first retry. */
@@ -134,16 +135,13 @@ export const tenantShard = ({ write }: { write: boolean }) =>
 
     // The deadline covers connecting too (a PostgreSQL connect can hang as long as a query).
     const timeoutMs = settings(c.env).shardTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    });
+    const deadline = startDeadline(timeoutMs);
     const opening = openStore(c.env, route.shard, { bookmark, write });
-    let opened: ShardStore | "timeout";
+    let opened: ShardStore | typeof TIMED_OUT;
     try {
-      opened = await Promise.race([opening, timedOut]);
+      opened = await deadline.race(opening);
     } catch (error) {
-      clearTimeout(timer);
+      deadline.clear();
       report(c, route.tenantId, adminLease, outcome(true));
       if (error instanceof AppError) throw error;
       throw new AppError("shard-unavailable", `Shard ${route.shard.id} could not be reached`, {
@@ -153,20 +151,20 @@ export const tenantShard = ({ write }: { write: boolean }) =>
     }
     // A PostgreSQL connection belongs to this request alone; close it once the work is done.
     const closeLater = () => c.executionCtx.waitUntil(opening.then((store) => store.close()).catch(() => undefined));
-    let finished: "done" | "timeout" = "timeout";
+    let timedOut = true;
     const seen = { called: false, failed: false };
-    if (opened !== "timeout") {
+    if (opened !== TIMED_OUT) {
       const store = opened;
       c.set("shard", watched(store, seen));
-      finished = await Promise.race([next().then(() => "done" as const), timedOut]);
+      timedOut = (await deadline.race(next())) === TIMED_OUT;
       const reached = store.bookmark();
-      if (reached !== null && finished === "done") {
+      if (reached !== null && !timedOut) {
         c.res.headers.set(BOOKMARK_HEADER, await sealBookmark(c.env, route.tenantId, route.shard.id, reached));
       }
     }
-    clearTimeout(timer);
+    deadline.clear();
     closeLater();
-    if (finished === "timeout") {
+    if (timedOut) {
       report(c, route.tenantId, adminLease, outcome(true));
       c.res = problemResponse(
         c,

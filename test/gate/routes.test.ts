@@ -166,6 +166,7 @@ describe("a shard call that outlives SHARD_TIMEOUT_MS", () => {
     const res = await app.fetch(new Request("http://localhost/"), { ...env, SHARD_TIMEOUT_MS: "50" }, ctx);
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(503);
+    expect(res.headers.get("Retry-After")).toBe("1");
     const body = (await res.json()) as { type: string; detail: string };
     expect(body.type).toMatch(/\/shard-unavailable$/);
     expect(body.detail).toBe("The shard did not answer within 50 ms");

@@ -4,11 +4,11 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
+import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
 import { runMoveStep } from "../../src/moves/job";
 import { holdLease, LEASE_MS, MAX_STALL_MS, OVERDUE_MS } from "../../src/moves/leases";
 import { type TenantMove, tenantMoves } from "../../src/moves/schema";
 import { resumeStalledMoves } from "../../src/moves/service";
-import { CRONS, scheduled } from "../../src/scheduled";
 import { adminKey, createTenant } from "../helpers";
 import { waitForMove } from "./fixture";
 
@@ -48,7 +48,7 @@ describe("a move whose step stalls", () => {
     expect(LEASE_MS).toBe(20_000);
     expect(MAX_STALL_MS).toBe(80_000);
     expect(MAX_STALL_MS).toBeLessThan(90_000);
-    expect(CRONS.resumeMoves).toBe("* * * * *");
+    expect(SCHEDULE.resumeMoves.cron).toBe("* * * * *");
   });
 
   it("goes on from where it stopped when its message was lost, through the per-minute cron", {
@@ -57,7 +57,7 @@ describe("a move whose step stalls", () => {
     // Its copy step was queued 25 s ago and never delivered (the queue lost it in a restart).
     const { tenant, move } = await strandedMove({ state: "queued", nextStepAt: Date.now() - 25_000 });
     const ctx = createExecutionContext();
-    await scheduled(createScheduledController({ cron: CRONS.resumeMoves }), env, ctx);
+    await scheduled(createScheduledController({ cron: SCHEDULE.resumeMoves.cron }), env, ctx);
     await waitOnExecutionContext(ctx);
     expect((await stored(move.id)).nextStepAt).toBeGreaterThan(Date.now() - 5_000);
     const done = await waitForMove(admin, tenant.id, move.id);

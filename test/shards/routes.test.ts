@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { CRONS, scheduled } from "../../src/scheduled";
+import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
 import { travel } from "../gate/fixture";
 import { adminKey, call, createTenant, errorPaths, expectProblem, tenantKey } from "../helpers";
 
@@ -110,7 +110,7 @@ describe("probing the shards", () => {
   it("runs every 5 minutes from the cron", async () => {
     await env.CONTROL_DB.exec("UPDATE shards SET probed_at = NULL, health = 'unknown'");
     const ctx = createExecutionContext();
-    await scheduled(createScheduledController({ cron: CRONS.probeShards }), env, ctx);
+    await scheduled(createScheduledController({ cron: SCHEDULE.probeShards.cron }), env, ctx);
     await waitOnExecutionContext(ctx);
     for (const shard of await registry()) expect(shard.health.state).toBe("healthy");
   });

@@ -1,0 +1,32 @@
+import { type ControlDb, controlDb } from "../db/client";
+import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
+import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
+import { probeAllShards } from "../shards/health";
+
+/** Work a cron starts, off the request path. */
+type CronJob = (db: ControlDb, env: Env) => Promise<unknown>;
+
+/**
+ * Every cron of wrangler.toml [triggers] and the jobs it starts; test/jobs/scheduled.node.test.ts
+ * fails when the two disagree.
+ */
+export const SCHEDULE = {
+  // A move whose message was lost (or whose consumer died) goes on from where it stopped.
+  resumeMoves: { cron: "* * * * *", jobs: [resumeStalledMoves] },
+  probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
+  // A tenant left on the wrong pool (no shard of its plan's could take it then) is moved once one can.
+  housekeeping: { cron: "17 * * * *", jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools] },
+} as const satisfies Record<string, { cron: string; jobs: readonly CronJob[] }>;
+
+const JOBS_BY_CRON = new Map<string, readonly CronJob[]>(Object.values(SCHEDULE).map(({ cron, jobs }) => [cron, jobs]));
+
+/** Cron entry point: starts the jobs of the cron that fired. */
+export async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+  const jobs = JOBS_BY_CRON.get(controller.cron);
+  if (!jobs) {
+    console.warn(JSON.stringify({ level: "warn", msg: "no job for this cron", cron: controller.cron }));
+    return;
+  }
+  const db = controlDb(env);
+  for (const job of jobs) ctx.waitUntil(job(db, env));
+}
