@@ -1,19 +1,20 @@
-// Only the registry's types are imported: the registry imports every job, and jobs enqueue.
-import type { BodyOf, KindName } from "./registry";
+import type { z } from "zod";
+import type { MessageKind } from "./kind";
 
 /**
- * Queues a message of a declared kind on the lifecycle queue; the body is type-checked against
- * the kind's schema, which the consumer checks again.
+ * Queues a message of a declared kind on the lifecycle queue. The body is checked against the
+ * kind's schema here too, so a bad body fails where it is made, not in the consumer.
  *
  * @example
- * await enqueue(env, "move-step", { moveId, seq }, { delaySeconds: 5 });
+ * await enqueue(env, moveStepMessage, { moveId, seq }, { delaySeconds: 5 });
  */
-export async function enqueue<Name extends KindName>(
+export async function enqueue<Body extends z.ZodObject>(
   env: Env,
-  kind: Name,
-  body: BodyOf<Name>,
+  kind: MessageKind<string, Body>,
+  body: z.input<Body>,
   options: { delaySeconds?: number } = {},
 ): Promise<void> {
   const delaySeconds = options.delaySeconds ?? 0;
-  await env.LIFECYCLE_QUEUE.send({ ...body, kind }, delaySeconds > 0 ? { delaySeconds } : undefined);
+  const checked = kind.body.parse(body);
+  await env.LIFECYCLE_QUEUE.send({ ...checked, kind: kind.name }, delaySeconds > 0 ? { delaySeconds } : undefined);
 }

@@ -1,16 +1,11 @@
-import type { z } from "zod";
 import { moveStep } from "../moves/jobs";
 import type { JobKind } from "./kind";
 
 /**
- * Every kind the lifecycle queue carries: each domain declares its kinds in its own jobs.ts and
- * adds them here (test/jobs/registry.test.ts fails on one left out).
+ * Every kind the lifecycle queue carries, with its job: each domain declares its message kinds in
+ * messages.ts and their jobs in jobs.ts, and adds them here (test/jobs/registry.test.ts fails on one left out).
  */
 export const KINDS = [moveStep] as const;
-
-export type KindName = (typeof KINDS)[number]["name"];
-/** What `enqueue` takes for a kind: its schema's input. */
-export type BodyOf<Name extends KindName> = z.input<Extract<(typeof KINDS)[number], { name: Name }>["body"]>;
 
 /** The kinds by name. Two of one name would leave one unreachable, so that throws. */
 export function byName(kinds: readonly JobKind[]): ReadonlyMap<string, JobKind> {

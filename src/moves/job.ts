@@ -11,6 +11,7 @@ import type { ShardStore } from "../shards/store";
 import { tenants } from "../tenants/schema";
 import { getTenant, placeOn } from "../tenants/service";
 import { holding, holdLease, LEASE_MS } from "./leases";
+import { moveStepMessage } from "./messages";
 import { type TenantMove, tenantMoves, unfinished } from "./schema";
 import { moveToPlanPool } from "./service";
 import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
@@ -134,7 +135,8 @@ export async function runMoveStep(env: Env, moveId: string, seq?: number): Promi
     .returning({ id: tenantMoves.id });
   // Another claim took the move over (this one's lease lapsed): that one goes on from here.
   if (!recorded) return leaseLost(move, "recording its step");
-  if (next !== null) await enqueue(env, "move-step", { moveId: move.id, seq: move.stepSeq }, { delaySeconds: next });
+  if (next !== null)
+    await enqueue(env, moveStepMessage, { moveId: move.id, seq: move.stepSeq }, { delaySeconds: next });
   if (outcome.change.state === "completed") await followPlan(env, db, move);
 }
 
@@ -356,7 +358,7 @@ async function stepFailed(env: Env, db: ControlDb, move: TenantMove, token: stri
     .where(holding(move.id, token))
     .returning({ id: tenantMoves.id });
   if (!recorded) return leaseLost(move, "recording its failure");
-  await enqueue(env, "move-step", { moveId: move.id, seq: move.stepSeq }, { delaySeconds: backoffSeconds });
+  await enqueue(env, moveStepMessage, { moveId: move.id, seq: move.stepSeq }, { delaySeconds: backoffSeconds });
 }
 
 /** Ends a move that never switched: writes flow again on the source, the target's copy goes. */

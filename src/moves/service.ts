@@ -10,6 +10,7 @@ import { findShard, placeTenant, requireEligibleShard } from "../shards/service"
 import { type TenantStatus, tenants } from "../tenants/schema";
 import { getTenant } from "../tenants/service";
 import { OVERDUE_MS } from "./leases";
+import { moveStepMessage } from "./messages";
 import { type TenantMove, tenantMoves, unfinished } from "./schema";
 
 /** Does the tier's plan place its tenants on dedicated shards? (An unknown tier: shared.) */
@@ -60,7 +61,7 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
       extensions: running ? { move_id: running.id } : {},
     });
   }
-  await enqueue(env, "move-step", { moveId: move.id, seq: move.stepSeq });
+  await enqueue(env, moveStepMessage, { moveId: move.id, seq: move.stepSeq });
   return move;
 }
 
@@ -162,7 +163,7 @@ export async function resumeStalledMoves(db: ControlDb, env: Env, now = Date.now
       .where(and(eq(tenantMoves.id, id), eq(tenantMoves.stepSeq, stepSeq), lt(tenantMoves.leaseUntil, now)))
       .returning({ id: tenantMoves.id });
     if (!still) continue;
-    await enqueue(env, "move-step", { moveId: id, seq: stepSeq });
+    await enqueue(env, moveStepMessage, { moveId: id, seq: stepSeq });
     resumed.push(id);
   }
   return resumed;

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstan
 import { z } from "zod";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
-import { defineKind } from "../../src/jobs/kind";
+import { defineJob, defineMessage } from "../../src/jobs/kind";
 import { createQueueHandler, queue } from "../../src/jobs/queue";
 import { type TenantMove, tenantMoves } from "../../src/moves/schema";
 import { adminKey, createTenant } from "../helpers";
@@ -97,9 +97,7 @@ describe("the lifecycle queue consumer", () => {
   });
 
   it("retries a message whose job throws, and logs it", async () => {
-    const failing = defineKind({
-      name: "failing",
-      body: z.object({ tenantId: z.string() }),
+    const failing = defineJob(defineMessage("failing", z.object({ tenantId: z.string() })), {
       run: () => Promise.reject(new Error("control database down")),
       logFields: ({ tenantId }) => ({ tenant_id: tenantId }),
     });
@@ -118,7 +116,7 @@ describe("the lifecycle queue consumer", () => {
   });
 
   it("refuses to build over two kinds of one name", () => {
-    const kind = defineKind({ name: "twice", body: z.object({}), run: async () => undefined });
+    const kind = defineJob(defineMessage("twice", z.object({})), { run: async () => undefined });
     expect(() => createQueueHandler([kind, { ...kind }])).toThrow('job kind "twice" is declared twice');
   });
 });
