@@ -2,6 +2,6 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/db/control-schema.ts",
+  schema: "./src/db/control-tables.ts",
   out: "./migrations/control",
 });

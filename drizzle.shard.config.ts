@@ -2,6 +2,6 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/db/shard-schema.ts",
+  schema: "./src/db/shard-tables.ts",
   out: "./migrations/shard",
 });

@@ -1,6 +1,6 @@
 import { drizzle } from "drizzle-orm/d1";
-import * as controlSchema from "./control-schema";
-import type * as shardSchema from "./shard-schema";
+import * as controlSchema from "./control-tables";
+import type * as shardSchema from "./shard-tables";
 
 const open = (database: D1Database) => drizzle(database, { schema: controlSchema });
 

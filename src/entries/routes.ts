@@ -1,8 +1,3 @@
-import { defineRoute } from "../http/define-route";
-import { ID_PATTERN } from "../http/ids";
-import { json } from "../http/openapi-helpers";
-import { cursorAfter, page } from "../http/pagination";
-import { createRouter } from "../http/router";
 import {
   conflictResponse,
   errorResponses,
@@ -12,8 +7,12 @@ import {
   problemResponseOf,
   TenantParams,
   unprocessableResponse,
-} from "../http/schemas";
-import { checkPrecondition } from "./rules";
+} from "../http/api";
+import { defineRoute } from "../http/define-route";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
 import {
   EntryBody,
   EntryListQuery,
@@ -25,7 +24,8 @@ import {
   IfNoneMatchHeader,
   parseEntityTags,
   preconditionOf,
-} from "./schemas";
+} from "./api";
+import { checkPrecondition } from "./rules";
 
 const tags = ["Entries"];
 const reader = { tenant: true, scope: "entries:read", shard: "read" } as const;

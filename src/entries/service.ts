@@ -5,10 +5,10 @@ import { chunksOf, overwriteEntry } from "../db/sql";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
 import type { EntryInput, EntryVersion, Precondition, StorageLimits } from "../shards/store";
-import { shardTenants } from "../shards/tenant-schema";
+import { shardTenants } from "../shards/tenant-table";
 import { entryPredicates } from "./predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "./rules";
-import { type Entry, entries, entryTags } from "./schema";
+import { type Entry, entries, entryTags } from "./table";
 
 const where = entryPredicates(entries, entryTags);
 

@@ -1,8 +1,8 @@
+import { errorResponses, TenantParams } from "../http/api";
 import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
-import { errorResponses, TenantParams } from "../http/schemas";
-import { LimitsSchema, RESET_SCOPES, ResetLimitsBody } from "./schemas";
+import { LimitsSchema, RESET_SCOPES, ResetLimitsBody } from "./api";
 import { limitsOf, resetLimits } from "./service";
 
 const tags = ["Limits"];

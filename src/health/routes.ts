@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { errorResponses } from "../http/api";
 import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
-import { errorResponses } from "../http/schemas";
 
 const tags = ["Health"];
 

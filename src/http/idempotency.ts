@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { ControlDb } from "../db/client";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../keys/secret";
-import { idempotencyRecords } from "./idempotency-schema";
+import { idempotencyRecords } from "./idempotency-table";
 import { AppError } from "./problems";
 import { open, seal } from "./sealed";
 

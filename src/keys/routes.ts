@@ -1,17 +1,10 @@
 import type { Principal } from "../env";
+import { errorResponses, IdempotencyHeader, PageQuery, pageOf, TenantParams, unprocessableResponse } from "../http/api";
 import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
 import { createRouter } from "../http/router";
-import {
-  errorResponses,
-  IdempotencyHeader,
-  PageQuery,
-  pageOf,
-  TenantParams,
-  unprocessableResponse,
-} from "../http/schemas";
 import {
   AdminKeyParams,
   ApiKeySchema,
@@ -20,7 +13,7 @@ import {
   CreateKeyBody,
   KeyParams,
   keyView,
-} from "./schemas";
+} from "./api";
 import { ALL_SCOPES } from "./scopes";
 import { createKey, getKey, listKeys, revokeKey } from "./service";
 

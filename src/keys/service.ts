@@ -6,11 +6,11 @@ import { chunksOf } from "../db/sql";
 import type { Emit } from "../events/domain";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
-import { tenants } from "../tenants/schema";
-import { users } from "../users/schema";
-import { type ApiKey, apiKeys } from "./schema";
+import { tenants } from "../tenants/table";
+import { users } from "../users/table";
 import { ROLE_SCOPES, type Scope } from "./scopes";
 import { generateKey } from "./secret";
+import { type ApiKey, apiKeys } from "./table";
 
 export type KeyInput = {
   name: string;

@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
+import { errorResponses } from "../http/api";
 import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
-import { errorResponses } from "../http/schemas";
 import { SCOPES } from "../keys/scopes";
 import { getKey } from "../keys/service";
-import { TenantSchema, tenantView } from "../tenants/schemas";
+import { TenantSchema, tenantView } from "../tenants/api";
 import { getTenant } from "../tenants/service";
 
 const MeSchema = z

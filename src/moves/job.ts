@@ -8,12 +8,12 @@ import { openStore } from "../shards/connection";
 import { prepareShard } from "../shards/migrate";
 import { getShard } from "../shards/service";
 import type { ShardStore } from "../shards/store";
-import { tenants } from "../tenants/schema";
 import { getTenant, placeOn } from "../tenants/service";
+import { tenants } from "../tenants/table";
 import { holding, holdLease, LEASE_MS } from "./leases";
 import { moveStepMessage } from "./messages";
-import { type TenantMove, tenantMoves, unfinished } from "./schema";
 import { moveToPlanPool } from "./service";
+import { type TenantMove, tenantMoves, unfinished } from "./table";
 import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
 
 /** A step stops starting new batches after this long, so one message is one bounded piece of work. */

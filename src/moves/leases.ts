@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
-import { tenantMoves } from "./schema";
+import { tenantMoves } from "./table";
 
 // How a move's steps hold it (src/moves/job.ts), and how the sweep finds one that nobody holds
 // although it should be running (src/moves/service.ts).

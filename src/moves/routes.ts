@@ -1,8 +1,3 @@
-import { defineRoute } from "../http/define-route";
-import { ID_PATTERN } from "../http/ids";
-import { json } from "../http/openapi-helpers";
-import { cursorAfter, page } from "../http/pagination";
-import { createRouter } from "../http/router";
 import {
   conflictResponse,
   errorResponses,
@@ -11,8 +6,13 @@ import {
   pageOf,
   TenantParams,
   unprocessableResponse,
-} from "../http/schemas";
-import { MoveParams, MoveSchema, moveView, StartMoveBody } from "./schemas";
+} from "../http/api";
+import { defineRoute } from "../http/define-route";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
+import { MoveParams, MoveSchema, moveView, StartMoveBody } from "./api";
 import { getMove, listMoves, startMove } from "./service";
 
 const tags = ["Tenant moves"];

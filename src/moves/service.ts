@@ -4,14 +4,14 @@ import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { enqueue } from "../jobs/enqueue";
-import { plans } from "../plans/schema";
-import { shards } from "../shards/schema";
+import { plans } from "../plans/table";
 import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
-import { type TenantStatus, tenants } from "../tenants/schema";
+import { shards } from "../shards/table";
 import { getTenant } from "../tenants/service";
+import { type TenantStatus, tenants } from "../tenants/table";
 import { OVERDUE_MS } from "./leases";
 import { moveStepMessage } from "./messages";
-import { type TenantMove, tenantMoves, unfinished } from "./schema";
+import { type TenantMove, tenantMoves, unfinished } from "./table";
 
 /** Does the tier's plan place its tenants on dedicated shards? (An unknown tier: shared.) */
 async function wantsDedicated(db: ControlDb, tier: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Entry } from "../entries/schema";
+import type { Entry } from "../entries/table";
 import type { EntryVersion, ShardStore } from "../shards/store";
 
 // Copying one tenant's entries between two shards of any engines, and proving the copies equal.

@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
-import { plans } from "../plans/schema";
-import { type Shard, shards } from "../shards/schema";
-import { type LimitOverrides, type TenantStatus, tenants } from "../tenants/schema";
+import { plans } from "../plans/table";
+import { type Shard, shards } from "../shards/table";
+import { type LimitOverrides, type TenantStatus, tenants } from "../tenants/table";
 
 /** Everything a request needs to know about a tenant to admit it and reach its data. */
 export type TenantRoute = {

@@ -3,8 +3,8 @@ import { migrateD1Shard } from "./d1-migrate";
 import { d1Store, type SessionStart } from "./d1-store";
 import { migratePgShard } from "./pg-migrate";
 import { openPgShard } from "./pg-store";
-import type { Shard } from "./schema";
 import type { ShardStore } from "./store";
+import type { Shard } from "./table";
 
 type ShardRef = Pick<Shard, "id" | "engine" | "binding">;
 

@@ -1,7 +1,7 @@
 import { count, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { ShardDb } from "../db/client";
-import * as shardSchema from "../db/shard-schema";
+import * as shardSchema from "../db/shard-tables";
 import {
   createEntry,
   deleteEntry,
@@ -17,7 +17,7 @@ import {
 } from "../entries/service";
 import { d1Refusal } from "./refusals";
 import type { ShardStore } from "./store";
-import { shardTenants } from "./tenant-schema";
+import { shardTenants } from "./tenant-table";
 
 /**
  * Where a D1 session starts: after the client's bookmark (it reads its own writes), on any replica

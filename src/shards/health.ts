@@ -3,7 +3,7 @@ import type { ControlDb } from "../db/client";
 import { settings } from "../settings";
 import { bindingProblem, openStore } from "./connection";
 import { within } from "./deadline";
-import { type Shard, shards } from "./schema";
+import { type Shard, shards } from "./table";
 
 /**
  * Probes one shard: is its binding declared, does it answer, how long did it take, and what does

@@ -2,10 +2,10 @@ import { and, asc, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { MigrationFailed } from "../db/sql";
 import { AppError } from "../http/problems";
-import { tenants } from "../tenants/schema";
+import { tenants } from "../tenants/table";
 import { migrateShard } from "./connection";
-import { type Shard, shards } from "./schema";
 import { getShard } from "./service";
+import { type Shard, shards } from "./table";
 
 export type MigrationResult = { shardId: string; applied: string[]; tenantsRestored: number };
 type MigrationFailure = { shardId: string; error: string; tenantsMarked: number; cause: unknown };

@@ -2,15 +2,15 @@ import { and, asc, count, eq, getTableColumns, inArray, notExists, sql } from "d
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { newestFirst, type PageRequest } from "../db/keyset";
-import * as shardPgSchema from "../db/shard-pg-schema";
+import * as shardPgSchema from "../db/shard-pg-tables";
 import { chunksOf, overwriteEntry } from "../db/sql";
-import { entries, entryTags } from "../entries/pg-schema";
+import { entries, entryTags } from "../entries/pg-table";
 import { entryPredicates } from "../entries/predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "../entries/rules";
-import type { Entry } from "../entries/schema";
+import type { Entry } from "../entries/table";
 import { retryRead } from "../gate/retry";
 import { notFound } from "../http/problems";
-import { shardTenants } from "./pg-tenant-schema";
+import { shardTenants } from "./pg-tenant-table";
 import { pgRefusal } from "./refusals";
 import type { EntryInput, EntryPage, EntryVersion, Precondition, ShardStore, StorageLimits } from "./store";
 

@@ -1,11 +1,9 @@
 import type { ControlDb } from "../db/client";
+import { errorResponses } from "../http/api";
 import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { notFound } from "../http/problems";
 import { createRouter } from "../http/router";
-import { errorResponses } from "../http/schemas";
-import { probeAllShards } from "./health";
-import { migrateAllShards, migrateShardTenants, resultView } from "./migrate";
 import {
   MigrationResultSchema,
   MigrationRunSchema,
@@ -14,7 +12,9 @@ import {
   ShardSchema,
   shardView,
   UpdateShardBody,
-} from "./schemas";
+} from "./api";
+import { probeAllShards } from "./health";
+import { migrateAllShards, migrateShardTenants, resultView } from "./migrate";
 import { listShards, setShardStatus } from "./service";
 
 const tags = ["Shards"];

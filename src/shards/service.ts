@@ -1,10 +1,10 @@
 import { and, asc, count, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { AppError, notFound } from "../http/problems";
-import { tenants } from "../tenants/schema";
+import { tenants } from "../tenants/table";
 import { bindingProblem } from "./connection";
 import { probeShard } from "./health";
-import { placementCursors, type Shard, type ShardStatus, shards } from "./schema";
+import { placementCursors, type Shard, type ShardStatus, shards } from "./table";
 
 export async function findShard(db: ControlDb, shardId: string): Promise<Shard | undefined> {
   return db.query.shards.findFirst({ where: eq(shards.id, shardId) });

@@ -1,7 +1,7 @@
 import type { Page } from "../db/keyset";
-import type { Entry } from "../entries/schema";
+import type { Entry } from "../entries/table";
 import type { TenantLimits } from "../routing/route";
-import type { ShardEngine } from "./schema";
+import type { ShardEngine } from "./table";
 
 export type EntryInput = { data: Record<string, unknown>; tags: string[] };
 /** The versions an If-Match or If-None-Match header names ("*" = any version). */

@@ -1,8 +1,3 @@
-import { defineRoute } from "../http/define-route";
-import { ID_PATTERN } from "../http/ids";
-import { json } from "../http/openapi-helpers";
-import { cursorAfter, page } from "../http/pagination";
-import { createRouter } from "../http/router";
 import {
   conflictResponse,
   errorResponses,
@@ -11,9 +6,14 @@ import {
   pageOf,
   TenantParams,
   unprocessableResponse,
-} from "../http/schemas";
+} from "../http/api";
+import { defineRoute } from "../http/define-route";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { createRouter } from "../http/router";
 import { moveToPlanPool } from "../moves/service";
-import { CreateTenantBody, TenantListQuery, TenantSchema, tenantView, UpdateTenantBody } from "./schemas";
+import { CreateTenantBody, TenantListQuery, TenantSchema, tenantView, UpdateTenantBody } from "./api";
 import { createTenant, getTenant, listTenants, retryProvisioning, updateTenant } from "./service";
 
 const tags = ["Tenants"];

@@ -4,11 +4,11 @@ import { newestFirst, type PageRequest } from "../db/keyset";
 import type { Emit } from "../events/domain";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
-import { plans } from "../plans/schema";
+import { plans } from "../plans/table";
 import { bindingProblem, openStore } from "../shards/connection";
 import { prepareShard } from "../shards/migrate";
 import { findShard, placeTenant, regionExists, requireEligibleShard } from "../shards/service";
-import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./schema";
+import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./table";
 
 export type NewTenant = {
   name: string;

@@ -1,10 +1,10 @@
+import { conflictResponse, errorResponses, IdempotencyHeader, PageQuery, pageOf, TenantParams } from "../http/api";
 import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
 import { createRouter } from "../http/router";
-import { conflictResponse, errorResponses, IdempotencyHeader, PageQuery, pageOf, TenantParams } from "../http/schemas";
-import { CreateUserBody, UpdateUserBody, UserParams, UserSchema, userView } from "./schemas";
+import { CreateUserBody, UpdateUserBody, UserParams, UserSchema, userView } from "./api";
 import { createUser, getUser, listUsers, removeUser, updateUser } from "./service";
 
 const tags = ["Users"];

@@ -4,8 +4,8 @@ import { newestFirst, type PageRequest } from "../db/keyset";
 import type { Emit } from "../events/domain";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
-import { apiKeys } from "../keys/schema";
-import { type User, type UserRole, users } from "./schema";
+import { apiKeys } from "../keys/table";
+import { type User, type UserRole, users } from "./table";
 
 export async function createUser(
   db: ControlDb,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
-import { tenantMoves } from "../../src/moves/schema";
+import { tenantMoves } from "../../src/moves/table";
 import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
 
 /**

@@ -7,7 +7,7 @@ import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { defineJob, defineMessage } from "../../src/jobs/kind";
 import { createQueueHandler, queue } from "../../src/jobs/queue";
-import { type TenantMove, tenantMoves } from "../../src/moves/schema";
+import { type TenantMove, tenantMoves } from "../../src/moves/table";
 import { adminKey, createTenant } from "../helpers";
 import { waitForMove } from "../moves/fixture";
 

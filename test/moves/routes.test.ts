@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
-import { tenantMoves } from "../../src/moves/schema";
 import { moveTenantsToTheirPools, resumeStalledMoves } from "../../src/moves/service";
+import { tenantMoves } from "../../src/moves/table";
 import { adminKey, call, captureConsole, createTenant, errorPaths, expectProblem, tenantKey } from "../helpers";
 import { type Move, startMove, waitForMove } from "./fixture";
 

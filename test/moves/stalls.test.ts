@@ -7,8 +7,8 @@ import { newId } from "../../src/http/ids";
 import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
 import { runMoveStep } from "../../src/moves/job";
 import { holdLease, LEASE_MS, MAX_STALL_MS, OVERDUE_MS } from "../../src/moves/leases";
-import { type TenantMove, tenantMoves } from "../../src/moves/schema";
 import { resumeStalledMoves } from "../../src/moves/service";
+import { type TenantMove, tenantMoves } from "../../src/moves/table";
 import { adminKey, createTenant } from "../helpers";
 import { waitForMove } from "./fixture";
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Entry } from "../../src/entries/schema";
+import type { Entry } from "../../src/entries/table";
 import { newId } from "../../src/http/ids";
 import { summarize, syncDifferences, verifyCopies } from "../../src/moves/transfer";
 import { d1Store } from "../../src/shards/d1-store";

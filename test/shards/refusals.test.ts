@@ -6,7 +6,7 @@ import { requestId } from "hono/request-id";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authenticate } from "../../src/auth/authenticate";
 import { tenantAccess } from "../../src/auth/authorize";
-import type { Entry } from "../../src/entries/schema";
+import type { Entry } from "../../src/entries/table";
 import type { AppEnv } from "../../src/env";
 import { controlPlane } from "../../src/http/control-plane";
 import { onError } from "../../src/http/on-error";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Entry } from "../../src/entries/schema";
+import type { Entry } from "../../src/entries/table";
 import { newId } from "../../src/http/ids";
 import { d1Store } from "../../src/shards/d1-store";
 import { openPgShard } from "../../src/shards/pg-store";

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { idSchema, iso, TenantParams, Timestamp } from "../http/api";
 import { MAX_BODY_DEPTH } from "../http/json-model";
-import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
 import type { EntityTags, Precondition } from "../shards/store";
-import type { Entry } from "./schema";
+import type { Entry } from "./table";
 
 export const MAX_ENTRY_BYTES = 64 * 1024;
 

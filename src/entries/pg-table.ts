@@ -9,7 +9,7 @@ export const binaryText = customType<{ data: string; driverData: string }>({ dat
 /** Epoch milliseconds as a JS number, like the D1 columns (bigint: past 2038 in ms needs 64 bits). */
 export const epochMs = (name: string) => bigint(name, { mode: "number" });
 
-/** Tenant JSON documents on a PostgreSQL shard; the same columns and JS shape as src/entries/schema.ts. */
+/** Tenant JSON documents on a PostgreSQL shard; the same columns and JS shape as src/entries/table.ts. */
 export const entries = pgTable(
   "entries",
   {

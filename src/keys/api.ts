@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { idSchema, iso, TenantParams, Timestamp, TimestampInput } from "../http/schemas";
-import type { ApiKey } from "./schema";
+import { idSchema, iso, TenantParams, Timestamp, TimestampInput } from "../http/api";
 import { SCOPES } from "./scopes";
+import type { ApiKey } from "./table";
 
 export const KeyId = idSchema("key", "key_01JD8X5Q3M2V7T6R4N9K0B1C2F");
 export const KeyParams = TenantParams.extend({ keyId: KeyId.openapi({ param: { name: "keyId", in: "path" } }) });

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
-import { USER_ROLES, type User } from "./schema";
+import { idSchema, iso, TenantParams, Timestamp } from "../http/api";
+import { USER_ROLES, type User } from "./table";
 
 export const UserId = idSchema("usr", "usr_01JD8X5Q3M2V7T6R4N9K0B1C2E");
 export const UserParams = TenantParams.extend({

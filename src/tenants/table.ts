@@ -1,6 +1,6 @@
 import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { epochMs, jsonText } from "../db/columns";
-import { plans } from "../plans/schema";
+import { plans } from "../plans/table";
 
 export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "SUSPENDED", "PROVISION_ERROR", "MIGRATION_ERROR"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];

@@ -1,7 +1,7 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { epochMs, jsonText } from "../db/columns";
-import { tenants } from "../tenants/schema";
-import { users } from "../users/schema";
+import { tenants } from "../tenants/table";
+import { users } from "../users/table";
 import type { Scope } from "./scopes";
 
 /**

@@ -1,6 +1,6 @@
 import { sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { epochMs } from "../db/columns";
-import { tenants } from "../tenants/schema";
+import { tenants } from "../tenants/table";
 
 export const USER_ROLES = ["TENANT_ADMIN", "MEMBER", "READ_ONLY"] as const;
 export type UserRole = (typeof USER_ROLES)[number];

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { idSchema, iso, TenantParams, Timestamp } from "../http/schemas";
-import { ShardId } from "../shards/schemas";
-import { MOVE_STATES, type TenantMove } from "./schema";
+import { idSchema, iso, TenantParams, Timestamp } from "../http/api";
+import { ShardId } from "../shards/api";
+import { MOVE_STATES, type TenantMove } from "./table";
 
 export const StartMoveBody = z
   .object({

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { iso, TenantId, Timestamp, TimestampInput } from "../http/schemas";
-import { ShardId } from "../shards/schemas";
-import { TENANT_STATUSES, type Tenant } from "./schema";
+import { iso, TenantId, Timestamp, TimestampInput } from "../http/api";
+import { ShardId } from "../shards/api";
+import { TENANT_STATUSES, type Tenant } from "./table";
 
 export const Tier = z
   .string()

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { iso, Timestamp } from "../http/schemas";
-import { SHARD_ENGINES, SHARD_HEALTH, SHARD_STATUSES } from "./schema";
+import { iso, Timestamp } from "../http/api";
 import type { ShardWithCounts } from "./service";
+import { SHARD_ENGINES, SHARD_HEALTH, SHARD_STATUSES } from "./table";
 
 export const ShardId = z
   .string()

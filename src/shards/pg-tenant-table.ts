@@ -1,8 +1,8 @@
 import { bigint, integer, pgTable } from "drizzle-orm/pg-core";
-import { binaryText, epochMs } from "../entries/pg-schema";
+import { binaryText, epochMs } from "../entries/pg-table";
 
 /**
- * A PostgreSQL shard's record of its tenants, as src/shards/tenant-schema.ts is for D1. The usage
+ * A PostgreSQL shard's record of its tenants, as src/shards/tenant-table.ts is for D1. The usage
  * counters are kept, and `max_*` enforced, by triggers on entries (migrations/shard-pg/0002).
  */
 export const shardTenants = pgTable("shard_tenants", {

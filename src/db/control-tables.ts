@@ -1,0 +1,8 @@
+// Every table of the control database, for drizzle-kit and the typed client.
+export { idempotencyRecords } from "../http/idempotency-table";
+export { apiKeys } from "../keys/table";
+export { tenantMoves } from "../moves/table";
+export { plans } from "../plans/table";
+export { placementCursors, shards } from "../shards/table";
+export { tenants } from "../tenants/table";
+export { users } from "../users/table";
