@@ -1,0 +1,54 @@
+import { eq, type SQL } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+
+/** Where a tenant's data lives: the control database, the tenant's shard, or the tenant's gate. */
+export type Home = "control" | "shard" | "gate";
+
+/**
+ * A table of tenant-owned rows. The generic operations (src/datasets/control.ts for the control
+ * database, the shard stores for a shard) read and write it through this declaration alone.
+ */
+export type TableDataset = {
+  name: string;
+  home: "control" | "shard";
+  description: string;
+  /** Its drizzle table on each engine of its home (the control database is D1, SQLite only). */
+  tables: { sqlite: SQLiteTable; pg?: PgTable };
+  /** The column key holding the tenant id (every row of the tenant has it). */
+  tenantKey?: string;
+  /**
+   * The tenant's rows of `table` (either engine's: both have the same column keys), for a dataset
+   * whose rows name their tenant only through another table; otherwise `tenantKey` says it.
+   */
+  owned?: (table: any, tenantId: string) => SQL;
+  /** Column keys of a key unique among the tenant's rows: rows stream, page and diff in this order. */
+  orderKey: readonly string[];
+  /** The column that changes on every write, which is all a diff between two copies compares. */
+  version?: string;
+  /** Columns never exported, checksummed or copied (secrets, hashes). */
+  omit?: readonly string[];
+  /**
+   * Kept by the database from other datasets' rows (triggers): never exported or copied itself,
+   * as writing the rows it derives from rebuilds it. Says from what.
+   */
+  derivedFrom?: string;
+};
+
+/** State a tenant's Durable Object keeps in its own storage (its SQLite tables). */
+export type ObjectDataset = {
+  name: string;
+  home: "gate";
+  description: string;
+  /** The object's storage tables. */
+  storage: readonly string[];
+};
+
+export type Dataset = TableDataset | ObjectDataset;
+
+/** The condition selecting the tenant's rows of the dataset's `table`. */
+export function ownedBy(dataset: TableDataset, table: any, tenantId: string): SQL {
+  if (dataset.owned) return dataset.owned(table, tenantId);
+  if (dataset.tenantKey === undefined) throw new Error(`dataset ${dataset.name} names no tenant column`);
+  return eq(table[dataset.tenantKey], tenantId);
+}

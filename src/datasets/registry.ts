@@ -1,0 +1,33 @@
+import { entryData, entryTagIndex } from "../entries/dataset";
+import { gateState } from "../gate/dataset";
+import { idempotencyData } from "../http/idempotency-dataset";
+import { keyMetadata } from "../keys/dataset";
+import { moveHistory } from "../moves/dataset";
+import { shardRegistration } from "../shards/dataset";
+import { tenantRow } from "../tenants/dataset";
+import { tenantUsers } from "../users/dataset";
+import type { Dataset, TableDataset } from "./dataset";
+
+/**
+ * Every kind of tenant-owned data, wherever it lives. Export, deletion, archival and moves walk
+ * this list, so a table left out of it would be missed by all of them; test/datasets/registry.test.ts
+ * fails on any table with a tenant id that no dataset declares. In dependency order: a dataset's
+ * rows may refer to those of the datasets before it (keys to users, users to the tenant).
+ */
+export const DATASETS: readonly Dataset[] = [
+  tenantRow,
+  tenantUsers,
+  keyMetadata,
+  moveHistory,
+  idempotencyData,
+  entryData,
+  entryTagIndex,
+  shardRegistration,
+  gateState,
+];
+
+const isTable = (dataset: Dataset): dataset is TableDataset => dataset.home !== "gate";
+
+/** The datasets of one home whose rows are data in their own right (not derived by triggers). */
+export const datasetsIn = (home: "control" | "shard"): TableDataset[] =>
+  DATASETS.filter(isTable).filter((dataset) => dataset.home === home && dataset.derivedFrom === undefined);

@@ -1,0 +1,10 @@
+import type { ObjectDataset } from "../datasets/dataset";
+
+/** What the tenant's gate (durable-objects/tenant-gate.ts) keeps in its storage. */
+export const gateState = {
+  name: "gate-state",
+  home: "gate",
+  description:
+    "The tenant's gate: its copy of the route and keys, recent admissions, the month's quota use, circuits, a move's fence",
+  storage: ["copy", "admissions", "quota", "circuits", "fence", "admin_writes"],
+} satisfies ObjectDataset;
