@@ -1,5 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
+import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import * as controlSchema from "./control-tables";
+import type * as shardPgSchema from "./shard-pg-tables";
 import type * as shardSchema from "./shard-tables";
 
 const open = (database: D1Database) => drizzle(database, { schema: controlSchema });
@@ -22,3 +24,7 @@ export function controlDb(env: Pick<Env, "CONTROL_DB">): ControlDb {
 
 /** Typed drizzle client over a D1 shard (src/shards/d1-store.ts opens it through a session). */
 export type ShardDb = ReturnType<typeof drizzle<typeof shardSchema>>;
+
+/** Typed drizzle client over a PostgreSQL shard, on one connection (src/shards/pg-store.ts). */
+export type PgShardDb = NodePgDatabase<typeof shardPgSchema>;
+export type PgShardTx = Parameters<Parameters<PgShardDb["transaction"]>[0]>[0];

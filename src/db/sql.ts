@@ -9,22 +9,18 @@ export function chunksOf<T>(items: T[], size: number): T[][] {
   return chunks;
 }
 
-type Column = { name: string };
+type Column = { name: string; primary?: boolean };
 
-/** The row being inserted, for an upsert that overwrites the row it collides with. */
-const excluded = (column: Column): SQL => sql.raw(`excluded."${column.name}"`);
-
-/** An upsert's SET that makes the stored entry exactly the copied one (every column but the key). */
-export const overwriteEntry = (
-  table: Record<"data" | "tags" | "version" | "sizeBytes" | "createdAt" | "updatedAt", Column>,
-) => ({
-  data: excluded(table.data),
-  tags: excluded(table.tags),
-  version: excluded(table.version),
-  sizeBytes: excluded(table.sizeBytes),
-  createdAt: excluded(table.createdAt),
-  updatedAt: excluded(table.updatedAt),
-});
+/**
+ * An upsert's SET that makes the stored row exactly the one written: every column but the key,
+ * from the row being inserted (`excluded`, spelt alike by SQLite and PostgreSQL).
+ */
+export const overwrite = (columns: Record<string, Column>, key: readonly Column[]): Record<string, SQL> =>
+  Object.fromEntries(
+    Object.entries(columns)
+      .filter(([, column]) => !key.includes(column))
+      .map(([name, column]) => [name, sql.raw(`excluded."${column.name}"`)]),
+  );
 
 /** One bundled migration of a shard: `name` is its drizzle journal tag, `sql` the file's text. */
 export type ShardMigration = { name: string; sql: string };

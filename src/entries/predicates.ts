@@ -1,4 +1,4 @@
-import { type AnyColumn, and, eq, gt, inArray } from "drizzle-orm";
+import { type AnyColumn, and, eq } from "drizzle-orm";
 
 type EntryColumns = { tenantId: AnyColumn; id: AnyColumn; version: AnyColumn };
 type TagColumns = { tenantId: AnyColumn; tag: AnyColumn; entryId: AnyColumn };
@@ -18,10 +18,5 @@ export function entryPredicates(entries: EntryColumns, entryTags: TagColumns) {
       ),
     /** Joins a tag index row to its entry. */
     tagOfEntry: and(eq(entries.tenantId, entryTags.tenantId), eq(entries.id, entryTags.entryId)),
-    /** An ascending walk over a tenant's entries (moves): ids above `after`, or all from the start. */
-    from: (tenantId: string, after: string | null) =>
-      and(eq(entries.tenantId, tenantId), after === null ? undefined : gt(entries.id, after)),
-    /** Some of a tenant's entries by id. */
-    among: (tenantId: string, ids: string[]) => and(eq(entries.tenantId, tenantId), inArray(entries.id, ids)),
   };
 }

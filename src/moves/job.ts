@@ -1,4 +1,5 @@
 import { and, eq, lt, sql } from "drizzle-orm";
+import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
 import { gateOf } from "../gate/client";
 import { enqueue } from "../jobs/enqueue";
@@ -14,7 +15,7 @@ import { holding, holdLease, LEASE_MS } from "./leases";
 import { moveStepMessage } from "./messages";
 import { moveToPlanPool } from "./service";
 import { type TenantMove, tenantMoves, unfinished } from "./table";
-import { copyBatch, syncDifferences, verifyCopies } from "./transfer";
+import { copyBatch, positionOf, positionText, syncDifferences, verifyCopies } from "./transfer";
 
 /** A step stops starting new batches after this long, so one message is one bounded piece of work. */
 const STEP_BUDGET_MS = 15_000;
@@ -94,7 +95,8 @@ async function withStores<T>(
 /**
  * Runs the next step of a tenant move and queues the one after. The steps:
  * - queued: migrate the target shard, register the tenant there;
- * - copying: copy the entries in batches of MOVE_BATCH_SIZE, in id order, while writes go on;
+ * - copying: copy every shard dataset's rows (src/datasets) in batches of MOVE_BATCH_SIZE, in key
+ *   order, while writes go on;
  * - syncing: catch up with what changed meanwhile, until a pass finds little to do;
  * - cutting-over: fence the tenant's data writes in its gate, wait for those already admitted,
  *   sync the rest, verify counts, checksums and usage, seal the fence, switch the route, lift it;
@@ -198,7 +200,8 @@ async function prepare(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
   await prepareShard(db, env, await getShard(db, move.targetShardId));
   const rowsTotal = await withStores(env, db, move, async (source, target) => {
     await target.registerTenant(move.tenantId);
-    return (await source.storageOf(move.tenantId))?.entryCount ?? 0;
+    const counts = await Promise.all(datasetsIn("shard").map((dataset) => source.countRows(dataset, move.tenantId)));
+    return counts.reduce((sum, rows) => sum + rows, 0);
   });
   return { change: { state: "copying", rowsTotal, copyCursor: null, rowsCopied: 0 }, next: 0 };
 }
@@ -207,15 +210,17 @@ async function copy(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutc
   const { moveBatchSize } = settings(env);
   const deadline = Date.now() + STEP_BUDGET_MS;
   return withStores(env, db, move, async (source, target) => {
-    let cursor = move.copyCursor;
+    let position = positionOf(move.copyCursor);
     let copied = move.rowsCopied;
     while (Date.now() < deadline) {
-      const batch = await copyBatch(source, target, move.tenantId, cursor, moveBatchSize);
-      if (batch.last === null) return { change: { state: "syncing", copyCursor: cursor, rowsCopied: copied }, next: 0 };
-      cursor = batch.last;
+      const batch = await copyBatch(source, target, move.tenantId, position, moveBatchSize);
+      if (batch.done) {
+        return { change: { state: "syncing", copyCursor: positionText(position), rowsCopied: copied }, next: 0 };
+      }
+      position = batch.position;
       copied += batch.copied;
     }
-    return { change: { copyCursor: cursor, rowsCopied: copied }, next: 0 };
+    return { change: { copyCursor: positionText(position), rowsCopied: copied }, next: 0 };
   });
 }
 

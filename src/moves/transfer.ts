@@ -1,32 +1,64 @@
 import { createHash } from "node:crypto";
-import type { Entry } from "../entries/table";
-import type { EntryVersion, ShardStore } from "../shards/store";
+import type { TableDataset } from "../datasets/dataset";
+import { datasetsIn } from "../datasets/registry";
+import { entryData } from "../entries/dataset";
+import { keyColumnOf } from "../shards/engines/rows";
+import type { ShardStore } from "../shards/store";
 
-// Copying one tenant's entries between two shards of any engines, and proving the copies equal.
+// Copying one tenant's shard data between two shards of any engines, and proving the copies
+// equal: every shard dataset of the registry that is data in its own right, in registry order.
 
-/** Copies up to `limit` entries after `after` (ascending ids); the last id copied, null when none were left. */
+/** Where a copy has got to: the dataset, and the last key copied in it (null: none yet). */
+export type CopyPosition = { dataset: string; after: string | null };
+
+/** The position as the move stores it: `dataset␟key`; a bare key is an entries position. */
+export const positionText = (position: CopyPosition) => `${position.dataset}\u001f${position.after ?? ""}`;
+
+export function positionOf(text: string | null, datasets = datasetsIn("shard")): CopyPosition {
+  const first = datasets[0]?.name ?? entryData.name;
+  if (text === null) return { dataset: first, after: null };
+  const at = text.indexOf("\u001f");
+  if (at < 0) return { dataset: entryData.name, after: text };
+  const after = text.slice(at + 1);
+  return { dataset: text.slice(0, at), after: after === "" ? null : after };
+}
+
+const keyOf = (dataset: TableDataset, row: Record<string, unknown>) => String(row[keyColumnOf(dataset)]);
+
+/**
+ * Copies up to `limit` rows from `position` on (in the first dataset that has any left) and
+ * returns where the copy got to, or `done` once every dataset is copied.
+ */
 export async function copyBatch(
   source: ShardStore,
   target: ShardStore,
   tenantId: string,
-  after: string | null,
+  position: CopyPosition,
   limit: number,
-): Promise<{ copied: number; last: string | null }> {
-  const rows = await source.exportEntries(tenantId, after, limit);
-  if (rows.length === 0) return { copied: 0, last: null };
-  await target.importEntries(tenantId, rows);
-  return { copied: rows.length, last: rows[rows.length - 1]?.id ?? null };
+  datasets = datasetsIn("shard"),
+): Promise<{ copied: number; position: CopyPosition; done: boolean }> {
+  for (let at = datasets.findIndex((d) => d.name === position.dataset); at >= 0 && at < datasets.length; at++) {
+    const dataset = datasets[at] as TableDataset;
+    const after = dataset.name === position.dataset ? position.after : null;
+    const rows = await source.rows(dataset, tenantId, after, limit);
+    if (rows.length === 0) continue;
+    await target.importRows(dataset, tenantId, rows);
+    const last = keyOf(dataset, rows[rows.length - 1] as Record<string, unknown>);
+    return { copied: rows.length, position: { dataset: dataset.name, after: last }, done: false };
+  }
+  return { copied: 0, position, done: true };
 }
 
-/** Both stores' (id, version) lists, walked side by side in id order. */
-async function* pairs(source: ShardStore, target: ShardStore, tenantId: string, pageSize: number) {
-  const walk = async function* (store: ShardStore): AsyncGenerator<EntryVersion> {
+/** Both stores' (key, version) lists of one dataset, walked side by side in key order. */
+async function* pairs(source: ShardStore, target: ShardStore, dataset: TableDataset, tenantId: string, size: number) {
+  const key = keyColumnOf(dataset);
+  const walk = async function* (store: ShardStore): AsyncGenerator<Record<string, unknown>> {
     let after: string | null = null;
     for (;;) {
-      const page = await store.entryVersions(tenantId, after, pageSize);
+      const page: Record<string, unknown>[] = await store.versions(dataset, tenantId, after, size);
       yield* page;
-      if (page.length < pageSize) return;
-      after = page[page.length - 1]?.id ?? null;
+      if (page.length < size) return;
+      after = String(page[page.length - 1]?.[key]);
     }
   };
   const left = walk(source);
@@ -34,14 +66,16 @@ async function* pairs(source: ShardStore, target: ShardStore, tenantId: string, 
   let a = await left.next();
   let b = await right.next();
   while (!a.done || !b.done) {
-    if (b.done || (!a.done && a.value.id < b.value.id)) {
-      yield { source: a.value as EntryVersion, target: null };
+    const ka = a.done ? null : String(a.value[key]);
+    const kb = b.done ? null : String(b.value[key]);
+    if (kb === null || (ka !== null && ka < kb)) {
+      yield { key: ka as string, source: a.value, target: null };
       a = await left.next();
-    } else if (a.done || b.value.id < a.value.id) {
-      yield { source: null, target: b.value };
+    } else if (ka === null || kb < ka) {
+      yield { key: kb, source: null, target: b.value };
       b = await right.next();
     } else {
-      yield { source: a.value, target: b.value };
+      yield { key: ka, source: a.value, target: b.value };
       a = await left.next();
       b = await right.next();
     }
@@ -49,41 +83,47 @@ async function* pairs(source: ShardStore, target: ShardStore, tenantId: string, 
 }
 
 /**
- * Makes the target's copy of the tenant equal to the source's as of now: entries missing or at
- * another version on the target are copied, entries the source no longer has are removed. Entries
- * never change without a new version, so versions are enough to find every difference; only under
- * a write fence is the result exact (otherwise it is as of some moment during the walk).
+ * Makes the target's copy of the tenant equal to the source's as of now: rows missing or at
+ * another version on the target are copied, rows the source no longer has are removed. Rows
+ * never change without a new version (every copied dataset declares one), so versions are
+ * enough to find every difference; only under a write fence is the result exact (otherwise it is
+ * as of some moment during the walk).
  */
 export async function syncDifferences(
   source: ShardStore,
   target: ShardStore,
   tenantId: string,
   pageSize: number,
+  datasets = datasetsIn("shard"),
 ): Promise<{ copied: number; removed: number }> {
   let copied = 0;
   let removed = 0;
-  let toCopy: string[] = [];
-  let toRemove: string[] = [];
-  const flush = async (force: boolean) => {
-    if (toCopy.length > 0 && (force || toCopy.length >= pageSize)) {
-      const rows = await source.readEntries(tenantId, toCopy);
-      if (rows.length > 0) await target.importEntries(tenantId, rows);
-      // An id the source no longer has was deleted meanwhile; the next pass removes it.
-      copied += rows.length;
-      toCopy = [];
+  for (const dataset of datasets) {
+    const version = dataset.version;
+    if (version === undefined) throw new Error(`dataset ${dataset.name} has no version to diff copies by`);
+    let toCopy: string[] = [];
+    let toRemove: string[] = [];
+    const flush = async (force: boolean) => {
+      if (toCopy.length > 0 && (force || toCopy.length >= pageSize)) {
+        const rows = await source.readRows(dataset, tenantId, toCopy);
+        if (rows.length > 0) await target.importRows(dataset, tenantId, rows);
+        // A key the source no longer has was deleted meanwhile; the next pass removes it.
+        copied += rows.length;
+        toCopy = [];
+      }
+      if (toRemove.length > 0 && (force || toRemove.length >= pageSize)) {
+        await target.removeRows(dataset, tenantId, toRemove);
+        removed += toRemove.length;
+        toRemove = [];
+      }
+    };
+    for await (const { key, source: there, target: here } of pairs(source, target, dataset, tenantId, pageSize)) {
+      if (there && (!here || here[version] !== there[version])) toCopy.push(key);
+      else if (!there && here) toRemove.push(key);
+      await flush(false);
     }
-    if (toRemove.length > 0 && (force || toRemove.length >= pageSize)) {
-      await target.removeEntries(tenantId, toRemove);
-      removed += toRemove.length;
-      toRemove = [];
-    }
-  };
-  for await (const { source: there, target: here } of pairs(source, target, tenantId, pageSize)) {
-    if (there && (!here || here.version !== there.version)) toCopy.push(there.id);
-    else if (!there && here) toRemove.push(here.id);
-    await flush(false);
+    await flush(true);
   }
-  await flush(true);
   return { copied, removed };
 }
 
@@ -98,34 +138,55 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const rowText = (row: Entry) =>
-  canonical([row.id, row.version, row.createdAt, row.updatedAt, row.sizeBytes, row.tags, row.data]);
+export type DatasetSummary = { rows: number; checksum: string };
+export type Summary = DatasetSummary & { storedBytes: number; datasets: Record<string, DatasetSummary> };
 
-export type Summary = { rows: number; checksum: string; storedBytes: number };
-
-/** The tenant's entries on one store: how many, their bytes, and a SHA-256 over every row in id order. */
-export async function summarize(store: ShardStore, tenantId: string, pageSize: number): Promise<Summary> {
+/** One dataset of the tenant on one store: how many rows, and a SHA-256 over every row in key order. */
+async function summarizeDataset(store: ShardStore, dataset: TableDataset, tenantId: string, pageSize: number) {
   const hash = createHash("sha256");
   let rows = 0;
   let storedBytes = 0;
   let after: string | null = null;
   for (;;) {
-    const page = await store.exportEntries(tenantId, after, pageSize);
+    const page: Record<string, unknown>[] = await store.rows(dataset, tenantId, after, pageSize);
     for (const row of page) {
-      hash.update(rowText(row));
+      hash.update(canonical(row));
       hash.update("\n");
-      storedBytes += row.sizeBytes;
+      if (dataset === entryData) storedBytes += Number(row.sizeBytes);
     }
     rows += page.length;
     if (page.length < pageSize) break;
-    after = page[page.length - 1]?.id ?? null;
+    after = keyOf(dataset, page[page.length - 1] as Record<string, unknown>);
   }
   return { rows, checksum: hash.digest("hex"), storedBytes };
 }
 
 /**
- * Compares the two copies row by row (by checksum) and the target's usage counters with the rows
- * it holds; the reasons they differ, or none.
+ * The tenant's shard data on one store: each dataset's rows and checksum, their total, a checksum
+ * over the datasets' checksums, and the entries' bytes (what the usage counters count).
+ */
+export async function summarize(
+  store: ShardStore,
+  tenantId: string,
+  pageSize: number,
+  datasets = datasetsIn("shard"),
+): Promise<Summary> {
+  const hash = createHash("sha256");
+  const summary: Summary = { rows: 0, checksum: "", storedBytes: 0, datasets: {} };
+  for (const dataset of datasets) {
+    const { rows, checksum, storedBytes } = await summarizeDataset(store, dataset, tenantId, pageSize);
+    summary.datasets[dataset.name] = { rows, checksum };
+    summary.rows += rows;
+    summary.storedBytes += storedBytes;
+    hash.update(`${dataset.name} ${rows} ${checksum}\n`);
+  }
+  summary.checksum = hash.digest("hex");
+  return summary;
+}
+
+/**
+ * Compares the two copies dataset by dataset (by checksum) and the target's usage counters with
+ * the entries it holds; the reasons they differ, or none.
  */
 export async function verifyCopies(
   source: ShardStore,
@@ -133,17 +194,21 @@ export async function verifyCopies(
   tenantId: string,
   pageSize: number,
 ): Promise<{ summary: Summary; mismatches: string[] }> {
-  const [there, here, usage] = await Promise.all([
+  const [there, here, usage, entries] = await Promise.all([
     summarize(source, tenantId, pageSize),
     summarize(target, tenantId, pageSize),
     target.storageOf(tenantId),
+    target.countRows(entryData, tenantId),
   ]);
   const mismatches: string[] = [];
-  if (there.rows !== here.rows) mismatches.push(`source has ${there.rows} entries, target ${here.rows}`);
-  else if (there.checksum !== here.checksum) mismatches.push("the entries' checksums differ");
-  if (usage?.entryCount !== here.rows || usage?.storedBytes !== here.storedBytes) {
+  for (const [name, theirs] of Object.entries(there.datasets)) {
+    const ours = here.datasets[name];
+    if (theirs.rows !== ours?.rows) mismatches.push(`source has ${theirs.rows} ${name}, target ${ours?.rows ?? 0}`);
+    else if (theirs.checksum !== ours.checksum) mismatches.push(`the ${name}' checksums differ`);
+  }
+  if (usage?.entryCount !== entries || usage?.storedBytes !== here.storedBytes) {
     mismatches.push(
-      `the target counts ${usage?.entryCount} entries and ${usage?.storedBytes} bytes but holds ${here.rows} and ${here.storedBytes}`,
+      `the target counts ${usage?.entryCount} entries and ${usage?.storedBytes} bytes but holds ${entries} and ${here.storedBytes}`,
     );
   }
   return { summary: there, mismatches };

@@ -1,23 +1,10 @@
-import { count, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { ShardDb } from "../db/client";
 import * as shardSchema from "../db/shard-tables";
-import {
-  createEntry,
-  deleteEntry,
-  entryVersions,
-  exportEntries,
-  getEntry,
-  importEntries,
-  listEntries,
-  purgeTenant,
-  readEntries,
-  removeEntries,
-  replaceEntry,
-} from "../entries/service";
+import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../entries/engines/d1";
+import { d1Shard } from "./engines/d1";
 import { d1Refusal } from "./refusals";
 import type { ShardStore } from "./store";
-import { shardTenants } from "./tenant-table";
 
 /**
  * Where a D1 session starts: after the client's bookmark (it reads its own writes), on any replica
@@ -34,6 +21,7 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
   const session = database.withSession(start.bookmark ?? (start.write ? "first-primary" : "first-unconstrained"));
   // drizzle needs only prepare() and batch(), which a session has.
   const db: ShardDb = drizzle(session as unknown as D1Database, { schema: shardSchema });
+  const shard = d1Shard(db);
   // A statement refused for its values is the request's answer, not the shard failing.
   const answer = <T>(result: Promise<T>): Promise<T> =>
     result.catch((error: unknown) => {
@@ -47,40 +35,16 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
     replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
       answer(replaceEntry(db, tenantId, entryId, input, precondition, limits, now)),
     deleteEntry: (tenantId, entryId, precondition) => answer(deleteEntry(db, tenantId, entryId, precondition)),
-    async registerTenant(tenantId, now = Date.now()) {
-      await answer(db.insert(shardTenants).values({ tenantId, provisionedAt: now }).onConflictDoNothing());
-    },
-    async storageOf(tenantId) {
-      const row = await answer(db.query.shardTenants.findFirst({ where: eq(shardTenants.tenantId, tenantId) }));
-      return row
-        ? {
-            entryCount: row.entryCount,
-            storedBytes: row.storedBytes,
-            maxEntries: row.maxEntries,
-            maxStoredBytes: row.maxStoredBytes,
-          }
-        : null;
-    },
-    async totals() {
-      const [row] = await db
-        .select({
-          tenants: count(),
-          entryCount: sql<number>`coalesce(sum(${shardTenants.entryCount}), 0)`,
-          storedBytes: sql<number>`coalesce(sum(${shardTenants.storedBytes}), 0)`,
-        })
-        .from(shardTenants);
-      return {
-        tenants: Number(row?.tenants ?? 0),
-        entryCount: Number(row?.entryCount ?? 0),
-        storedBytes: Number(row?.storedBytes ?? 0),
-      };
-    },
-    exportEntries: (tenantId, after, limit) => answer(exportEntries(db, tenantId, after, limit)),
-    entryVersions: (tenantId, after, limit) => answer(entryVersions(db, tenantId, after, limit)),
-    readEntries: (tenantId, ids) => answer(readEntries(db, tenantId, ids)),
-    importEntries: (tenantId, rows) => answer(importEntries(db, tenantId, rows)),
-    removeEntries: (tenantId, ids) => answer(removeEntries(db, tenantId, ids)),
-    purgeTenant: (tenantId, limit) => answer(purgeTenant(db, tenantId, limit)),
+    registerTenant: (tenantId, now) => answer(shard.registerTenant(tenantId, now)),
+    storageOf: (tenantId) => answer(shard.storageOf(tenantId)),
+    totals: () => shard.totals(),
+    rows: (dataset, tenantId, after, limit) => answer(shard.rows(dataset, tenantId, after, limit)),
+    versions: (dataset, tenantId, after, limit) => answer(shard.versions(dataset, tenantId, after, limit)),
+    countRows: (dataset, tenantId) => answer(shard.countRows(dataset, tenantId)),
+    readRows: (dataset, tenantId, keys) => answer(shard.readRows(dataset, tenantId, keys)),
+    importRows: (dataset, tenantId, rows) => answer(shard.importRows(dataset, tenantId, rows)),
+    removeRows: (dataset, tenantId, keys) => answer(shard.removeRows(dataset, tenantId, keys)),
+    purgeTenant: (tenantId, limit) => answer(shard.purgeTenant(tenantId, limit)),
     bookmark: () => session.getBookmark(),
     close: async () => undefined,
   };

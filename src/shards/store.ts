@@ -1,6 +1,8 @@
+import type { TableDataset } from "../datasets/dataset";
 import type { Page } from "../db/keyset";
 import type { Entry } from "../entries/table";
 import type { TenantLimits } from "../routing/route";
+import type { DatasetRow, RowVersion } from "./engines/rows";
 import type { ShardEngine } from "./table";
 
 export type EntryInput = { data: Record<string, unknown>; tags: string[] };
@@ -13,7 +15,6 @@ export type EntityTags = number[] | "*";
 export type Precondition = { ifMatch?: EntityTags; ifNoneMatch?: EntityTags } | undefined;
 export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
 export type EntryPage = Page<Entry>;
-export type EntryVersion = { id: string; version: number };
 export type TenantStorage = {
   entryCount: number;
   storedBytes: number;
@@ -53,24 +54,31 @@ export interface ShardStore {
    * read sees at least that (D1 read replicas); null where reads always see the latest (PostgreSQL).
    */
   bookmark(): string | null;
-  // Tenant moves (src/moves): a tenant's rows whole, in ascending id order, written back as they were.
-  /** Up to `limit` whole entries with id > `after` (null: from the start), ascending by id. */
-  exportEntries(tenantId: string, after: string | null, limit: number): Promise<Entry[]>;
-  /** The same walk as exportEntries, only ids and versions: what a diff between two copies needs. */
-  entryVersions(tenantId: string, after: string | null, limit: number): Promise<EntryVersion[]>;
-  /** The entries among `ids` that exist, in any order. */
-  readEntries(tenantId: string, ids: string[]): Promise<Entry[]>;
+  // The tenant's rows of any shard dataset (src/datasets), walked in key order and written back
+  // exactly as they were: what moves copy, and export, backup and restore will.
+  /** Up to `limit` whole rows with a key above `after` (null: from the first), ascending. */
+  rows<D extends TableDataset>(
+    dataset: D,
+    tenantId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<DatasetRow<D>[]>;
+  /** The same walk, only each row's key and version: what a diff between two copies needs. */
+  versions(dataset: TableDataset, tenantId: string, after: string | null, limit: number): Promise<RowVersion[]>;
+  countRows(dataset: TableDataset, tenantId: string): Promise<number>;
+  /** The rows among `keys` that exist, in any order. */
+  readRows<D extends TableDataset>(dataset: D, tenantId: string, keys: string[]): Promise<DatasetRow<D>[]>;
   /**
-   * Writes the rows exactly as given (id, version, timestamps, size), inserting or overwriting, in
-   * one transaction. Clears the tenant's stored max_* first: a copy is never refused by a quota
-   * (the next API write sets them again). The tenant must be registered.
+   * Writes the rows exactly as given (keys, versions, timestamps), inserting or overwriting, in one
+   * transaction. Clears the tenant's stored max_* first: a copy is never refused by a quota (the
+   * next API write sets them again). The tenant must be registered.
    */
-  importEntries(tenantId: string, rows: Entry[]): Promise<void>;
-  /** Deletes these entries (absent ones are ignored). */
-  removeEntries(tenantId: string, ids: string[]): Promise<void>;
+  importRows(dataset: TableDataset, tenantId: string, rows: Record<string, unknown>[]): Promise<void>;
+  /** Deletes these rows (absent ones are ignored). */
+  removeRows(dataset: TableDataset, tenantId: string, keys: string[]): Promise<void>;
   /**
-   * Deletes up to `limit` of the tenant's entries and returns how many went; once none are left,
-   * unregisters the tenant too (its shard_tenants row), so 0 means the shard holds nothing of it.
+   * Deletes up to `limit` rows of each of the tenant's shard datasets and returns how many went;
+   * once none are left, unregisters the tenant too, so 0 means the shard holds nothing of it.
    */
   purgeTenant(tenantId: string, limit: number): Promise<number>;
   /** Releases the connection (a no-op for D1). */

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { entryData } from "../../src/entries/dataset";
 import { limitedTenant } from "../gate/fixture";
 import { adminKey, call, listAll } from "../helpers";
 import { type Move, startMove, waitForMove, withShard } from "./fixture";
@@ -149,7 +150,7 @@ describe.each([
     expect(done.rows_verified).toBeGreaterThanOrEqual(160);
     expect(done.checksum).toMatch(/^[0-9a-f]{64}$/);
     await withShard(source, async (store) => {
-      expect(await store.exportEntries(tenant.id, null, 10)).toEqual([]);
+      expect(await store.rows(entryData, tenant.id, null, 10)).toEqual([]);
       expect(await store.storageOf(tenant.id)).toBeNull();
     });
     await withShard(target, async (store) => {

@@ -1,8 +1,17 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { entryData } from "../../src/entries/dataset";
 import type { Entry } from "../../src/entries/table";
 import { newId } from "../../src/http/ids";
-import { summarize, syncDifferences, verifyCopies } from "../../src/moves/transfer";
+import {
+  type CopyPosition,
+  copyBatch,
+  positionOf,
+  positionText,
+  summarize,
+  syncDifferences,
+  verifyCopies,
+} from "../../src/moves/transfer";
 import { d1Store } from "../../src/shards/d1-store";
 import { openPgShard } from "../../src/shards/pg-store";
 import type { ShardStore } from "../../src/shards/store";
@@ -32,16 +41,16 @@ describe("syncDifferences", () => {
     const a = await source.createEntry(tenantId, { data: { a: 1 }, tags: ["x"] }, unlimited);
     const b = await source.createEntry(tenantId, { data: { b: 1 }, tags: [] }, unlimited);
     const gone = await source.createEntry(tenantId, { data: { gone: 1 }, tags: [] }, unlimited);
-    await target.importEntries(tenantId, await source.exportEntries(tenantId, null, 10));
+    await target.importRows(entryData, tenantId, await source.rows(entryData, tenantId, null, 10));
     // Meanwhile on the source: one replaced, one created, one deleted.
     await source.replaceEntry(tenantId, b.id, { data: { b: 2 }, tags: ["y"] }, undefined, unlimited);
     const c = await source.createEntry(tenantId, { data: { c: 1 }, tags: [] }, unlimited);
     await source.deleteEntry(tenantId, gone.id, undefined);
 
     expect(await syncDifferences(source, target, tenantId, 2)).toEqual({ copied: 2, removed: 1 });
-    expect(await target.exportEntries(tenantId, null, 10)).toEqual(await source.exportEntries(tenantId, null, 10));
+    expect(await target.rows(entryData, tenantId, null, 10)).toEqual(await source.rows(entryData, tenantId, null, 10));
     expect((await target.listEntries(tenantId, { tag: "y" }, { limit: 10 })).items.map((e) => e.id)).toEqual([b.id]);
-    expect([a.id, b.id, c.id].sort()).toEqual((await target.entryVersions(tenantId, null, 10)).map((v) => v.id));
+    expect([a.id, b.id, c.id].sort()).toEqual((await target.versions(entryData, tenantId, null, 10)).map((v) => v.id));
     expect(await syncDifferences(source, target, tenantId, 2)).toEqual({ copied: 0, removed: 0 });
   });
 });
@@ -51,7 +60,7 @@ describe("verifyCopies", () => {
     const tenantId = await tenantOnBoth(source, target);
     for (let i = 0; i < 5; i++)
       await source.createEntry(tenantId, { data: { i, z: "last", a: "first" }, tags: [] }, unlimited);
-    await target.importEntries(tenantId, await source.exportEntries(tenantId, null, 10));
+    await target.importRows(entryData, tenantId, await source.rows(entryData, tenantId, null, 10));
     return tenantId;
   }
 
@@ -65,7 +74,7 @@ describe("verifyCopies", () => {
 
   it("catches a row that differs at the same version", async () => {
     const tenantId = await copied();
-    const [first] = await target.exportEntries(tenantId, null, 1);
+    const [first] = await target.rows(entryData, tenantId, null, 1);
     await env.SHARD_D1_1.prepare("UPDATE entries SET data = ? WHERE tenant_id = ? AND id = ?")
       .bind(JSON.stringify({ tampered: true }), tenantId, (first as Entry).id)
       .run();
@@ -74,7 +83,7 @@ describe("verifyCopies", () => {
 
   it("catches a missing row and counters that disagree with the rows", async () => {
     const tenantId = await copied();
-    const [first] = await target.exportEntries(tenantId, null, 1);
+    const [first] = await target.rows(entryData, tenantId, null, 1);
     await env.SHARD_D1_1.prepare("DELETE FROM entries WHERE tenant_id = ? AND id = ?")
       .bind(tenantId, (first as Entry).id)
       .run();
@@ -87,10 +96,46 @@ describe("verifyCopies", () => {
   it("gives D1 and PostgreSQL copies the same checksum although jsonb reorders keys", async () => {
     const tenantId = await copied();
     await pg.registerTenant(tenantId);
-    await pg.importEntries(tenantId, await source.exportEntries(tenantId, null, 10));
-    const [row] = await pg.exportEntries(tenantId, null, 1);
+    await pg.importRows(entryData, tenantId, await source.rows(entryData, tenantId, null, 10));
+    const [row] = await pg.rows(entryData, tenantId, null, 1);
     expect(Object.keys((row as Entry).data)).not.toEqual(["i", "z", "a"]);
     expect((await verifyCopies(source, pg, tenantId, 2)).mismatches).toEqual([]);
     await pg.purgeTenant(tenantId, 100);
+  });
+});
+
+describe("copyBatch over the registry's datasets", () => {
+  // A second dataset over the same table stands in for a later shard dataset.
+  const copyOfEntries = { ...entryData, name: "entries-again" };
+
+  it("copies each dataset in turn, in key order, and says where it got to", async () => {
+    const tenantId = await tenantOnBoth(source, target);
+    const made: Entry[] = [];
+    for (let i = 0; i < 3; i++) made.push(await source.createEntry(tenantId, { data: { i }, tags: [] }, unlimited));
+    const ids = made.map((e) => e.id).sort();
+    const datasets = [entryData, copyOfEntries];
+    const steps: CopyPosition[] = [];
+    let position = positionOf(null, datasets);
+    for (;;) {
+      const batch = await copyBatch(source, target, tenantId, position, 2, datasets);
+      if (batch.done) break;
+      position = batch.position;
+      steps.push(position);
+    }
+    expect(steps).toEqual([
+      { dataset: "entries", after: ids[1] },
+      { dataset: "entries", after: ids[2] },
+      { dataset: "entries-again", after: ids[1] },
+      { dataset: "entries-again", after: ids[2] },
+    ]);
+    expect(await target.rows(entryData, tenantId, null, 10)).toEqual(await source.rows(entryData, tenantId, null, 10));
+  });
+
+  it("stores a position as text and reads back older bare entry ids as entries positions", () => {
+    const position = { dataset: "entries", after: "ent_01J" };
+    expect(positionOf(positionText(position))).toEqual(position);
+    expect(positionOf(positionText({ dataset: "entries", after: null }))).toEqual({ dataset: "entries", after: null });
+    expect(positionOf("ent_01J")).toEqual(position);
+    expect(positionOf(null)).toEqual({ dataset: "entries", after: null });
   });
 });

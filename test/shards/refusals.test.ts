@@ -6,6 +6,7 @@ import { requestId } from "hono/request-id";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authenticate } from "../../src/auth/authenticate";
 import { tenantAccess } from "../../src/auth/authorize";
+import { entryData } from "../../src/entries/dataset";
 import type { Entry } from "../../src/entries/table";
 import type { AppEnv } from "../../src/env";
 import { controlPlane } from "../../src/http/control-plane";
@@ -53,7 +54,7 @@ function appWritingRefusedValues(engine: "d1" | "postgres") {
     tenantAccess(),
     tenantShard({ write: true }),
     async (c) => {
-      await c.var.shard.importEntries(c.var.route.tenantId, [refusedRow(c.var.route.tenantId, engine)]);
+      await c.var.shard.importRows(entryData, c.var.route.tenantId, [refusedRow(c.var.route.tenantId, engine)]);
       return c.json({}, 201);
     },
   );

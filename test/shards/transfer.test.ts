@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { entryData } from "../../src/entries/dataset";
 import type { Entry } from "../../src/entries/table";
 import { newId } from "../../src/http/ids";
 import { d1Store } from "../../src/shards/d1-store";
@@ -48,11 +49,11 @@ function row(tenantId: string, data: Record<string, unknown>, tags: string[], ve
 
 const sumBytes = (rows: Entry[]) => rows.reduce((sum, e) => sum + e.sizeBytes, 0);
 
-/** Every entry of the tenant, through exportEntries pages of `limit`. */
+/** Every entry of the tenant, through pages of `limit`. */
 async function exportAll(store: ShardStore, tenantId: string, limit: number) {
   const all: Entry[] = [];
   for (let after: string | null = null; ; ) {
-    const page = await store.exportEntries(tenantId, after, limit);
+    const page: Entry[] = await store.rows(entryData, tenantId, after, limit);
     all.push(...page);
     if (page.length < limit) return all;
     after = page.at(-1)?.id ?? null;
@@ -78,7 +79,7 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
     expect(store.engine).toBe(name === "D1" ? "d1" : "postgres");
   });
 
-  describe("exportEntries / entryVersions", () => {
+  describe("rows / versions of entries", () => {
     it("pages the tenant's whole rows in ascending id order, after a cursor, never another tenant's", async () => {
       const made: Entry[] = [];
       for (let i = 0; i < 7; i++) {
@@ -116,17 +117,17 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
         createdAt: 5_000,
         updatedAt: 5_000,
       });
-      expect(await store.exportEntries(tenant, null, 3)).toEqual(made.slice(0, 3));
-      expect(await store.exportEntries(tenant, made[2]?.id as string, 3)).toEqual(made.slice(3, 6));
-      expect(await store.exportEntries(tenant, made[5]?.id as string, 3)).toEqual(made.slice(6));
-      expect(await store.exportEntries(tenant, made[6]?.id as string, 3)).toEqual([]);
-      expect(await store.exportEntries(tenant, null, 100)).toEqual(made);
+      expect(await store.rows(entryData, tenant, null, 3)).toEqual(made.slice(0, 3));
+      expect(await store.rows(entryData, tenant, made[2]?.id as string, 3)).toEqual(made.slice(3, 6));
+      expect(await store.rows(entryData, tenant, made[5]?.id as string, 3)).toEqual(made.slice(6));
+      expect(await store.rows(entryData, tenant, made[6]?.id as string, 3)).toEqual([]);
+      expect(await store.rows(entryData, tenant, null, 100)).toEqual(made);
       // A cursor between two ids (not an id of the tenant) still walks on from there.
-      expect(await store.exportEntries(tenant, `${made[3]?.id}0`, 2)).toEqual(made.slice(4, 6));
-      expect(await store.exportEntries(newId("ten"), null, 10)).toEqual([]);
+      expect(await store.rows(entryData, tenant, `${made[3]?.id}0`, 2)).toEqual(made.slice(4, 6));
+      expect(await store.rows(entryData, newId("ten"), null, 10)).toEqual([]);
     });
 
-    it("walks ids and versions exactly as exportEntries walks rows", async () => {
+    it("walks ids and versions exactly as rows walks the entries", async () => {
       const made: Entry[] = [];
       for (let i = 0; i < 5; i++) made.push(await store.createEntry(tenant, { data: { i }, tags: [] }, unlimited));
       await store.createEntry(other, { data: {}, tags: [] }, unlimited);
@@ -136,43 +137,44 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
       await store.replaceEntry(tenant, made[4]?.id as string, { data: { r: 1 }, tags: [] }, undefined, unlimited);
       const expected = made.map((e, i) => ({ id: e.id, version: [1, 3, 1, 1, 2][i] }));
 
-      expect(await store.entryVersions(tenant, null, 2)).toEqual(expected.slice(0, 2));
-      expect(await store.entryVersions(tenant, made[1]?.id as string, 2)).toEqual(expected.slice(2, 4));
-      expect(await store.entryVersions(tenant, made[3]?.id as string, 2)).toEqual(expected.slice(4));
-      expect(await store.entryVersions(tenant, null, 100)).toEqual(
-        (await store.exportEntries(tenant, null, 100)).map(({ id, version }) => ({ id, version })),
+      expect(await store.versions(entryData, tenant, null, 2)).toEqual(expected.slice(0, 2));
+      expect(await store.versions(entryData, tenant, made[1]?.id as string, 2)).toEqual(expected.slice(2, 4));
+      expect(await store.versions(entryData, tenant, made[3]?.id as string, 2)).toEqual(expected.slice(4));
+      expect(await store.versions(entryData, tenant, null, 100)).toEqual(
+        (await store.rows(entryData, tenant, null, 100)).map(({ id, version }) => ({ id, version })),
       );
     });
   });
 
-  describe("readEntries", () => {
+  describe("readRows of entries", () => {
     it("returns only the listed entries that exist for that tenant", async () => {
       const a = await store.createEntry(tenant, { data: { a: 1 }, tags: ["t"] }, unlimited);
       const b = await store.createEntry(tenant, { data: { b: 2 }, tags: [] }, unlimited);
       await store.createEntry(tenant, { data: { unasked: true }, tags: [] }, unlimited);
       const theirs = await store.createEntry(other, { data: { secret: 1 }, tags: [] }, unlimited);
 
-      const read = await store.readEntries(tenant, [b.id, newId("ent"), theirs.id, a.id]);
+      const read = await store.readRows(entryData, tenant, [b.id, newId("ent"), theirs.id, a.id]);
       expect(read.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual([a, b]);
-      expect(await store.readEntries(other, [a.id, b.id])).toEqual([]);
-      expect(await store.readEntries(other, [theirs.id])).toEqual([theirs]);
-      expect(await store.readEntries(tenant, [])).toEqual([]);
+      expect(await store.readRows(entryData, other, [a.id, b.id])).toEqual([]);
+      expect(await store.readRows(entryData, other, [theirs.id])).toEqual([theirs]);
+      expect(await store.readRows(entryData, tenant, [])).toEqual([]);
     });
 
     it("reads and removes more ids than one statement may bind (D1: 100 parameters)", async () => {
       const rows = Array.from({ length: 150 }, (_, i) => row(tenant, { i }, [`g${i % 3}`], 1 + (i % 4), 10_000 + i));
-      await store.importEntries(tenant, rows);
+      await store.importRows(entryData, tenant, rows);
       const absent = Array.from({ length: 10 }, () => newId("ent"));
 
-      const read = await store.readEntries(tenant, [...absent, ...rows.map((e) => e.id).reverse()]);
+      const read = await store.readRows(entryData, tenant, [...absent, ...rows.map((e) => e.id).reverse()]);
       expect(read.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual(rows);
 
       const gone = rows.slice(0, 130);
       const kept = rows.slice(130);
-      await store.removeEntries(tenant, [...gone.map((e) => e.id), ...absent]);
+      await store.removeRows(entryData, tenant, [...gone.map((e) => e.id), ...absent]);
       expect(await exportAll(store, tenant, 100)).toEqual(kept);
       expect(
-        await store.readEntries(
+        await store.readRows(
+          entryData,
           tenant,
           rows.map((e) => e.id),
         ),
@@ -192,16 +194,16 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
     });
   });
 
-  describe("importEntries", () => {
+  describe("importRows of entries", () => {
     it("writes rows exactly as given, keeping the tag index and usage counters exact", async () => {
       const rows = [
         row(tenant, { title: "first", n: [1, 2] }, ["red", "blue"], 4, 1_600_000_000_000),
         row(tenant, { title: "second" }, ["blue"], 1, 1_600_000_000_500),
         row(tenant, {}, [], 9, 1_600_000_001_000),
       ];
-      await store.importEntries(tenant, rows);
+      await store.importRows(entryData, tenant, rows);
 
-      expect(await store.exportEntries(tenant, null, 10)).toEqual(rows);
+      expect(await store.rows(entryData, tenant, null, 10)).toEqual(rows);
       expect(await store.getEntry(tenant, rows[0]?.id as string)).toEqual(rows[0]);
       expect(await tagged(store, tenant, "blue")).toEqual([rows[1]?.id, rows[0]?.id]);
       expect(await tagged(store, tenant, "red")).toEqual([rows[0]?.id]);
@@ -235,9 +237,9 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
         createdAt: 1_500,
         updatedAt: 3_000,
       };
-      await store.importEntries(tenant, [incoming]);
+      await store.importRows(entryData, tenant, [incoming]);
 
-      expect(await store.exportEntries(tenant, null, 10)).toEqual([incoming, kept]);
+      expect(await store.rows(entryData, tenant, null, 10)).toEqual([incoming, kept]);
       expect(await tagged(store, tenant, "old")).toEqual([]);
       expect(await tagged(store, tenant, "new")).toEqual([current.id]);
       expect(await tagged(store, tenant, "keep")).toEqual([kept.id, current.id]);
@@ -246,8 +248,8 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
         storedBytes: incoming.sizeBytes + kept.sizeBytes,
       });
       // An older copy of the row overwrites too: the rows are written as given, not merged.
-      await store.importEntries(tenant, [current]);
-      expect(await store.readEntries(tenant, [current.id])).toEqual([current]);
+      await store.importRows(entryData, tenant, [current]);
+      expect(await store.readRows(entryData, tenant, [current.id])).toEqual([current]);
       expect(await tagged(store, tenant, "old")).toEqual([current.id]);
       expect(await store.storageOf(tenant)).toMatchObject({
         entryCount: 2,
@@ -264,7 +266,7 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
       });
 
       const rows = [0, 1, 2].map((i) => row(tenant, { text: "y".repeat(30 + i) }, ["q"], 2, 7_000));
-      await store.importEntries(tenant, rows);
+      await store.importRows(entryData, tenant, rows);
 
       expect(await store.storageOf(tenant)).toEqual({
         entryCount: 4,
@@ -272,20 +274,20 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
         maxEntries: null,
         maxStoredBytes: null,
       });
-      expect(await store.exportEntries(tenant, null, 10)).toEqual([first, ...rows]);
+      expect(await store.rows(entryData, tenant, null, 10)).toEqual([first, ...rows]);
     });
 
     it("writes under the tenant it is given, and nothing for an empty list", async () => {
       const foreign = row(other, { moved: true }, ["m"], 3, 4_000);
-      await store.importEntries(tenant, [foreign]);
-      expect(await store.exportEntries(tenant, null, 10)).toEqual([{ ...foreign, tenantId: tenant }]);
-      expect(await store.exportEntries(other, null, 10)).toEqual([]);
-      await store.importEntries(tenant, []);
+      await store.importRows(entryData, tenant, [foreign]);
+      expect(await store.rows(entryData, tenant, null, 10)).toEqual([{ ...foreign, tenantId: tenant }]);
+      expect(await store.rows(entryData, other, null, 10)).toEqual([]);
+      await store.importRows(entryData, tenant, []);
       expect(await store.storageOf(tenant)).toMatchObject({ entryCount: 1, storedBytes: foreign.sizeBytes });
     });
   });
 
-  describe("removeEntries", () => {
+  describe("removeRows of entries", () => {
     it("deletes only the given ids of the tenant, ignores absent ones, and the counters follow", async () => {
       const made: Entry[] = [];
       for (let i = 0; i < 4; i++) {
@@ -294,15 +296,15 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
       const theirs = await store.createEntry(other, { data: { o: 1 }, tags: ["t"] }, unlimited);
       const [a, b, c, d] = made as [Entry, Entry, Entry, Entry];
 
-      await store.removeEntries(tenant, [b.id, newId("ent"), d.id, theirs.id]);
-      expect(await store.exportEntries(tenant, null, 10)).toEqual([a, c]);
+      await store.removeRows(entryData, tenant, [b.id, newId("ent"), d.id, theirs.id]);
+      expect(await store.rows(entryData, tenant, null, 10)).toEqual([a, c]);
       expect(await tagged(store, tenant, "t")).toEqual([c.id, a.id]);
       expect(await store.storageOf(tenant)).toMatchObject({ entryCount: 2, storedBytes: a.sizeBytes + c.sizeBytes });
-      expect(await store.exportEntries(other, null, 10)).toEqual([theirs]);
+      expect(await store.rows(entryData, other, null, 10)).toEqual([theirs]);
       expect(await store.storageOf(other)).toMatchObject({ entryCount: 1, storedBytes: theirs.sizeBytes });
 
-      await store.removeEntries(tenant, [b.id, d.id]);
-      await store.removeEntries(tenant, []);
+      await store.removeRows(entryData, tenant, [b.id, d.id]);
+      await store.removeRows(entryData, tenant, []);
       expect(await store.storageOf(tenant)).toMatchObject({ entryCount: 2 });
     });
   });
@@ -310,21 +312,21 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
   describe("purgeTenant", () => {
     it("deletes in chunks, then unregisters the tenant, leaving other tenants' rows alone", async () => {
       const rows = Array.from({ length: 5 }, (_, i) => row(tenant, { i }, ["p"], 1, 1_000 + i));
-      await store.importEntries(tenant, rows);
+      await store.importRows(entryData, tenant, rows);
       const theirs = await store.createEntry(other, { data: { o: 1 }, tags: ["p"] }, unlimited);
       const theirStorage = await store.storageOf(other);
 
       expect(await store.purgeTenant(tenant, 2)).toBe(2);
       expect(await store.storageOf(tenant)).toMatchObject({ entryCount: 3, storedBytes: sumBytes(rows.slice(2)) });
       expect(await store.purgeTenant(tenant, 2)).toBe(2);
-      expect(await store.exportEntries(tenant, null, 10)).toHaveLength(1);
+      expect(await store.rows(entryData, tenant, null, 10)).toHaveLength(1);
       expect(await store.purgeTenant(tenant, 2)).toBe(1);
       expect(await store.purgeTenant(tenant, 2)).toBe(0);
 
       expect(await store.storageOf(tenant)).toBeNull();
-      expect(await store.exportEntries(tenant, null, 10)).toEqual([]);
+      expect(await store.rows(entryData, tenant, null, 10)).toEqual([]);
       expect(await tagged(store, tenant, "p")).toEqual([]);
-      expect(await store.exportEntries(other, null, 10)).toEqual([theirs]);
+      expect(await store.rows(entryData, other, null, 10)).toEqual([theirs]);
       expect(await tagged(store, other, "p")).toEqual([theirs.id]);
       expect(await store.storageOf(other)).toEqual(theirStorage);
       expect(theirStorage).toMatchObject({ entryCount: 1, storedBytes: theirs.sizeBytes });
@@ -380,13 +382,13 @@ describe.each([
       60_001,
     );
     // The target already holds a stale copy of one row and the quota of an earlier write.
-    await target.importEntries(tenant, [made[5] as Entry]);
+    await target.importRows(entryData, tenant, [made[5] as Entry]);
     const stale = await target.createEntry(
       tenant,
       { data: {}, tags: ["all"] },
       { maxEntries: 2, maxStorageBytes: 200 },
     );
-    await target.removeEntries(tenant, [stale.id]);
+    await target.removeRows(entryData, tenant, [stale.id]);
     expect(await target.storageOf(tenant)).toMatchObject({ entryCount: 1, maxEntries: 2, maxStoredBytes: 200 });
 
     const rows = await exportAll(source, tenant, 4);
@@ -398,10 +400,12 @@ describe.each([
       createdAt: 50_002,
       updatedAt: 60_001,
     });
-    for (let at = 0; at < rows.length; at += 4) await target.importEntries(tenant, rows.slice(at, at + 4));
+    for (let at = 0; at < rows.length; at += 4) await target.importRows(entryData, tenant, rows.slice(at, at + 4));
 
     expect(await exportAll(target, tenant, 3)).toEqual(rows);
-    expect(await target.entryVersions(tenant, null, 100)).toEqual(await source.entryVersions(tenant, null, 100));
+    expect(await target.versions(entryData, tenant, null, 100)).toEqual(
+      await source.versions(entryData, tenant, null, 100),
+    );
     for (const tag of ["three", "all"])
       expect(await tagged(target, tenant, tag)).toEqual(await tagged(source, tenant, tag));
     expect(await target.storageOf(tenant)).toEqual({

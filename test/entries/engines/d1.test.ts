@@ -1,13 +1,13 @@
 import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
-import * as schema from "../../src/db/shard-tables";
-import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../../src/entries/service";
-import type { Entry } from "../../src/entries/table";
-import { newId } from "../../src/http/ids";
-import { AppError } from "../../src/http/problems";
-import type { Precondition } from "../../src/shards/store";
-import { adminKey, call, createTenant, shardBinding, tenantKey } from "../helpers";
+import * as schema from "../../../src/db/shard-tables";
+import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../../../src/entries/engines/d1";
+import type { Entry } from "../../../src/entries/table";
+import { newId } from "../../../src/http/ids";
+import { AppError } from "../../../src/http/problems";
+import type { Precondition } from "../../../src/shards/store";
+import { adminKey, call, createTenant, shardBinding, tenantKey } from "../../helpers";
 
 const shard0 = () => drizzle(env.SHARD_D1_0, { schema });
 

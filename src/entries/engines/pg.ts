@@ -1,0 +1,141 @@
+import { and, eq, getTableColumns } from "drizzle-orm";
+import type { PgShardDb, PgShardTx } from "../../db/client";
+import { newestFirst, type PageRequest } from "../../db/keyset";
+import { retryRead } from "../../gate/retry";
+import { notFound } from "../../http/problems";
+import { shardTenants } from "../../shards/pg-tenant-table";
+import type { EntryInput, EntryPage, Precondition, StorageLimits } from "../../shards/store";
+import { entries, entryTags } from "../pg-table";
+import { entryPredicates } from "../predicates";
+import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "../rules";
+import type { Entry } from "../table";
+
+// The entries' statements on a PostgreSQL shard. Each write is one transaction on the store's
+// connection, which also sets the tenant's storage limits that the shard's triggers enforce.
+
+const where = entryPredicates(entries, entryTags);
+
+/**
+ * Every write locks the tenant's usage row before any entry row: the usage triggers lock it too
+ * (after the entry), and taking it first everywhere keeps two writers from deadlocking.
+ * Setting `max_*` is that first lock for creates and replaces, so the quota triggers check the
+ * tenant's current plan in the write's own transaction.
+ */
+const setStorageLimits = (tx: PgShardTx, tenantId: string, limits: StorageLimits) =>
+  tx
+    .update(shardTenants)
+    .set({ maxEntries: limits.maxEntries, maxStoredBytes: limits.maxStorageBytes })
+    .where(eq(shardTenants.tenantId, tenantId));
+
+export const lockUsage = (tx: PgShardTx, tenantId: string) =>
+  tx
+    .select({ tenantId: shardTenants.tenantId })
+    .from(shardTenants)
+    .where(eq(shardTenants.tenantId, tenantId))
+    .for("update");
+
+export async function createEntry(
+  db: PgShardDb,
+  tenantId: string,
+  input: EntryInput,
+  limits: StorageLimits,
+  now = Date.now(),
+): Promise<Entry> {
+  try {
+    return await db.transaction(async (tx) => {
+      await setStorageLimits(tx, tenantId, limits);
+      const [row] = await tx
+        .insert(entries)
+        .values(newEntryRow(tenantId, input, now))
+        .returning();
+      return row as Entry;
+    });
+  } catch (error) {
+    throw quotaError(error, limits);
+  }
+}
+
+export async function getEntry(db: PgShardDb, tenantId: string, entryId: string): Promise<Entry> {
+  const [row] = await retryRead(() => db.select().from(entries).where(where.entry(tenantId, entryId)));
+  if (!row) throw notFound("Entry");
+  return row;
+}
+
+/**
+ * Replaces data and tags. The UPDATE itself carries the version it read, so two writers that both
+ * read version N cannot both succeed; a loser with no If-Match (or `*`) simply tries again.
+ */
+export async function replaceEntry(
+  db: PgShardDb,
+  tenantId: string,
+  entryId: string,
+  input: EntryInput,
+  precondition: Precondition,
+  limits: StorageLimits,
+  now = Date.now(),
+): Promise<Entry> {
+  return replaceOptimistically(
+    () => getEntry(db, tenantId, entryId),
+    async (current) => {
+      try {
+        return await db.transaction(async (tx) => {
+          await setStorageLimits(tx, tenantId, limits);
+          const [updated] = await tx
+            .update(entries)
+            .set(replacementOf(input, current.version, now))
+            .where(where.entry(tenantId, entryId, current.version))
+            .returning();
+          return updated;
+        });
+      } catch (error) {
+        throw quotaError(error, limits);
+      }
+    },
+    precondition,
+  );
+}
+
+export function deleteEntry(db: PgShardDb, tenantId: string, entryId: string, precondition: Precondition) {
+  return deleteChecked(
+    () => getEntry(db, tenantId, entryId),
+    async (current, conditional) => {
+      const deleted = await db.transaction(async (tx) => {
+        await lockUsage(tx, tenantId);
+        return tx
+          .delete(entries)
+          .where(where.entry(tenantId, entryId, conditional ? current.version : undefined))
+          .returning({ id: entries.id });
+      });
+      return deleted.length;
+    },
+    precondition,
+  );
+}
+
+/** Newest first, keyset-paginated on the id; ids compare bytewise (COLLATE "C"), as on D1. */
+export async function listPage(
+  db: PgShardDb,
+  tenantId: string,
+  filter: { tag?: string },
+  page: PageRequest,
+): Promise<EntryPage> {
+  // With a tag, walk the tag index in id order and join each entry: one query whatever the page
+  // size (an id list would pass D1's 100 bound parameters at limit 100).
+  const keyset = newestFirst(filter.tag === undefined ? entries.id : entryTags.entryId, page);
+  const rows: Entry[] =
+    filter.tag === undefined
+      ? await db
+          .select()
+          .from(entries)
+          .where(and(eq(entries.tenantId, tenantId), keyset.after))
+          .orderBy(keyset.order)
+          .limit(keyset.limit)
+      : await db
+          .select(getTableColumns(entries))
+          .from(entryTags)
+          .innerJoin(entries, where.tagOfEntry)
+          .where(and(eq(entryTags.tenantId, tenantId), eq(entryTags.tag, filter.tag), keyset.after))
+          .orderBy(keyset.order)
+          .limit(keyset.limit);
+  return keyset.page(rows);
+}
