@@ -1,3 +1,3 @@
 // Every table of a tenant-data shard (PostgreSQL engine), for drizzle-kit and the typed client.
-export { entries, entryTags } from "../entries/pg-table";
-export { shardTenants } from "../shards/pg-tenant-table";
+export { pgEntries as entries, pgEntryTags as entryTags } from "../entries/table";
+export { pgShardTenants as shardTenants } from "../shards/tenant-table";

@@ -1,6 +1,5 @@
 import type { TableDataset } from "../datasets/dataset";
-import { entries as pgEntries, entryTags as pgEntryTags } from "./pg-table";
-import { entries, entryTags } from "./table";
+import { entries, entryTags, pgEntries, pgEntryTags } from "./table";
 
 /** The tenant's JSON documents. */
 export const entryData = {

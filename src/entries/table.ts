@@ -1,34 +1,31 @@
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { epochMs, jsonText } from "../db/columns";
+import { shardColumn as column, shardTable } from "../db/shard-columns";
 
 /** Tenant JSON documents, stored in the tenant's shard. */
-export const entries = sqliteTable(
+const entryTables = shardTable(
   "entries",
   {
-    tenantId: text("tenant_id").notNull(),
-    id: text("id").notNull(),
-    data: jsonText<Record<string, unknown>>("data").notNull(),
-    tags: jsonText<string[]>("tags").notNull(),
-    version: integer("version").notNull(),
-    sizeBytes: integer("size_bytes").notNull(),
-    createdAt: epochMs("created_at").notNull(),
-    updatedAt: epochMs("updated_at").notNull(),
+    tenantId: column.key("tenant_id"),
+    id: column.key("id"),
+    data: column.json<Record<string, unknown>>("data"),
+    tags: column.json<string[]>("tags"),
+    version: column.int("version"),
+    sizeBytes: column.int("size_bytes"),
+    createdAt: column.epochMs("created_at"),
+    updatedAt: column.epochMs("updated_at"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+  { primaryKey: ["tenantId", "id"] },
 );
 
-/** One row per (entry, tag) so a tag filter is an index range, not a JSON scan. */
-export const entryTags = sqliteTable(
+/** One row per (entry, tag), kept by triggers, so a tag filter is an index range, not a JSON scan. */
+const entryTagTables = shardTable(
   "entry_tags",
-  {
-    tenantId: text("tenant_id").notNull(),
-    tag: text("tag").notNull(),
-    entryId: text("entry_id").notNull(),
-  },
-  (t) => [
-    primaryKey({ columns: [t.tenantId, t.tag, t.entryId] }),
-    index("entry_tags_entry_idx").on(t.tenantId, t.entryId),
-  ],
+  { tenantId: column.key("tenant_id"), tag: column.key("tag"), entryId: column.key("entry_id") },
+  { primaryKey: ["tenantId", "tag", "entryId"], indexes: { entry_tags_entry_idx: ["tenantId", "entryId"] } },
 );
+
+export const entries = entryTables.sqlite;
+export const pgEntries = entryTables.pg;
+export const entryTags = entryTagTables.sqlite;
+export const pgEntryTags = entryTagTables.pg;
 
 export type Entry = typeof entries.$inferSelect;

@@ -1,6 +1,5 @@
 import type { TableDataset } from "../datasets/dataset";
-import { shardTenants as pgShardTenants } from "./pg-tenant-table";
-import { shardTenants } from "./tenant-table";
+import { pgShardTenants, shardTenants } from "./tenant-table";
 
 /**
  * The shard's record that it holds the tenant, with its usage counters and storage limits.

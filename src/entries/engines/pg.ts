@@ -3,12 +3,11 @@ import type { PgShardDb, PgShardTx } from "../../db/client";
 import { newestFirst, type PageRequest } from "../../db/keyset";
 import { retryRead } from "../../gate/retry";
 import { notFound } from "../../http/problems";
-import { shardTenants } from "../../shards/pg-tenant-table";
 import type { EntryInput, EntryPage, Precondition, StorageLimits } from "../../shards/store";
-import { entries, entryTags } from "../pg-table";
+import { pgShardTenants as shardTenants } from "../../shards/tenant-table";
 import { entryPredicates } from "../predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "../rules";
-import type { Entry } from "../table";
+import { type Entry, pgEntries as entries, pgEntryTags as entryTags } from "../table";
 
 // The entries' statements on a PostgreSQL shard. Each write is one transaction on the store's
 // connection, which also sets the tenant's storage limits that the shard's triggers enforce.

@@ -5,8 +5,8 @@ import type { PgShardDb } from "../../db/client";
 import { chunksOf, overwrite } from "../../db/sql";
 import { lockUsage } from "../../entries/engines/pg";
 import { retryRead } from "../../gate/retry";
-import { shardTenants } from "../pg-tenant-table";
 import type { TenantStorage } from "../store";
+import { pgShardTenants as shardTenants } from "../tenant-table";
 import { type DatasetRow, parts, primaryKeyOf, type RowVersion } from "./rows";
 
 // The shard's own statements on PostgreSQL: the tenant's registration and usage, and every
