@@ -46,6 +46,12 @@ export type ObjectDataset = {
 
 export type Dataset = TableDataset | ObjectDataset;
 
+/** A dataset's row as drizzle reads it; for entries, an Entry. */
+export type DatasetRow<D extends TableDataset = TableDataset> = D["tables"]["sqlite"]["$inferSelect"];
+
+/** A row's order key and version: all a diff between two copies compares. */
+export type RowVersion = Record<string, unknown>;
+
 /** The condition selecting the tenant's rows of the dataset's `table`. */
 export function ownedBy(dataset: TableDataset, table: any, tenantId: string): SQL {
   if (dataset.owned) return dataset.owned(table, tenantId);

@@ -1,8 +1,7 @@
-import type { TableDataset } from "../datasets/dataset";
+import type { DatasetRow, RowVersion, TableDataset } from "../datasets/dataset";
 import type { Page } from "../db/keyset";
 import type { Entry } from "../entries/table";
 import type { TenantLimits } from "../routing/route";
-import type { DatasetRow, RowVersion } from "./engines/rows";
 import type { ShardEngine } from "./table";
 
 export type EntryInput = { data: Record<string, unknown>; tags: string[] };

@@ -1,17 +1,16 @@
-import { and, count, eq, notExists, sql } from "drizzle-orm";
+import { and, eq, notExists } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { TableDataset } from "../../datasets/dataset";
+import type { DatasetRow, TableDataset } from "../../datasets/dataset";
 import { datasetsIn } from "../../datasets/registry";
 import type { ShardDb } from "../../db/client";
 import { chunksOf, overwrite } from "../../db/sql";
 import { retryRead } from "../../gate/retry";
-import type { TenantStorage } from "../store";
 import { shardTenants } from "../tenant-table";
-import { type DatasetRow, parts, primaryKeyOf, type RowVersion } from "./rows";
+import { parts, primaryKeyOf, shardReads } from "./rows";
 
-// The shard's own statements on D1: the tenant's registration and usage, and every dataset's rows
-// walked, read, written and deleted exactly (moves; export and restore later). A write is one
-// batch, which D1 runs as one transaction.
+// The shard's statements on D1 that differ from PostgreSQL's: every dataset's rows read by key,
+// written and deleted exactly (moves; export and restore later), each write one batch, which D1
+// runs as one transaction, chunked to D1's 100 bound parameters. The reads are in ./rows.ts.
 
 /** D1 binds at most 100 parameters per statement; a chunk of keys leaves room for the tenant id. */
 const KEYS_PER_STATEMENT = 90;
@@ -21,56 +20,7 @@ type Batch = [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]];
 export function d1Shard(db: ShardDb) {
   const on = (dataset: TableDataset, tenantId: string) => parts(dataset, "sqlite", tenantId);
   return {
-    async registerTenant(tenantId: string, now = Date.now()) {
-      await db.insert(shardTenants).values({ tenantId, provisionedAt: now }).onConflictDoNothing();
-    },
-
-    async storageOf(tenantId: string): Promise<TenantStorage | null> {
-      const row = await db.query.shardTenants.findFirst({ where: eq(shardTenants.tenantId, tenantId) });
-      return row
-        ? {
-            entryCount: row.entryCount,
-            storedBytes: row.storedBytes,
-            maxEntries: row.maxEntries,
-            maxStoredBytes: row.maxStoredBytes,
-          }
-        : null;
-    },
-
-    async totals() {
-      const [row] = await db
-        .select({
-          tenants: count(),
-          entryCount: sql<number>`coalesce(sum(${shardTenants.entryCount}), 0)`,
-          storedBytes: sql<number>`coalesce(sum(${shardTenants.storedBytes}), 0)`,
-        })
-        .from(shardTenants);
-      return {
-        tenants: Number(row?.tenants ?? 0),
-        entryCount: Number(row?.entryCount ?? 0),
-        storedBytes: Number(row?.storedBytes ?? 0),
-      };
-    },
-
-    rows<D extends TableDataset>(dataset: D, tenantId: string, after: string | null, limit: number) {
-      const t = on(dataset, tenantId);
-      return retryRead(
-        () => db.select().from(t.table).where(t.from(after)).orderBy(t.order).limit(limit) as Promise<DatasetRow<D>[]>,
-      );
-    },
-
-    versions(dataset: TableDataset, tenantId: string, after: string | null, limit: number): Promise<RowVersion[]> {
-      const t = on(dataset, tenantId);
-      return retryRead(() =>
-        db.select(t.versionColumns).from(t.table).where(t.from(after)).orderBy(t.order).limit(limit),
-      );
-    },
-
-    async countRows(dataset: TableDataset, tenantId: string): Promise<number> {
-      const t = on(dataset, tenantId);
-      const [row] = await retryRead(() => db.select({ rows: count() }).from(t.table).where(t.owned));
-      return row?.rows ?? 0;
-    },
+    ...shardReads(db, "sqlite", shardTenants),
 
     /** The rows among `keys` that exist, in any order; one batch, so every chunk reads one moment. */
     async readRows<D extends TableDataset>(dataset: D, tenantId: string, keys: string[]): Promise<DatasetRow<D>[]> {

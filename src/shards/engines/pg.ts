@@ -1,17 +1,16 @@
-import { and, count, eq, getTableColumns, notExists, sql } from "drizzle-orm";
-import type { TableDataset } from "../../datasets/dataset";
+import { and, eq, getTableColumns, notExists } from "drizzle-orm";
+import type { DatasetRow, TableDataset } from "../../datasets/dataset";
 import { datasetsIn } from "../../datasets/registry";
 import type { PgShardDb } from "../../db/client";
 import { chunksOf, overwrite } from "../../db/sql";
 import { lockUsage } from "../../entries/engines/pg";
 import { retryRead } from "../../gate/retry";
-import type { TenantStorage } from "../store";
 import { pgShardTenants as shardTenants } from "../tenant-table";
-import { type DatasetRow, parts, primaryKeyOf, type RowVersion } from "./rows";
+import { parts, primaryKeyOf, shardReads } from "./rows";
 
-// The shard's own statements on PostgreSQL: the tenant's registration and usage, and every
-// dataset's rows walked, read, written and deleted exactly. A write is one transaction that
-// locks the tenant's usage row first, as every write does (src/entries/engines/pg.ts).
+// The shard's statements on PostgreSQL that differ from D1's: every dataset's rows read by key,
+// written and deleted exactly, each write one transaction that locks the tenant's usage row first,
+// as every write does (src/entries/engines/pg.ts). The reads are in ./rows.ts.
 
 /** Keys per IN list, and bound parameters per INSERT: well under PostgreSQL's 65535. */
 const KEYS_PER_STATEMENT = 1000;
@@ -20,63 +19,7 @@ const PARAMETERS_PER_STATEMENT = 4000;
 export function pgShard(db: PgShardDb) {
   const on = (dataset: TableDataset, tenantId: string) => parts(dataset, "pg", tenantId);
   return {
-    async registerTenant(tenantId: string, now = Date.now()) {
-      await db.insert(shardTenants).values({ tenantId, provisionedAt: now }).onConflictDoNothing();
-    },
-
-    async storageOf(tenantId: string): Promise<TenantStorage | null> {
-      const [row] = await retryRead(() =>
-        db
-          .select({
-            entryCount: shardTenants.entryCount,
-            storedBytes: shardTenants.storedBytes,
-            maxEntries: shardTenants.maxEntries,
-            maxStoredBytes: shardTenants.maxStoredBytes,
-          })
-          .from(shardTenants)
-          .where(eq(shardTenants.tenantId, tenantId)),
-      );
-      return row ?? null;
-    },
-
-    async totals() {
-      // count and sum come back as int8/numeric, which node-postgres hands over as strings.
-      const [row] = await retryRead(() =>
-        db
-          .select({
-            tenants: count(),
-            entryCount: sql<string>`coalesce(sum(${shardTenants.entryCount}), 0)`,
-            storedBytes: sql<string>`coalesce(sum(${shardTenants.storedBytes}), 0)`,
-          })
-          .from(shardTenants),
-      );
-      return {
-        tenants: Number(row?.tenants ?? 0),
-        entryCount: Number(row?.entryCount ?? 0),
-        storedBytes: Number(row?.storedBytes ?? 0),
-      };
-    },
-
-    /** Ascending by key; text keys compare bytewise (COLLATE "C"), as on D1. */
-    rows<D extends TableDataset>(dataset: D, tenantId: string, after: string | null, limit: number) {
-      const t = on(dataset, tenantId);
-      return retryRead(
-        () => db.select().from(t.table).where(t.from(after)).orderBy(t.order).limit(limit) as Promise<DatasetRow<D>[]>,
-      );
-    },
-
-    versions(dataset: TableDataset, tenantId: string, after: string | null, limit: number): Promise<RowVersion[]> {
-      const t = on(dataset, tenantId);
-      return retryRead(() =>
-        db.select(t.versionColumns).from(t.table).where(t.from(after)).orderBy(t.order).limit(limit),
-      );
-    },
-
-    async countRows(dataset: TableDataset, tenantId: string): Promise<number> {
-      const t = on(dataset, tenantId);
-      const [row] = await retryRead(() => db.select({ rows: count() }).from(t.table).where(t.owned));
-      return row?.rows ?? 0;
-    },
+    ...shardReads(db, "pg", shardTenants),
 
     async readRows<D extends TableDataset>(dataset: D, tenantId: string, keys: string[]): Promise<DatasetRow<D>[]> {
       const t = on(dataset, tenantId);

@@ -1,18 +1,15 @@
-import { type AnyColumn, and, asc, getTableColumns, gt, inArray, type SQL } from "drizzle-orm";
+import { type AnyColumn, and, asc, count, eq, getTableColumns, gt, inArray, type SQL, sql } from "drizzle-orm";
 import { getTableConfig as pgTableConfig } from "drizzle-orm/pg-core";
 import { type SQLiteTable, getTableConfig as sqliteTableConfig } from "drizzle-orm/sqlite-core";
-import { ownedBy, type TableDataset } from "../../datasets/dataset";
+import { type DatasetRow, ownedBy, type RowVersion, type TableDataset } from "../../datasets/dataset";
+import { retryRead } from "../../gate/retry";
+import type { TenantStorage } from "../store";
 
-// What both engines' generic dataset statements need from a declaration: the table, its key, the
-// tenant's rows. Only how statements are batched, chunked and made atomic differs by engine.
+// The shard statements both engines spell and run alike (reads), and what every dataset statement
+// needs from a declaration: the table, its key, the tenant's rows. Only how writes are batched,
+// chunked and made atomic differs by engine (./d1.ts, ./pg.ts).
 
 export type Engine = "sqlite" | "pg";
-
-/** A dataset's row as drizzle reads it; for entries, an Entry. */
-export type DatasetRow<D extends TableDataset = TableDataset> = D["tables"]["sqlite"]["$inferSelect"];
-
-/** A row's order key and version: all a diff between two copies compares. */
-export type RowVersion = Record<string, unknown>;
 
 export function tableOf(dataset: TableDataset, engine: Engine): any {
   const table = engine === "sqlite" ? dataset.tables.sqlite : dataset.tables.pg;
@@ -60,5 +57,77 @@ export function parts(dataset: TableDataset, engine: Engine, tenantId: string) {
     /** The row as written: every column as given, the tenant column set to this tenant. */
     own: (row: Record<string, unknown>) =>
       dataset.tenantKey === undefined ? row : { ...row, [dataset.tenantKey]: tenantId },
+  };
+}
+
+/** Either engine's drizzle client, for the statements both run alike (typed by the callers). */
+type AnyShardDb = { select: (...fields: any[]) => any; insert: (table: any) => any };
+
+/**
+ * The reads of the shard's registration and of any dataset, the same statements on both engines.
+ * Counts and sums come back from PostgreSQL as strings (int8/numeric), hence the Number()s.
+ */
+export function shardReads(db: AnyShardDb, engine: Engine, registrations: any) {
+  const on = (dataset: TableDataset, tenantId: string) => parts(dataset, engine, tenantId);
+  const t = registrations;
+  return {
+    async registerTenant(tenantId: string, now = Date.now()): Promise<void> {
+      await db.insert(t).values({ tenantId, provisionedAt: now }).onConflictDoNothing();
+    },
+
+    async storageOf(tenantId: string): Promise<TenantStorage | null> {
+      const [row] = await retryRead<TenantStorage[]>(() =>
+        db
+          .select({
+            entryCount: t.entryCount,
+            storedBytes: t.storedBytes,
+            maxEntries: t.maxEntries,
+            maxStoredBytes: t.maxStoredBytes,
+          })
+          .from(t)
+          .where(eq(t.tenantId, tenantId)),
+      );
+      return row ?? null;
+    },
+
+    async totals() {
+      const [row] = await retryRead<{ tenants: unknown; entryCount: unknown; storedBytes: unknown }[]>(() =>
+        db
+          .select({
+            tenants: count(),
+            entryCount: sql`coalesce(sum(${t.entryCount}), 0)`,
+            storedBytes: sql`coalesce(sum(${t.storedBytes}), 0)`,
+          })
+          .from(t),
+      );
+      return {
+        tenants: Number(row?.tenants ?? 0),
+        entryCount: Number(row?.entryCount ?? 0),
+        storedBytes: Number(row?.storedBytes ?? 0),
+      };
+    },
+
+    /** Ascending by key; text keys compare bytewise on both engines (COLLATE "C" on PostgreSQL). */
+    rows<D extends TableDataset>(dataset: D, tenantId: string, after: string | null, limit: number) {
+      const d = on(dataset, tenantId);
+      return retryRead<DatasetRow<D>[]>(() =>
+        db.select().from(d.table).where(d.from(after)).orderBy(d.order).limit(limit),
+      );
+    },
+
+    versions(dataset: TableDataset, tenantId: string, after: string | null, limit: number): Promise<RowVersion[]> {
+      const d = on(dataset, tenantId);
+      return retryRead(() =>
+        db.select(d.versionColumns).from(d.table).where(d.from(after)).orderBy(d.order).limit(limit),
+      );
+    },
+
+    async countRows(dataset: TableDataset, tenantId: string): Promise<number> {
+      const d = on(dataset, tenantId);
+      const [row] = await retryRead<{ rows: unknown }[]>(() =>
+        db.select({ rows: count() }).from(d.table).where(d.owned),
+      );
+      return Number(row?.rows ?? 0);
+    },
   };
 }
