@@ -2,8 +2,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import type { PgShardDb } from "../db/client";
 import * as shardPgSchema from "../db/shard-pg-tables";
-import { createEntry, deleteEntry, getEntry, listPage, replaceEntry } from "../entries/engines/pg";
-import { retryRead } from "../gate/retry";
+import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../entries/engines/pg";
 import { pgShard } from "./engines/pg";
 import { pgRefusal } from "./refusals";
 import type { ShardStore } from "./store";
@@ -41,7 +40,7 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     engine: "postgres",
     createEntry: (tenantId, input, limits, now) => one(() => createEntry(db, tenantId, input, limits, now)),
     getEntry: (tenantId, entryId) => one(() => getEntry(db, tenantId, entryId)),
-    listEntries: (tenantId, filter, page) => one(() => retryRead(() => listPage(db, tenantId, filter, page))),
+    listEntries: (tenantId, filter, page) => one(() => listEntries(db, tenantId, filter, page)),
     replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
       one(() => replaceEntry(db, tenantId, entryId, input, precondition, limits, now)),
     deleteEntry: (tenantId, entryId, precondition) => one(() => deleteEntry(db, tenantId, entryId, precondition)),

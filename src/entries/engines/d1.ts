@@ -1,15 +1,15 @@
-// The entries' statements on a D1 shard. Each write is one batch (D1's transaction), which also
-// sets the tenant's storage limits that the shard's triggers enforce.
-import { and, eq, getTableColumns } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { ShardDb } from "../../db/client";
-import { newestFirst, type PageRequest } from "../../db/keyset";
-import { retryRead } from "../../gate/retry";
-import { notFound } from "../../http/problems";
+import type { PageRequest } from "../../db/keyset";
 import type { EntryInput, Precondition, StorageLimits } from "../../shards/store";
 import { shardTenants } from "../../shards/tenant-table";
 import { entryPredicates } from "../predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "../rules";
 import { type Entry, entries, entryTags } from "../table";
+import { entryReads } from "./reads";
+
+// The entries' writes on a D1 shard. Each write is one batch (D1's transaction), which also
+// sets the tenant's storage limits that the shard's triggers enforce. The reads are in ./reads.ts.
 
 const where = entryPredicates(entries, entryTags);
 
@@ -41,11 +41,9 @@ export async function createEntry(
   }
 }
 
-export async function getEntry(db: ShardDb, tenantId: string, entryId: string): Promise<Entry> {
-  const row = await retryRead(() => db.query.entries.findFirst({ where: where.entry(tenantId, entryId) }));
-  if (!row) throw notFound("Entry");
-  return row;
-}
+/** One entry of the tenant; 404 if it has none of that id. */
+export const getEntry = (db: ShardDb, tenantId: string, entryId: string) =>
+  entryReads(db, { entries, entryTags }).getEntry(tenantId, entryId);
 
 /**
  * Replaces data and tags. The UPDATE itself carries the version it read, so two writers that both
@@ -95,34 +93,6 @@ export function deleteEntry(db: ShardDb, tenantId: string, entryId: string, prec
   );
 }
 
-/** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */
-export async function listEntries(
-  db: ShardDb,
-  tenantId: string,
-  filter: { tag?: string },
-  page: { limit: number; after?: string },
-) {
-  return retryRead(() => listPage(db, tenantId, filter, page));
-}
-
-async function listPage(db: ShardDb, tenantId: string, filter: { tag?: string }, page: PageRequest) {
-  // With a tag, walk the tag index in id order and join each entry: one query whatever the page
-  // size (an id list would pass D1's 100 bound parameters at limit 100).
-  const keyset = newestFirst(filter.tag === undefined ? entries.id : entryTags.entryId, page);
-  const rows: Entry[] =
-    filter.tag === undefined
-      ? await db
-          .select()
-          .from(entries)
-          .where(and(eq(entries.tenantId, tenantId), keyset.after))
-          .orderBy(keyset.order)
-          .limit(keyset.limit)
-      : await db
-          .select(getTableColumns(entries))
-          .from(entryTags)
-          .innerJoin(entries, where.tagOfEntry)
-          .where(and(eq(entryTags.tenantId, tenantId), eq(entryTags.tag, filter.tag), keyset.after))
-          .orderBy(keyset.order)
-          .limit(keyset.limit);
-  return keyset.page(rows);
-}
+/** Newest first, keyset-paginated on the id, optionally through the tag index. */
+export const listEntries = (db: ShardDb, tenantId: string, filter: { tag?: string }, page: PageRequest) =>
+  entryReads(db, { entries, entryTags }).listEntries(tenantId, filter, page);
