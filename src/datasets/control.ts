@@ -203,7 +203,9 @@ function suppliedOmitted(dataset: TableDataset, table: SQLiteTable, rows: Canoni
 /**
  * Refuses rows that are not the tenant's, by `ownedBy` itself: compared in place for a tenant
  * column, evaluated by the database on the rows' values otherwise (an idempotency record is the
- * tenant's when its key is, so the keys are imported first).
+ * tenant's when its key is, so the keys are imported first). It is checked before the batch, as
+ * a D1 batch cannot be made to abort on a condition: only a concurrent change to the tenant's
+ * keys could slip between the check and the write.
  */
 async function checkOwned(db: ControlDb, dataset: TableDataset, table: SQLiteTable, tenantId: string, rows: object[]) {
   const columns = columnsOf(table);
