@@ -4,12 +4,15 @@ import { type Admit, admission, policyStates, type Usage, WINDOW_MS, writeDenial
 import { Bulkhead } from "../src/gate/bulkhead";
 import { CircuitBreaker, type CircuitSnapshot } from "../src/gate/circuit-breaker";
 import { ControlCopy, readControl, type StoredCopy } from "../src/gate/control-copy";
+import { gateState } from "../src/gate/dataset";
 import { type FenceState, WriteFence } from "../src/gate/fence";
 import type {
   AdmitRequest,
   AdmitResult,
   Dependency,
   FenceResult,
+  GateRow,
+  GateState,
   LimitsView,
   Outcome,
   PermitResult,
@@ -80,8 +83,12 @@ export class TenantGate extends DurableObject<Env> {
     return this.ctx.storage.sql;
   }
 
-  /** Restores the copy, the windows, the quota and the circuits after a restart. */
-  private load() {
+  /**
+   * Restores the copy, the windows, the quota and the circuits after a restart, or after the
+   * storage was replaced; `writesSince` is when this object last admitted a data write that may
+   * still be running (its lease is in memory only), 0 when none may be.
+   */
+  private load(writesSince = 0) {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS copy (name TEXT PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS admissions (policy TEXT NOT NULL, last_at INTEGER NOT NULL, times TEXT NOT NULL);
@@ -132,7 +139,7 @@ export class TenantGate extends DurableObject<Env> {
         "SELECT max(at) AS at FROM (SELECT max(last_at) AS at FROM admissions UNION ALL SELECT max(at) FROM admin_writes)",
       )
       .toArray();
-    this.fence = new WriteFence(this.writeDeadlineMs, (last?.at ?? 0) + this.writeDeadlineMs);
+    this.fence = new WriteFence(this.writeDeadlineMs, Math.max(last?.at ?? 0, writesSince) + this.writeDeadlineMs);
     this.sql.exec("DELETE FROM admin_writes WHERE at <= ?", now - this.writeDeadlineMs);
     const [fence] = this.sql.exec<{ body: string }>("SELECT body FROM fence").toArray();
     this.fence.restore(fence ? (JSON.parse(fence.body) as FenceState) : null);
@@ -445,6 +452,69 @@ export class TenantGate extends DurableObject<Env> {
       remaining: Math.max(0, limit - used),
       reset_seconds: Math.ceil(window.nextRestoreMs(now) / 1000),
     };
+  }
+
+  /** Every row of the gate's storage tables (src/gate/dataset.ts), pending admissions written first. */
+  exportState(): GateState {
+    this.flush();
+    return Object.fromEntries(
+      gateState.storage.map((table) => [
+        table,
+        this.sql.exec<GateRow>(`SELECT * FROM ${table} ORDER BY rowid`).toArray(),
+      ]),
+    );
+  }
+
+  /**
+   * Replaces the storage tables' rows with `state` (as exportState gives it) in one transaction,
+   * then reloads from them as a restart would. Requests in flight keep their concurrency slots.
+   */
+  importState(state: GateState) {
+    const tables = Object.keys(state);
+    if (tables.length !== gateState.storage.length || tables.some((table) => !gateState.storage.includes(table))) {
+      throw new Error(`a gate's state has the tables ${gateState.storage.join(", ")}, not ${tables.join(", ")}`);
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const table of gateState.storage) {
+        const columns = this.sql.exec(`SELECT * FROM ${table} LIMIT 0`).columnNames;
+        this.sql.exec(`DELETE FROM ${table}`);
+        for (const row of state[table] ?? []) {
+          const names = Object.keys(row);
+          const unknown = names.filter((name) => !columns.includes(name));
+          if (unknown.length > 0) throw new Error(`gate table ${table} has no column ${unknown.join(", ")}`);
+          this.sql.exec(
+            `INSERT INTO ${table} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`,
+            ...names.map((name) => row[name] ?? null),
+          );
+        }
+      }
+    });
+    const now = Date.now();
+    const writesSince = this.fence.inFlight(now) > 0 ? now : 0;
+    this.forget();
+    this.load(writesSince);
+  }
+
+  /** Deletes everything the gate stores and forgets it, concurrency slots too: it is as a new gate. */
+  async purgeState() {
+    this.forget();
+    this.bulkhead.clear();
+    await this.ctx.storage.deleteAll();
+    this.load();
+  }
+
+  /** Drops what memory holds of the stored state, before the state is reloaded from new storage. */
+  private forget() {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.pendingHits = [];
+    this.quotaDirty = false;
+    this.tenantWindow.clear();
+    this.keyWindows.clear();
+    this.circuits.clear();
+    this.touchedAt.clear();
+    // Writes waiting for the old fence to lift wake up and meet the reloaded one.
+    this.fence.lift();
   }
 
   /** Operator reset of some or all state. */

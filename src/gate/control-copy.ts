@@ -53,11 +53,16 @@ export class ControlCopy {
 
   constructor(private readonly options: ControlCopyOptions) {}
 
-  /** Takes the copy read back from storage after a restart; it counts as unconfirmed. */
+  /**
+   * Takes the copy read back from storage after a restart, or after its storage was replaced
+   * (an import, a purge); it counts as unconfirmed, and the next reload saves what it reads.
+   */
   restore(tenantId: string | null, route: TenantRoute | null, keys: Map<string, GateKey>) {
     this.tenantId = tenantId;
     this.currentRoute = route;
     this.keys = keys;
+    this.confirmedAt = 0;
+    this.storedCopy = null;
   }
 
   get route(): TenantRoute | null {

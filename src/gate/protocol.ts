@@ -90,3 +90,9 @@ export type LimitsView = {
 };
 
 export type ResetScope = "rate" | "quota" | "concurrency" | "circuits";
+
+/** A row of one of the gate's storage tables, by column name (the tables hold TEXT and INTEGER only). */
+export type GateRow = Record<string, string | number | null>;
+
+/** Everything a gate stores: each storage table's rows (src/gate/dataset.ts lists the tables), in rowid order. */
+export type GateState = Record<string, GateRow[]>;

@@ -1,7 +1,10 @@
 import type { TableDataset } from "../datasets/dataset";
 import { apiKeys } from "./table";
 
-/** What the tenant's keys are, never what opens them: the secret's hash stays out of every copy. */
+/**
+ * What the tenant's keys are, never what opens them: the secret's hash stays out of every copy,
+ * so importing keys takes each one's `secret_hash` from the caller (src/datasets/control.ts).
+ */
 export const keyMetadata = {
   name: "api-keys",
   home: "control",
