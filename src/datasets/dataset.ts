@@ -58,3 +58,13 @@ export function ownedBy(dataset: TableDataset, table: any, tenantId: string): SQ
   if (dataset.tenantKey === undefined) throw new Error(`dataset ${dataset.name} names no tenant column`);
   return eq(table[dataset.tenantKey], tenantId);
 }
+
+/** A shard dataset's one key column: shard rows are walked, read and removed by it. */
+export function keyColumnOf(dataset: TableDataset): string {
+  const [key, ...rest] = dataset.orderKey;
+  if (key === undefined || rest.length > 0) throw new Error(`dataset ${dataset.name} needs a one-column order key`);
+  return key;
+}
+
+/** The key of a shard dataset's row, as the row's store read it. */
+export const keyOf = (dataset: TableDataset, row: Record<string, unknown>) => String(row[keyColumnOf(dataset)]);

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import type { TableDataset } from "../datasets/dataset";
+import { keyColumnOf, keyOf, type TableDataset } from "../datasets/dataset";
 import { datasetsIn } from "../datasets/registry";
+import { type ShardSummary, summarizeShardDataset } from "../datasets/shard";
 import { entryData } from "../entries/dataset";
-import { keyColumnOf } from "../shards/engines/rows";
+
 import type { ShardStore } from "../shards/store";
 
 // Copying one tenant's shard data between two shards of any engines, and proving the copies
@@ -22,8 +23,6 @@ export function positionOf(text: string | null, datasets = datasetsIn("shard")):
   const after = text.slice(at + 1);
   return { dataset: text.slice(0, at), after: after === "" ? null : after };
 }
-
-const keyOf = (dataset: TableDataset, row: Record<string, unknown>) => String(row[keyColumnOf(dataset)]);
 
 /**
  * Copies up to `limit` rows from `position` on (in the first dataset that has any left) and
@@ -127,39 +126,7 @@ export async function syncDifferences(
   return { copied, removed };
 }
 
-/** Key order is not kept by every engine (PostgreSQL jsonb), so the checksum sorts keys first. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const object = value as Record<string, unknown>;
-    const keys = Object.keys(object).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(object[key])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export type DatasetSummary = { rows: number; checksum: string };
-export type Summary = DatasetSummary & { storedBytes: number; datasets: Record<string, DatasetSummary> };
-
-/** One dataset of the tenant on one store: how many rows, and a SHA-256 over every row in key order. */
-async function summarizeDataset(store: ShardStore, dataset: TableDataset, tenantId: string, pageSize: number) {
-  const hash = createHash("sha256");
-  let rows = 0;
-  let storedBytes = 0;
-  let after: string | null = null;
-  for (;;) {
-    const page: Record<string, unknown>[] = await store.rows(dataset, tenantId, after, pageSize);
-    for (const row of page) {
-      hash.update(canonical(row));
-      hash.update("\n");
-      if (dataset === entryData) storedBytes += Number(row.sizeBytes);
-    }
-    rows += page.length;
-    if (page.length < pageSize) break;
-    after = keyOf(dataset, page[page.length - 1] as Record<string, unknown>);
-  }
-  return { rows, checksum: hash.digest("hex"), storedBytes };
-}
+export type Summary = ShardSummary & { storedBytes: number; datasets: Record<string, ShardSummary> };
 
 /**
  * The tenant's shard data on one store: each dataset's rows and checksum, their total, a checksum
@@ -174,10 +141,12 @@ export async function summarize(
   const hash = createHash("sha256");
   const summary: Summary = { rows: 0, checksum: "", storedBytes: 0, datasets: {} };
   for (const dataset of datasets) {
-    const { rows, checksum, storedBytes } = await summarizeDataset(store, dataset, tenantId, pageSize);
+    const bytes = (row: Record<string, unknown>) => {
+      if (dataset === entryData) summary.storedBytes += Number(row.sizeBytes);
+    };
+    const { rows, checksum } = await summarizeShardDataset(store, dataset, tenantId, pageSize, bytes);
     summary.datasets[dataset.name] = { rows, checksum };
     summary.rows += rows;
-    summary.storedBytes += storedBytes;
     hash.update(`${dataset.name} ${rows} ${checksum}\n`);
   }
   summary.checksum = hash.digest("hex");

@@ -1,7 +1,7 @@
 import { type AnyColumn, and, asc, count, eq, getTableColumns, gt, inArray, type SQL, sql } from "drizzle-orm";
 import { getTableConfig as pgTableConfig } from "drizzle-orm/pg-core";
 import { type SQLiteTable, getTableConfig as sqliteTableConfig } from "drizzle-orm/sqlite-core";
-import { type DatasetRow, ownedBy, type RowVersion, type TableDataset } from "../../datasets/dataset";
+import { type DatasetRow, keyColumnOf, ownedBy, type RowVersion, type TableDataset } from "../../datasets/dataset";
 import { retryRead } from "../../gate/retry";
 import type { TenantStorage } from "../store";
 
@@ -15,13 +15,6 @@ export function tableOf(dataset: TableDataset, engine: Engine): any {
   const table = engine === "sqlite" ? dataset.tables.sqlite : dataset.tables.pg;
   if (!table) throw new Error(`dataset ${dataset.name} has no ${engine} table`);
   return table;
-}
-
-/** The one column rows are walked by: shard datasets are keyed on one column within the tenant. */
-export function keyColumnOf(dataset: TableDataset) {
-  const [key, ...rest] = dataset.orderKey;
-  if (key === undefined || rest.length > 0) throw new Error(`dataset ${dataset.name} needs a one-column order key`);
-  return key;
 }
 
 /** The table's primary key columns, an upsert's conflict target. */

@@ -1,0 +1,31 @@
+import type { ShardStore } from "../shards/store";
+import { canonicalRow, RowChecksum } from "./canonical";
+import { keyOf, type TableDataset } from "./dataset";
+
+/** How many rows of a dataset the tenant has on one store, and their checksum (see canonical.ts). */
+export type ShardSummary = { rows: number; checksum: string };
+
+/**
+ * Walks the tenant's rows of one shard dataset in key order, `pageSize` at a time (constant
+ * memory), and sums them up; `each` sees every row on the way (as the store read it).
+ */
+export async function summarizeShardDataset(
+  store: ShardStore,
+  dataset: TableDataset,
+  tenantId: string,
+  pageSize: number,
+  each: (row: Record<string, unknown>) => void = () => undefined,
+): Promise<ShardSummary> {
+  const checksum = new RowChecksum();
+  let after: string | null = null;
+  for (;;) {
+    const page: Record<string, unknown>[] = await store.rows(dataset, tenantId, after, pageSize);
+    for (const row of page) {
+      checksum.add(canonicalRow(dataset, dataset.tables.sqlite, row));
+      each(row);
+    }
+    if (page.length < pageSize) break;
+    after = keyOf(dataset, page[page.length - 1] as Record<string, unknown>);
+  }
+  return { rows: checksum.rows, checksum: checksum.digest() };
+}
