@@ -22,6 +22,7 @@ import type {
 } from "../src/gate/protocol";
 import { quotaPeriod } from "../src/gate/quota-period";
 import { SlidingWindowLog } from "../src/gate/sliding-window";
+import { limitsView } from "../src/gate/view";
 import { effectiveScopes } from "../src/keys/scopes";
 import { type GateKey, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
 import type { TenantRoute } from "../src/routing/route";
@@ -413,45 +414,18 @@ export class TenantGate extends DurableObject<Env> {
   async view(tenantId: string): Promise<LimitsView> {
     await this.copy.ensureFresh(tenantId);
     const now = Date.now();
-    const route = this.copy.route;
-    const limits = route?.limits;
-    const period = quotaPeriod(now);
-    const rateLimits = limits
-      ? [
-          { policy: "tenant", ...this.usage(this.tenantWindow, limits.requestsPerMinute, now) },
-          ...[...this.keyWindows]
-            .filter(([keyId]) => this.copy.key(keyId)?.rateLimitPerMinute != null)
-            .map(([keyId, window]) => ({
-              policy: `key:${keyId}`,
-              ...this.usage(window, this.copy.key(keyId)?.rateLimitPerMinute ?? 0, now),
-            })),
-        ]
-      : [];
-    return {
-      tenant_id: tenantId,
-      tier: route?.tier ?? null,
+    return limitsView({
+      tenantId,
+      now,
+      route: this.copy.route,
       stale: this.copy.stale,
-      rate_limits: rateLimits,
-      monthly_requests: {
-        period: period.id,
-        limit: limits?.monthlyRequests ?? null,
-        used: this.quotaUsed(now),
-        resets_at: new Date(period.end).toISOString(),
-      },
-      concurrency: { limit: limits?.maxConcurrency ?? 0, in_flight: this.bulkhead.inFlight(now) },
-      circuits: Object.fromEntries([...this.circuits].map(([dependency, breaker]) => [dependency, breaker.view(now)])),
-    };
-  }
-
-  private usage(window: SlidingWindowLog, limit: number, now: number) {
-    const used = window.count(now);
-    return {
-      limit,
-      window_seconds: WINDOW_MS / 1000,
-      used,
-      remaining: Math.max(0, limit - used),
-      reset_seconds: Math.ceil(window.nextRestoreMs(now) / 1000),
-    };
+      tenantWindow: this.tenantWindow,
+      keyWindows: this.keyWindows,
+      keyLimit: (keyId) => this.copy.key(keyId)?.rateLimitPerMinute,
+      quotaUsed: this.quotaUsed(now),
+      inFlight: this.bulkhead.inFlight(now),
+      circuits: this.circuits,
+    });
   }
 
   /** Every row of the gate's storage tables (src/gate/dataset.ts), pending admissions written first. */
