@@ -471,9 +471,13 @@ export class TenantGate extends DurableObject<Env> {
 
   /** Deletes everything the gate stores and forgets it, concurrency slots too: it is as a new gate. */
   async purgeState() {
+    // No flush may write admissions back while the storage is being emptied.
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.ctx.storage.deleteAll();
+    // Whatever was admitted meanwhile went with the storage: memory follows it at once.
     this.forget();
     this.bulkhead.clear();
-    await this.ctx.storage.deleteAll();
     this.load();
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, asc, eq, getTableColumns, gt, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, inArray, not, or, type SQL, sql } from "drizzle-orm";
 import { getTableConfig, SQLiteAsyncDialect, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { ControlDb } from "../db/client";
 import {
@@ -91,7 +91,7 @@ export async function controlRows(
 }
 
 /** A row's version in a diff: its version column, or the SHA-256 (hex) of its canonical JSON. */
-export type RowVersion = { key: JsonValue[]; version: JsonValue };
+export type ControlVersion = { key: JsonValue[]; version: JsonValue };
 
 /** The order keys and versions of up to `limit` of the tenant's rows after `after`, as controlRows pages them. */
 export async function controlVersions(
@@ -100,7 +100,7 @@ export async function controlVersions(
   tenantId: string,
   after: readonly unknown[] | null,
   limit: number,
-): Promise<RowVersion[]> {
+): Promise<ControlVersion[]> {
   const table = controlTable(dataset);
   if (dataset.version === undefined) {
     const rows = await controlRows(db, dataset, tenantId, after, limit);
@@ -232,6 +232,33 @@ async function checkOwned(db: ControlDb, dataset: TableDataset, table: SQLiteTab
 }
 
 /**
+ * Refuses rows whose primary key another tenant's row already holds: the upsert would otherwise
+ * overwrite that row, tenant column included, and hand it to this tenant.
+ */
+async function checkNotTaken(
+  db: ControlDb,
+  dataset: TableDataset,
+  table: SQLiteTable,
+  tenantId: string,
+  primary: readonly SQLiteColumn[],
+  rows: Record<string, unknown>[],
+) {
+  const keyOf = Object.fromEntries(Object.entries(columnsOf(table)).map(([key, c]) => [c.name, key]));
+  const perQuery = Math.max(1, Math.floor((MAX_PARAMS - 1) / primary.length));
+  for (let i = 0; i < rows.length; i += perQuery) {
+    const same = rows
+      .slice(i, i + perQuery)
+      .map((row) => and(...primary.map((c) => eq(c, row[keyOf[c.name] as string]))));
+    const [taken] = await db
+      .select({ one: sql`1` })
+      .from(table)
+      .where(and(or(...same), not(ownedBy(dataset, table, tenantId))))
+      .limit(1);
+    if (taken) throw new ImportRefused(`a row of ${dataset.name} has the key of another tenant's row`);
+  }
+}
+
+/**
  * Writes the rows exactly as given (every column, ids and timestamps included), inserting them or
  * overwriting the row with the same primary key, all in one D1 batch: all or nothing. Every row
  * must be the tenant's and whole (every column controlRows gives); see suppliedOmitted for the
@@ -251,6 +278,7 @@ export async function importControlRows(
 
   const config = getTableConfig(table);
   const primary = config.primaryKeys[0]?.columns ?? config.columns.filter((c) => c.primary);
+  await checkNotTaken(db, dataset, table, tenantId, primary, values as Record<string, unknown>[]);
   const written = Object.entries(columnsOf(table)).filter(([key]) => !dataset.omit?.includes(key) || supplied.has(key));
   const set = Object.fromEntries(
     written.filter(([, c]) => !primary.includes(c)).map(([key, c]) => [key, sql`excluded.${sql.identifier(c.name)}`]),
@@ -263,7 +291,8 @@ export async function importControlRows(
     // A table of key columns only has nothing to overwrite.
     statements.push(
       Object.keys(set).length > 0
-        ? insert.onConflictDoUpdate({ target: primary, set })
+        ? // Never over another tenant's row, should one have taken the key since the check.
+          insert.onConflictDoUpdate({ target: primary, set, setWhere: ownedBy(dataset, table, tenantId) })
         : insert.onConflictDoNothing({ target: primary }),
     );
   }

@@ -11,7 +11,7 @@ export type Home = "control" | "shard" | "gate";
  */
 export type TableDataset = {
   name: string;
-  home: "control" | "shard";
+  home: Exclude<Home, "gate">;
   description: string;
   /** Its drizzle table on each engine of its home (the control database is D1, SQLite only). */
   tables: { sqlite: SQLiteTable; pg?: PgTable };
@@ -38,7 +38,7 @@ export type TableDataset = {
 /** State a tenant's Durable Object keeps in its own storage (its SQLite tables). */
 export type ObjectDataset = {
   name: string;
-  home: "gate";
+  home: Extract<Home, "gate">;
   description: string;
   /** The object's storage tables. */
   storage: readonly string[];

@@ -1,5 +1,5 @@
 import type { ShardStore } from "../shards/store";
-import { canonicalRow, RowChecksum } from "./canonical";
+import { type CanonicalRow, canonicalRow, RowChecksum } from "./canonical";
 import { keyOf, type TableDataset } from "./dataset";
 
 /** How many rows of a dataset the tenant has on one store, and their checksum (see canonical.ts). */
@@ -7,22 +7,23 @@ export type ShardSummary = { rows: number; checksum: string };
 
 /**
  * Walks the tenant's rows of one shard dataset in key order, `pageSize` at a time (constant
- * memory), and sums them up; `each` sees every row on the way (as the store read it).
+ * memory), and sums them up; `each` sees every row on the way (as the store read it, and canonical).
  */
 export async function summarizeShardDataset(
   store: ShardStore,
   dataset: TableDataset,
   tenantId: string,
   pageSize: number,
-  each: (row: Record<string, unknown>) => void = () => undefined,
+  each: (row: Record<string, unknown>, canonical: CanonicalRow) => void = () => undefined,
 ): Promise<ShardSummary> {
   const checksum = new RowChecksum();
   let after: string | null = null;
   for (;;) {
     const page: Record<string, unknown>[] = await store.rows(dataset, tenantId, after, pageSize);
     for (const row of page) {
-      checksum.add(canonicalRow(dataset, dataset.tables.sqlite, row));
-      each(row);
+      const canonical = canonicalRow(dataset, dataset.tables.sqlite, row);
+      checksum.add(canonical);
+      each(row, canonical);
     }
     if (page.length < pageSize) break;
     after = keyOf(dataset, page[page.length - 1] as Record<string, unknown>);

@@ -63,6 +63,9 @@ export class ControlCopy {
     this.keys = keys;
     this.confirmedAt = 0;
     this.storedCopy = null;
+    // A failure before the storage was replaced says nothing of the copy now held.
+    this.failing = false;
+    this.lastFailureAt = 0;
   }
 
   get route(): TenantRoute | null {

@@ -17,7 +17,7 @@ function guards(meta: RouteMeta): MiddlewareHandler<AppEnv>[] {
 
 /**
  * createRoute with the route's metadata: who may call it, whether it touches the tenant's shard,
- * and its audit action. They become the route's middleware (ahead of any it brings) and `x-` fields
+ * and its audit action. They become the route's middleware (a route brings none of its own) and `x-` fields
  * of its operation in the OpenAPI document, so the document and the behaviour cannot disagree.
  */
 export function defineRoute<P extends string, R extends Omit<RouteConfig, "path" | "middleware"> & { path: P }>(

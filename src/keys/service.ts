@@ -126,7 +126,12 @@ export async function getKey(db: ControlDb, tenantId: string | null, keyId: stri
 /** Revocation is a single write to the control database; see README "Key revocation". */
 export async function revokeKey(db: ControlDb, emit: Emit, tenantId: string | null, keyId: string, now = Date.now()) {
   const key = await getKey(db, tenantId, keyId);
-  if (key.revokedAt) return key;
+  // Announced again when it already was: a repeated DELETE re-sends what an earlier one's
+  // listeners (the gate's reload) may have missed.
+  if (key.revokedAt) {
+    await emit({ type: "key.revoked", tenantId, keyId });
+    return key;
+  }
   const [row] = await db
     .update(apiKeys)
     .set({ revokedAt: now })

@@ -29,7 +29,10 @@ export const MoveSchema = z
     rows_total: z.number().int().nullable().openapi({ description: "Entries on the source when the copy began" }),
     rows_copied: z.number().int().openapi({ description: "Entries written to the target, re-copies included" }),
     rows_verified: z.number().int().nullable().openapi({ description: "Entries found identical at the cut-over" }),
-    checksum: z.string().nullable().openapi({ description: "SHA-256 over the verified entries, in id order" }),
+    checksum: z.string().nullable().openapi({
+      description:
+        "SHA-256 over the verified rows of the tenant's shard data (canonical JSON), in dataset then key order",
+    }),
     attempts: z.number().int().openapi({ description: "Failed tries of the current step" }),
     error: z.string().nullable().openapi({ description: "Why the last try failed, or why the move failed" }),
     created_at: Timestamp,

@@ -1,6 +1,7 @@
 import type { TableDataset } from "../datasets/dataset";
 import { tenantMoves } from "./table";
 
+/** No version column: a step's lease and count change without touching updated_at, so diffs compare whole rows. */
 export const moveHistory = {
   name: "moves",
   home: "control",
@@ -8,5 +9,4 @@ export const moveHistory = {
   tables: { sqlite: tenantMoves },
   tenantKey: "tenantId",
   orderKey: ["id"],
-  version: "updatedAt",
 } satisfies TableDataset;

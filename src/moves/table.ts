@@ -27,7 +27,7 @@ export const tenantMoves = sqliteTable(
     sourceShardId: text("source_shard_id").notNull(),
     targetShardId: text("target_shard_id").notNull(),
     state: text("state").$type<MoveState>().notNull(),
-    /** The last entry id the bulk copy has copied (it walks ids in ascending order). */
+    /** Where the bulk copy has got to: a dataset and the last key copied in it (src/moves/transfer.ts). */
     copyCursor: text("copy_cursor"),
     rowsTotal: integer("rows_total"),
     rowsCopied: integer("rows_copied").notNull().default(0),

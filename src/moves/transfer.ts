@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { RowChecksum } from "../datasets/canonical";
 import { keyColumnOf, keyOf, type TableDataset } from "../datasets/dataset";
 import { datasetsIn } from "../datasets/registry";
 import { type ShardSummary, summarizeShardDataset } from "../datasets/shard";
@@ -36,7 +36,10 @@ export async function copyBatch(
   limit: number,
   datasets = datasetsIn("shard"),
 ): Promise<{ copied: number; position: CopyPosition; done: boolean }> {
-  for (let at = datasets.findIndex((d) => d.name === position.dataset); at >= 0 && at < datasets.length; at++) {
+  const from = datasets.findIndex((d) => d.name === position.dataset);
+  // A position in a dataset the registry no longer lists would otherwise end the copy unnoticed.
+  if (from < 0) throw new Error(`The copy stopped in dataset ${position.dataset}, which no longer exists`);
+  for (let at = from; at < datasets.length; at++) {
     const dataset = datasets[at] as TableDataset;
     const after = dataset.name === position.dataset ? position.after : null;
     const rows = await source.rows(dataset, tenantId, after, limit);
@@ -129,8 +132,9 @@ export async function syncDifferences(
 export type Summary = ShardSummary & { storedBytes: number; datasets: Record<string, ShardSummary> };
 
 /**
- * The tenant's shard data on one store: each dataset's rows and checksum, their total, a checksum
- * over the datasets' checksums, and the entries' bytes (what the usage counters count).
+ * The tenant's shard data on one store: each dataset's rows and checksum, and over them all the
+ * total, one checksum of every row in dataset then key order (the canonical form of
+ * src/datasets/canonical.ts), and the entries' bytes (what the usage counters count).
  */
 export async function summarize(
   store: ShardStore,
@@ -138,19 +142,16 @@ export async function summarize(
   pageSize: number,
   datasets = datasetsIn("shard"),
 ): Promise<Summary> {
-  const hash = createHash("sha256");
-  const summary: Summary = { rows: 0, checksum: "", storedBytes: 0, datasets: {} };
+  const all = new RowChecksum();
+  let storedBytes = 0;
+  const summaries: Record<string, ShardSummary> = {};
   for (const dataset of datasets) {
-    const bytes = (row: Record<string, unknown>) => {
-      if (dataset === entryData) summary.storedBytes += Number(row.sizeBytes);
-    };
-    const { rows, checksum } = await summarizeShardDataset(store, dataset, tenantId, pageSize, bytes);
-    summary.datasets[dataset.name] = { rows, checksum };
-    summary.rows += rows;
-    hash.update(`${dataset.name} ${rows} ${checksum}\n`);
+    summaries[dataset.name] = await summarizeShardDataset(store, dataset, tenantId, pageSize, (row, canonical) => {
+      all.add(canonical);
+      if (dataset === entryData) storedBytes += Number(row.sizeBytes);
+    });
   }
-  summary.checksum = hash.digest("hex");
-  return summary;
+  return { rows: all.rows, checksum: all.digest(), storedBytes, datasets: summaries };
 }
 
 /**

@@ -174,6 +174,5 @@ export async function updateTenant(db: ControlDb, emit: Emit, tenantId: string, 
     .where(eq(tenants.id, tenantId))
     .returning();
   await emit({ type: "tenant.updated", tenantId });
-  await emit({ type: "tenant.updated", tenantId });
   return row as Tenant;
 }

@@ -332,6 +332,16 @@ describe("importing control rows", () => {
     ).rejects.toThrow(ImportRefused);
   });
 
+  it("refuses a row of the tenant's that carries the key of another tenant's row, which stays theirs", async () => {
+    const [theirs] = await rowsOf("users", other.tenantId);
+    const before = await stored("users", other.tenantId);
+    const claimed = { ...(theirs as CanonicalRow), tenant_id: subject.tenantId, name: "Taken" };
+    await expect(importControlRows(db, dataset("users"), subject.tenantId, [claimed])).rejects.toThrow(
+      new ImportRefused("a row of users has the key of another tenant's row"),
+    );
+    expect(await stored("users", other.tenantId)).toEqual(before);
+  });
+
   it("refuses another tenant's idempotency record, which names its tenant only through its key", async () => {
     const records = dataset("idempotency-records");
     const mine = await rowsOf("idempotency-records", subject.tenantId);
