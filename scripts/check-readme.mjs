@@ -57,6 +57,10 @@ const expectations = [
   [/^\/docs\/assets\/[0-9a-f]{16}\/swagger-ui-bundle\.js$/m, "/docs loads Swagger UI from the Worker"],
   [/^(401 ){10}429 $/m, "the 11th wrong secret in a minute was throttled"],
   [/"ok": true/, "the right secret still worked"],
+  [
+    /"x-required-scope": "entries:write",\s*"x-shard": "write",\s*"x-audit-action": "entry.replaced"/,
+    "the OpenAPI document shows a route's metadata",
+  ],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {
