@@ -1,7 +1,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import type { ShardDb } from "../db/client";
 import * as shardSchema from "../db/shard-tables";
-import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../entries/engines/d1";
+import { entriesOnD1 } from "../entries/engines/d1";
 import { d1Shard } from "./engines/d1";
 import { d1Refusal } from "./refusals";
 import type { ShardStore } from "./store";
@@ -22,6 +22,7 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
   // drizzle needs only prepare() and batch(), which a session has.
   const db: ShardDb = drizzle(session as unknown as D1Database, { schema: shardSchema });
   const shard = d1Shard(db);
+  const entries = entriesOnD1(db);
   // A statement refused for its values is the request's answer, not the shard failing.
   const answer = <T>(result: Promise<T>): Promise<T> =>
     result.catch((error: unknown) => {
@@ -29,12 +30,12 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
     });
   return {
     engine: "d1",
-    createEntry: (tenantId, input, limits, now) => answer(createEntry(db, tenantId, input, limits, now)),
-    getEntry: (tenantId, entryId) => answer(getEntry(db, tenantId, entryId)),
-    listEntries: (tenantId, filter, page) => answer(listEntries(db, tenantId, filter, page)),
+    createEntry: (tenantId, input, limits, now) => answer(entries.createEntry(tenantId, input, limits, now)),
+    getEntry: (tenantId, entryId) => answer(entries.getEntry(tenantId, entryId)),
+    listEntries: (tenantId, filter, page) => answer(entries.listEntries(tenantId, filter, page)),
     replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
-      answer(replaceEntry(db, tenantId, entryId, input, precondition, limits, now)),
-    deleteEntry: (tenantId, entryId, precondition) => answer(deleteEntry(db, tenantId, entryId, precondition)),
+      answer(entries.replaceEntry(tenantId, entryId, input, precondition, limits, now)),
+    deleteEntry: (tenantId, entryId, precondition) => answer(entries.deleteEntry(tenantId, entryId, precondition)),
     registerTenant: (tenantId, now) => answer(shard.registerTenant(tenantId, now)),
     storageOf: (tenantId) => answer(shard.storageOf(tenantId)),
     totals: () => shard.totals(),

@@ -2,7 +2,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import type { PgShardDb } from "../db/client";
 import * as shardPgSchema from "../db/shard-pg-tables";
-import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../entries/engines/pg";
+import { entriesOnPg } from "../entries/engines/pg";
 import { pgShard } from "./engines/pg";
 import { pgRefusal } from "./refusals";
 import type { ShardStore } from "./store";
@@ -30,6 +30,7 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
   const client = await connectPg(connectionString);
   const db: PgShardDb = drizzle(client, { schema: shardPgSchema });
   const shard = pgShard(db);
+  const entries = entriesOnPg(db);
   const serial = oneAtATime();
   // A statement refused for its values is the request's answer, not the shard failing.
   const one = <T>(run: () => Promise<T>): Promise<T> =>
@@ -38,12 +39,12 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     });
   return {
     engine: "postgres",
-    createEntry: (tenantId, input, limits, now) => one(() => createEntry(db, tenantId, input, limits, now)),
-    getEntry: (tenantId, entryId) => one(() => getEntry(db, tenantId, entryId)),
-    listEntries: (tenantId, filter, page) => one(() => listEntries(db, tenantId, filter, page)),
+    createEntry: (tenantId, input, limits, now) => one(() => entries.createEntry(tenantId, input, limits, now)),
+    getEntry: (tenantId, entryId) => one(() => entries.getEntry(tenantId, entryId)),
+    listEntries: (tenantId, filter, page) => one(() => entries.listEntries(tenantId, filter, page)),
     replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
-      one(() => replaceEntry(db, tenantId, entryId, input, precondition, limits, now)),
-    deleteEntry: (tenantId, entryId, precondition) => one(() => deleteEntry(db, tenantId, entryId, precondition)),
+      one(() => entries.replaceEntry(tenantId, entryId, input, precondition, limits, now)),
+    deleteEntry: (tenantId, entryId, precondition) => one(() => entries.deleteEntry(tenantId, entryId, precondition)),
     registerTenant: (tenantId, now) => one(() => shard.registerTenant(tenantId, now)),
     storageOf: (tenantId) => one(() => shard.storageOf(tenantId)),
     totals: () => one(() => shard.totals()),

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import * as schema from "../../../src/db/shard-tables";
-import { createEntry, deleteEntry, getEntry, listEntries, replaceEntry } from "../../../src/entries/engines/d1";
+import { entriesOnD1 } from "../../../src/entries/engines/d1";
 import type { Entry } from "../../../src/entries/table";
 import { newId } from "../../../src/http/ids";
 import { AppError } from "../../../src/http/problems";
@@ -31,40 +31,52 @@ describe("tenants sharing a shard", () => {
     const db = shard0();
     const tenantA = newId("ten");
     const tenantB = newId("ten");
-    const a1 = await createEntry(db, tenantA, { data: { owner: "A", n: 1 }, tags: ["shared"] }, unlimited);
-    const a2 = await createEntry(db, tenantA, { data: { owner: "A", n: 2 }, tags: ["shared", "a-only"] }, unlimited);
-    const b1 = await createEntry(db, tenantB, { data: { owner: "B" }, tags: ["shared"] }, unlimited);
+    const a1 = await entriesOnD1(db).createEntry(tenantA, { data: { owner: "A", n: 1 }, tags: ["shared"] }, unlimited);
+    const a2 = await entriesOnD1(db).createEntry(
+      tenantA,
+      { data: { owner: "A", n: 2 }, tags: ["shared", "a-only"] },
+      unlimited,
+    );
+    const b1 = await entriesOnD1(db).createEntry(tenantB, { data: { owner: "B" }, tags: ["shared"] }, unlimited);
 
-    expect(await failure(getEntry(db, tenantB, a1.id))).toMatchObject({ type: "not-found" });
-    expect(await failure(getEntry(db, tenantA, b1.id))).toMatchObject({ type: "not-found" });
+    expect(await failure(entriesOnD1(db).getEntry(tenantB, a1.id))).toMatchObject({ type: "not-found" });
+    expect(await failure(entriesOnD1(db).getEntry(tenantA, b1.id))).toMatchObject({ type: "not-found" });
 
-    const listB = await listEntries(db, tenantB, {}, { limit: 100 });
+    const listB = await entriesOnD1(db).listEntries(tenantB, {}, { limit: 100 });
     expect(listB).toEqual({ items: [b1], hasMore: false });
-    const taggedB = await listEntries(db, tenantB, { tag: "shared" }, { limit: 100 });
+    const taggedB = await entriesOnD1(db).listEntries(tenantB, { tag: "shared" }, { limit: 100 });
     expect(taggedB.items.map((e) => e.id)).toEqual([b1.id]);
-    expect((await listEntries(db, tenantB, { tag: "a-only" }, { limit: 100 })).items).toEqual([]);
-    const listA = await listEntries(db, tenantA, { tag: "shared" }, { limit: 100 });
+    expect((await entriesOnD1(db).listEntries(tenantB, { tag: "a-only" }, { limit: 100 })).items).toEqual([]);
+    const listA = await entriesOnD1(db).listEntries(tenantA, { tag: "shared" }, { limit: 100 });
     expect(listA.items.map((e) => e.id)).toEqual([a2.id, a1.id]);
 
     for (const precondition of [undefined, { ifMatch: "*" }, { ifMatch: [1] }] as Precondition[]) {
-      const replaced = replaceEntry(db, tenantB, a1.id, { data: { owner: "B" }, tags: [] }, precondition, unlimited);
+      const replaced = entriesOnD1(db).replaceEntry(
+        tenantB,
+        a1.id,
+        { data: { owner: "B" }, tags: [] },
+        precondition,
+        unlimited,
+      );
       expect(await failure(replaced)).toMatchObject({ type: "not-found" });
-      expect(await failure(deleteEntry(db, tenantB, a1.id, precondition))).toMatchObject({ type: "not-found" });
+      expect(await failure(entriesOnD1(db).deleteEntry(tenantB, a1.id, precondition))).toMatchObject({
+        type: "not-found",
+      });
     }
 
-    expect(await getEntry(db, tenantA, a1.id)).toEqual(a1);
-    expect((await listEntries(db, tenantA, {}, { limit: 100 })).items).toEqual([a2, a1]);
+    expect(await entriesOnD1(db).getEntry(tenantA, a1.id)).toEqual(a1);
+    expect((await entriesOnD1(db).listEntries(tenantA, {}, { limit: 100 })).items).toEqual([a2, a1]);
   });
 
   it("keeps a cursor from one tenant from reaching another tenant's entries", async () => {
     const db = shard0();
     const tenantA = newId("ten");
     const tenantB = newId("ten");
-    await createEntry(db, tenantA, { data: {}, tags: ["t"] }, unlimited);
-    const b = await createEntry(db, tenantB, { data: {}, tags: ["t"] }, unlimited);
-    const a = await createEntry(db, tenantA, { data: {}, tags: ["t"] }, unlimited);
+    await entriesOnD1(db).createEntry(tenantA, { data: {}, tags: ["t"] }, unlimited);
+    const b = await entriesOnD1(db).createEntry(tenantB, { data: {}, tags: ["t"] }, unlimited);
+    const a = await entriesOnD1(db).createEntry(tenantA, { data: {}, tags: ["t"] }, unlimited);
     // Continuing after A's newest id must not surface B's older entry in A's list.
-    const after = await listEntries(db, tenantA, { tag: "t" }, { limit: 10, after: a.id });
+    const after = await entriesOnD1(db).listEntries(tenantA, { tag: "t" }, { limit: 10, after: a.id });
     expect(after.items.map((e) => e.tenantId)).toEqual([tenantA]);
     expect(after.items.map((e) => e.id)).not.toContain(b.id);
   });
@@ -74,11 +86,11 @@ describe("concurrent writers", () => {
   it("lets exactly one of five replaces with If-Match 1 succeed; the rest fail with precondition-failed", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: ["before"] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: ["before"] }, unlimited);
 
     const results = await Promise.allSettled(
       [1, 2, 3, 4, 5].map((n) =>
-        replaceEntry(db, tenant, entry.id, { data: { n }, tags: [`w${n}`] }, { ifMatch: [1] }, unlimited),
+        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [`w${n}`] }, { ifMatch: [1] }, unlimited),
       ),
     );
     const won = results.filter((r) => r.status === "fulfilled");
@@ -93,54 +105,64 @@ describe("concurrent writers", () => {
 
     const winner = (won[0] as PromiseFulfilledResult<Entry>).value;
     expect(winner.version).toBe(2);
-    const stored = await getEntry(db, tenant, entry.id);
+    const stored = await entriesOnD1(db).getEntry(tenant, entry.id);
     expect(stored).toEqual(winner);
     // The tag index follows the winner only.
     const tag = winner.tags[0] as string;
-    expect((await listEntries(db, tenant, { tag }, { limit: 10 })).items.map((e) => e.id)).toEqual([entry.id]);
+    expect((await entriesOnD1(db).listEntries(tenant, { tag }, { limit: 10 })).items.map((e) => e.id)).toEqual([
+      entry.id,
+    ]);
     for (const n of [1, 2, 3, 4, 5].filter((n) => `w${n}` !== tag)) {
-      expect((await listEntries(db, tenant, { tag: `w${n}` }, { limit: 10 })).items).toEqual([]);
+      expect((await entriesOnD1(db).listEntries(tenant, { tag: `w${n}` }, { limit: 10 })).items).toEqual([]);
     }
-    expect((await listEntries(db, tenant, { tag: "before" }, { limit: 10 })).items).toEqual([]);
+    expect((await entriesOnD1(db).listEntries(tenant, { tag: "before" }, { limit: 10 })).items).toEqual([]);
   });
 
   it("applies every one of five concurrent unconditional replaces, one version each", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: [] }, unlimited);
 
     const results = await Promise.allSettled(
-      [1, 2, 3, 4, 5].map((n) => replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, undefined, unlimited)),
+      [1, 2, 3, 4, 5].map((n) =>
+        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [] }, undefined, unlimited),
+      ),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
     expect(reasons).toEqual([]);
     const versions = results.map((r) => (r as PromiseFulfilledResult<Entry>).value.version);
     expect(versions.sort()).toEqual([2, 3, 4, 5, 6]);
-    expect((await getEntry(db, tenant, entry.id)).version).toBe(6);
+    expect((await entriesOnD1(db).getEntry(tenant, entry.id)).version).toBe(6);
   });
 
   it("applies every one of five concurrent replaces with If-Match *, since any current version matches", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: { n: 0 }, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: [] }, unlimited);
 
     const results = await Promise.allSettled(
       [1, 2, 3, 4, 5].map((n) =>
-        replaceEntry(db, tenant, entry.id, { data: { n }, tags: [] }, { ifMatch: "*" }, unlimited),
+        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [] }, { ifMatch: "*" }, unlimited),
       ),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
     expect(reasons).toEqual([]);
-    expect((await getEntry(db, tenant, entry.id)).version).toBe(6);
+    expect((await entriesOnD1(db).getEntry(tenant, entry.id)).version).toBe(6);
   });
 
   it("lets only one of a conditional replace and a conditional delete of the same version win", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited);
     const results = await Promise.allSettled([
-      replaceEntry(db, tenant, entry.id, { data: { replaced: true }, tags: [] }, { ifMatch: [1] }, unlimited),
-      deleteEntry(db, tenant, entry.id, { ifMatch: [1] }),
+      entriesOnD1(db).replaceEntry(
+        tenant,
+        entry.id,
+        { data: { replaced: true }, tags: [] },
+        { ifMatch: [1] },
+        unlimited,
+      ),
+      entriesOnD1(db).deleteEntry(tenant, entry.id, { ifMatch: [1] }),
     ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const [replaced, deleted] = results;
@@ -150,23 +172,25 @@ describe("concurrent writers", () => {
         type: "precondition-failed",
         headers: { ETag: '"2"' },
       });
-      expect((await getEntry(db, tenant, entry.id)).version).toBe(2);
+      expect((await entriesOnD1(db).getEntry(tenant, entry.id)).version).toBe(2);
     } else {
       expect((replaced as PromiseRejectedResult).reason).toBeInstanceOf(AppError);
-      expect(await failure(getEntry(db, tenant, entry.id))).toMatchObject({ type: "not-found" });
+      expect(await failure(entriesOnD1(db).getEntry(tenant, entry.id))).toMatchObject({ type: "not-found" });
     }
   });
 
   it("lets one of three concurrent unconditional deletes succeed; the others find nothing to delete", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited);
-    const results = await Promise.allSettled([1, 2, 3].map(() => deleteEntry(db, tenant, entry.id, undefined)));
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited);
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => entriesOnD1(db).deleteEntry(tenant, entry.id, undefined)),
+    );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const types = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as AppError).type] : []));
     // A delete sent without If-Match has no precondition that could fail.
     expect(types).toEqual(["not-found", "not-found"]);
-    expect(await failure(getEntry(db, tenant, entry.id))).toMatchObject({ type: "not-found" });
+    expect(await failure(entriesOnD1(db).getEntry(tenant, entry.id))).toMatchObject({ type: "not-found" });
   });
 });
 
@@ -175,7 +199,7 @@ describe("entry bookkeeping", () => {
     const db = shard0();
     const tenant = newId("ten");
     const data = { text: "héllo wörld 👋 日本", list: [1, 2.5, null, true], nested: { q: '"quoted"\n' } };
-    const entry = await createEntry(db, tenant, { data, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data, tags: [] }, unlimited);
     expect(entry.sizeBytes).toBe(utf8Length(data));
     expect(entry.sizeBytes).toBeGreaterThan(JSON.stringify(data).length);
 
@@ -186,19 +210,24 @@ describe("entry bookkeeping", () => {
     expect(JSON.parse(raw?.data ?? "null")).toEqual(data);
 
     const next = { ä: "ß".repeat(10) };
-    const replaced = await replaceEntry(db, tenant, entry.id, { data: next, tags: [] }, { ifMatch: [1] }, unlimited);
+    const replaced = await entriesOnD1(db).replaceEntry(
+      tenant,
+      entry.id,
+      { data: next, tags: [] },
+      { ifMatch: [1] },
+      unlimited,
+    );
     expect(replaced.sizeBytes).toBe(utf8Length(next));
     expect(utf8Length({})).toBe(2);
-    expect((await createEntry(db, tenant, { data: {}, tags: [] }, unlimited)).sizeBytes).toBe(2);
+    expect((await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited)).sizeBytes).toBe(2);
   });
 
   it("stamps created_at and updated_at, and a replace keeps created_at", async () => {
     const db = drizzle(env.SHARD_D1_0, { schema });
     const tenant = newId("ten");
-    const entry = await createEntry(db, tenant, { data: {}, tags: [] }, unlimited, 1_000);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited, 1_000);
     expect(entry).toMatchObject({ createdAt: 1_000, updatedAt: 1_000, version: 1 });
-    const replaced = await replaceEntry(
-      db,
+    const replaced = await entriesOnD1(db).replaceEntry(
       tenant,
       entry.id,
       { data: { a: 1 }, tags: [] },
@@ -219,12 +248,12 @@ describe("entry bookkeeping", () => {
           .all<{ tag: string }>()
       ).results.map((r) => r.tag);
 
-    const entry = await createEntry(db, tenant, { data: {}, tags: ["b", "a", "b"] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: ["b", "a", "b"] }, unlimited);
     expect(entry.tags).toEqual(["b", "a"]);
     expect(await tagRows()).toEqual(["a", "b"]);
-    await replaceEntry(db, tenant, entry.id, { data: {}, tags: ["c"] }, undefined, unlimited);
+    await entriesOnD1(db).replaceEntry(tenant, entry.id, { data: {}, tags: ["c"] }, undefined, unlimited);
     expect(await tagRows()).toEqual(["c"]);
-    await deleteEntry(db, tenant, entry.id, undefined);
+    await entriesOnD1(db).deleteEntry(tenant, entry.id, undefined);
     expect(await tagRows()).toEqual([]);
   });
 
@@ -232,16 +261,17 @@ describe("entry bookkeeping", () => {
     const db = shard0();
     const tenant = newId("ten");
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await createEntry(db, tenant, { data: { i }, tags: ["p"] }, unlimited)).id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await entriesOnD1(db).createEntry(tenant, { data: { i }, tags: ["p"] }, unlimited)).id);
     const expected = [...ids].sort().reverse();
 
-    const first = await listEntries(db, tenant, { tag: "p" }, { limit: 2 });
+    const first = await entriesOnD1(db).listEntries(tenant, { tag: "p" }, { limit: 2 });
     expect(first.items.map((e) => e.id)).toEqual(expected.slice(0, 2));
     expect(first.hasMore).toBe(true);
-    const second = await listEntries(db, tenant, { tag: "p" }, { limit: 2, after: expected[1] });
+    const second = await entriesOnD1(db).listEntries(tenant, { tag: "p" }, { limit: 2, after: expected[1] });
     expect(second.items.map((e) => e.id)).toEqual(expected.slice(2, 4));
     expect(second.hasMore).toBe(true);
-    const third = await listEntries(db, tenant, { tag: "p" }, { limit: 2, after: expected[3] });
+    const third = await entriesOnD1(db).listEntries(tenant, { tag: "p" }, { limit: 2, after: expected[3] });
     expect(third.items.map((e) => e.id)).toEqual(expected.slice(4));
     expect(third.hasMore).toBe(false);
   });
