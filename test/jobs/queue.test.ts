@@ -1,17 +1,12 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { z } from "zod";
-import { controlDb } from "../../src/db/client";
-import { newId } from "../../src/http/ids";
 import { defineJob, defineMessage } from "../../src/jobs/kind";
 import { createQueueHandler, queue } from "../../src/jobs/queue";
-import { type TenantMove, tenantMoves } from "../../src/moves/table";
-import { adminKey, createTenant } from "../helpers";
-import { waitForMove } from "../moves/fixture";
+import { adminKey } from "../helpers";
+import { storedMove, strandedMove, waitForMove } from "../moves/fixture";
 
-const db = controlDb(env);
 let sent = 0;
 
 /** Hands one message to the handler, as the lifecycle queue would, and says what became of it. */
@@ -130,25 +125,9 @@ describe("a move step through the consumer", () => {
   it("drops a stale step, runs the current one, and the steps it queues finish the move", {
     timeout: 30_000,
   }, async () => {
-    // A move of a fresh tenant from d1-shared-0 to d1-shared-1, recorded but with no message queued.
-    const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
-    const now = Date.now();
-    const [move] = (await db
-      .insert(tenantMoves)
-      .values({
-        id: newId("mov"),
-        tenantId: tenant.id,
-        sourceShardId: "d1-shared-0",
-        targetShardId: "d1-shared-1",
-        state: "queued",
-        stepSeq: 2,
-        nextStepAt: now,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning()) as [TenantMove];
-    const stored = async () =>
-      (await db.query.tenantMoves.findFirst({ where: eq(tenantMoves.id, move.id) })) as TenantMove;
+    // A move recorded at step count 2, with no message queued.
+    const { tenant, move } = await strandedMove(admin, { stepSeq: 2 });
+    const stored = () => storedMove(move.id);
 
     expect(await deliver({ kind: "move-step", moveId: move.id, seq: 1 })).toMatchObject({ acked: true });
     expect(await stored()).toMatchObject({ state: "queued", stepSeq: 2 });

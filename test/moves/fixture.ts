@@ -1,8 +1,12 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { expect } from "vitest";
+import { controlDb } from "../../src/db/client";
+import { newId } from "../../src/http/ids";
+import { type TenantMove, tenantMoves } from "../../src/moves/table";
 import { openStore } from "../../src/shards/connection";
 import type { ShardStore } from "../../src/shards/store";
-import { call } from "../helpers";
+import { call, createTenant } from "../helpers";
 
 export type Move = {
   id: string;
@@ -66,3 +70,31 @@ export async function withShard<T>(shardId: string, run: (store: ShardStore) => 
     await store.close();
   }
 }
+
+/**
+ * A move of a fresh tenant from d1-shared-0 to d1-shared-1, written straight into the control
+ * database as a step would have left it, with no message queued for it.
+ */
+export async function strandedMove(admin: string, fields: Partial<TenantMove>) {
+  const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
+  const now = Date.now();
+  const [move] = await controlDb(env)
+    .insert(tenantMoves)
+    .values({
+      id: newId("mov"),
+      tenantId: tenant.id,
+      sourceShardId: "d1-shared-0",
+      targetShardId: "d1-shared-1",
+      state: "queued",
+      nextStepAt: now,
+      createdAt: now,
+      updatedAt: now,
+      ...fields,
+    })
+    .returning();
+  return { tenant, move: move as TenantMove };
+}
+
+/** The move's row as the control database holds it now. */
+export const storedMove = async (id: string) =>
+  (await controlDb(env).query.tenantMoves.findFirst({ where: eq(tenantMoves.id, id) })) as TenantMove;
