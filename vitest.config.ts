@@ -54,6 +54,7 @@ export default defineConfig({
                 MOVE_RETRY_DELAY_SECONDS: "0",
                 // The Worker secret that .dev.vars holds for `npm start`.
                 PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
+                AUDIT_CHECKPOINT_KEY: "test-audit-checkpoint-key-0123456789",
               },
             },
           })),

@@ -13,12 +13,11 @@ const PORT = process.env.PORT ?? "8787";
 migrateLocal();
 
 // Worker secrets for local runs live in the git-ignored .dev.vars; a new checkout gets random ones.
-const devVars = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
-if (!/^PLATFORM_SECRET=/m.test(devVars)) {
-  const secret = randomBytes(32).toString("base64url");
-  writeFileSync(DEV_VARS, `${devVars}${devVars && !devVars.endsWith("\n") ? "\n" : ""}PLATFORM_SECRET=${secret}\n`, {
-    mode: 0o600,
-  });
+let devVars = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+for (const name of ["PLATFORM_SECRET", "AUDIT_CHECKPOINT_KEY"]) {
+  if (new RegExp(`^${name}=`, "m").test(devVars)) continue;
+  devVars = `${devVars}${devVars && !devVars.endsWith("\n") ? "\n" : ""}${name}=${randomBytes(32).toString("base64url")}\n`;
+  writeFileSync(DEV_VARS, devVars, { mode: 0o600 });
 }
 
 // The dev key is kept in a git-ignored file so restarts print the same key.

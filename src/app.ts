@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { auditTrail } from "./audit/middleware";
 import { authenticate } from "./auth/authenticate";
 import { docsRoutes } from "./docs/routes";
 import { entryRoutes } from "./entries/routes";
@@ -37,6 +38,8 @@ export function createApp() {
   app.use(configurableCors());
   app.use(limitBody());
   app.use("/v1/*", controlPlane());
+  // Before authentication, so its refusals are recorded too.
+  app.use("/v1/*", auditTrail());
   app.use("/v1/*", authenticate());
   app.use("/v1/*", jsonBody());
   app.use("/v1/*", idempotency());

@@ -1,14 +1,11 @@
+import type { Principal } from "./auth/principal";
 import type { ControlDb } from "./db/client";
 import type { Emit } from "./events/domain";
 import type { GateSession } from "./gate/session";
-import type { Scope } from "./keys/scopes";
 import type { TenantRoute } from "./routing/route";
 import type { ShardStore } from "./shards/store";
 
-/** Who is calling, as established by the API key on the request. */
-export type Principal =
-  | { kind: "platform_admin"; keyId: string; scopes: readonly Scope[] }
-  | { kind: "tenant"; keyId: string; tenantId: string; userId: string | null; scopes: readonly Scope[] };
+export type { Principal };
 
 export type AppEnv = {
   Bindings: Env;
@@ -25,6 +22,15 @@ export type AppEnv = {
     gate?: GateSession;
     /** The route of the tenant named in the path, set once the caller may see that tenant. */
     route: TenantRoute;
+    /**
+     * The status of a response whose audit record the change committed itself (src/audit/request.ts);
+     * the audit middleware writes a record for any other outcome.
+     */
+    auditedWith?: number;
+    /** The tenant a presented key belongs to, once known, even if the key is then refused. */
+    keyTenantId?: string | null;
+    /** The presented key's public prefix, once parsed. */
+    keyPrefix?: string;
     /** The tenant's data shard, opened by `tenantShard()` on data routes (D1 or PostgreSQL). */
     shard: ShardStore;
   };

@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { consumeEvents } from "./events/consumer";
 import { queue } from "./jobs/queue";
 import { scheduled } from "./jobs/scheduled";
 
@@ -7,8 +8,12 @@ export { TenantGate } from "../durable-objects/tenant-gate";
 
 const app = createApp();
 
+/** The events queue's name in wrangler.toml. */
+const EVENTS_QUEUE = "edge-tenancy-events";
+
 export default {
   fetch: app.fetch,
   scheduled,
-  queue,
+  // Two queues reach this Worker: the events feed, and lifecycle jobs.
+  queue: (batch, env) => (batch.queue === EVENTS_QUEUE ? consumeEvents(batch, env) : queue(batch, env)),
 } satisfies ExportedHandler<Env>;

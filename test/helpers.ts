@@ -1,6 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, type MockInstance, vi } from "vitest";
+import { systemActor } from "../src/auth/actor";
 import { controlDb } from "../src/db/client";
+import type { Change } from "../src/events/change";
 import { domainEvents } from "../src/events/listeners";
 import type { Scope } from "../src/keys/scopes";
 import { createKey } from "../src/keys/service";
@@ -144,3 +146,6 @@ export async function shardBinding(shardId: string | null): Promise<D1Database> 
   if (!db) throw new Error(`no D1 binding for shard ${shardId}`);
   return db as D1Database;
 }
+
+/** The change of a test that writes through a store directly: no request, the test as a system job. */
+export const TEST_CHANGE: Change = { requestId: null, actor: systemActor("test") };

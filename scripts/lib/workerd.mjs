@@ -34,7 +34,7 @@ async function migrate(db, dir) {
  * database's migrations, mints a platform-admin key and runs the deploy step that migrates every
  * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`.
  */
-export async function startWorkerd({ port = 8797, outDir = OUT_DIR } = {}) {
+export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {} } = {}) {
   rmSync(outDir, { recursive: true, force: true });
   wrangler(["deploy", "--dry-run", "--outdir", outDir], { quiet: true });
 
@@ -57,9 +57,16 @@ export async function startWorkerd({ port = 8797, outDir = OUT_DIR } = {}) {
             .map((name) => ({ type: name === "index.js" ? "ESModule" : "Text", path: join(outDir, name) })),
           compatibilityDate: workerOptions.compatibilityDate,
           compatibilityFlags: workerOptions.compatibilityFlags,
-          // A Worker secret no .dev.vars provides here.
-          bindings: { PLATFORM_SECRET: randomBytes(32).toString("base64url"), ...workerOptions.bindings },
+          // The Worker secrets no .dev.vars provides here.
+          bindings: {
+            PLATFORM_SECRET: randomBytes(32).toString("base64url"),
+            AUDIT_CHECKPOINT_KEY: randomBytes(32).toString("base64url"),
+            ...workerOptions.bindings,
+            ...bindings,
+          },
           d1Databases: workerOptions.d1Databases,
+          queueProducers: workerOptions.queueProducers,
+          queueConsumers: workerOptions.queueConsumers,
           durableObjects: workerOptions.durableObjects,
           hyperdrives: workerOptions.hyperdrives,
         },

@@ -53,6 +53,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
     }
     const parsed = parseKey(presented);
     if (!parsed) throw await failedAuthentication(c, null, invalidKey());
+    c.set("keyPrefix", parsed.prefix);
     const secretHash = sha256Hex(parsed.secret);
     const refused = () => failedAuthentication(c, parsed.prefix, invalidKey());
 
@@ -66,9 +67,16 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
       owner = { keyId: found.key.id, tenantId: found.key.tenantId };
       owners.set(parsed.prefix, owner);
     }
+    c.set("keyTenantId", owner.tenantId);
     c.set("credential", presented);
     if (owner.tenantId !== null) {
-      return admitThroughGate(c, next, { tenantId: owner.tenantId, keyId: owner.keyId, secretHash, refused });
+      return admitThroughGate(c, next, {
+        tenantId: owner.tenantId,
+        keyId: owner.keyId,
+        keyPrefix: parsed.prefix,
+        secretHash,
+        refused,
+      });
     }
 
     found ??= await lookUp(c, parsed.prefix);
@@ -76,7 +84,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
     const { key } = found;
     const now = Date.now();
     if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw await refused();
-    c.set("principal", { kind: "platform_admin", keyId: key.id, scopes: ALL_SCOPES });
+    c.set("principal", { kind: "platform_admin", keyId: key.id, keyPrefix: parsed.prefix, scopes: ALL_SCOPES });
     if (key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
       c.executionCtx.waitUntil(touchKey(c.var.db, key.id, now).catch(() => undefined));
     }
@@ -88,6 +96,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
 type TenantKeyClaim = {
   tenantId: string;
   keyId: string;
+  keyPrefix: string;
   secretHash: string;
   refused: () => Promise<AppError>;
 };
@@ -95,7 +104,7 @@ type TenantKeyClaim = {
 async function admitThroughGate(
   c: Context<AppEnv>,
   next: () => Promise<void>,
-  { tenantId, keyId, secretHash, refused }: TenantKeyClaim,
+  { tenantId, keyId, keyPrefix, secretHash, refused }: TenantKeyClaim,
 ) {
   const gate = gateOf(c.env, tenantId);
   const routes = routeCache(c.env);
@@ -151,6 +160,7 @@ async function admitThroughGate(
   c.set("principal", {
     kind: "tenant",
     keyId,
+    keyPrefix,
     tenantId,
     userId: result.principal.userId,
     scopes: result.principal.scopes,

@@ -68,3 +68,15 @@ export function keyColumnOf(dataset: TableDataset): string {
 
 /** The key of a shard dataset's row, as the row's store read it. */
 export const keyOf = (dataset: TableDataset, row: Record<string, unknown>) => String(row[keyColumnOf(dataset)]);
+
+/** Whether the dataset's key column holds numbers (a seq): its keys travel as text and compare as numbers. */
+export function numericKey(dataset: TableDataset): boolean {
+  const column = (dataset.tables.sqlite as unknown as Record<string, { dataType?: string }>)[keyColumnOf(dataset)];
+  return column?.dataType === "number";
+}
+
+/** Orders two keys of the dataset (as keyOf writes them) as its store orders them. */
+export function compareKeys(dataset: TableDataset): (a: string, b: string) => number {
+  if (numericKey(dataset)) return (a, b) => Number(a) - Number(b);
+  return (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+}

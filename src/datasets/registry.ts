@@ -1,4 +1,6 @@
+import { auditCheckpointSet, auditTrail } from "../audit/dataset";
 import { entryData, entryTagIndex } from "../entries/dataset";
+import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
 import { gateState } from "../gate/dataset";
 import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
@@ -20,8 +22,13 @@ export const DATASETS: readonly Dataset[] = [
   keyMetadata,
   moveHistory,
   idempotencyData,
+  controlOutbox,
+  feedCursor,
   entryData,
   entryTagIndex,
+  eventFeed,
+  auditTrail,
+  auditCheckpointSet,
   shardRegistration,
   gateState,
 ];

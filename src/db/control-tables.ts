@@ -1,4 +1,7 @@
 // Every table of the control database, for drizzle-kit and the typed client.
+export { platformAuditCheckpoints, platformAuditEvents } from "../audit/table";
+export { eventCursors } from "../events/cursor-table";
+export { outbox } from "../events/outbox-table";
 export { idempotencyRecords } from "../http/idempotency-table";
 export { apiKeys } from "../keys/table";
 export { tenantMoves } from "../moves/table";

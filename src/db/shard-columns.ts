@@ -27,6 +27,14 @@ import { epochMs, jsonText } from "./columns";
  */
 const binaryText = customType<{ data: string; driverData: string }>({ dataType: () => 'text COLLATE "C"' });
 
+/** JSON in a text column, written by JSON.stringify as SQLite's json mode writes it. */
+const pgJsonText = <T>(name: string) =>
+  customType<{ data: T; driverData: string }>({
+    dataType: () => 'text COLLATE "C"',
+    toDriver: (value) => JSON.stringify(value),
+    fromDriver: (value) => JSON.parse(value) as T,
+  })(name);
+
 /** Epoch milliseconds as a JS number on PostgreSQL (bigint: past 2038 in ms needs 64 bits). */
 const pgEpochMs = (name: string) => bigint(name, { mode: "number" });
 
@@ -36,8 +44,11 @@ type Both = { sqlite: SQLiteColumnBuilderBase; pg: PgColumnBuilderBase };
 export const shardColumn = {
   /** An id, tag or other key text. */
   key: (name: string) => ({ sqlite: text(name).notNull(), pg: binaryText(name).notNull() }),
+  optionalKey: (name: string) => ({ sqlite: text(name), pg: binaryText(name) }),
   primaryKey: (name: string) => ({ sqlite: text(name).primaryKey(), pg: binaryText(name).primaryKey() }),
   json: <T>(name: string) => ({ sqlite: jsonText<T>(name).notNull(), pg: jsonb(name).$type<T>().notNull() }),
+  /** JSON kept as the text it was written as on both engines, so LIKE can search it. */
+  jsonText: <T>(name: string) => ({ sqlite: jsonText<T>(name).notNull(), pg: pgJsonText<T>(name).notNull() }),
   int: (name: string) => ({ sqlite: sqliteInteger(name).notNull(), pg: pgInteger(name).notNull() }),
   optionalInt: (name: string) => ({ sqlite: sqliteInteger(name), pg: pgInteger(name) }),
   counter: (name: string) => ({
@@ -51,6 +62,7 @@ export const shardColumn = {
   }),
   optionalBytes: (name: string) => ({ sqlite: sqliteInteger(name), pg: bigint(name, { mode: "number" }) }),
   epochMs: (name: string) => ({ sqlite: epochMs(name).notNull(), pg: pgEpochMs(name).notNull() }),
+  optionalEpochMs: (name: string) => ({ sqlite: epochMs(name), pg: pgEpochMs(name) }),
 } satisfies Record<string, (name: string) => Both>;
 
 type Spec = Record<string, Both>;

@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { type Column as DrizzleColumn, getTableColumns, is, SQL, sql, type Table } from "drizzle-orm";
 
 // Query-building helpers both shard engines share (SQLite and PostgreSQL spell these alike).
 
@@ -10,6 +10,24 @@ export function chunksOf<T>(items: T[], size: number): T[][] {
 }
 
 type Column = { name: string; primary?: boolean };
+
+/**
+ * The SELECT of an `INSERT … SELECT` that inserts `row` only where `condition` holds at that
+ * point of the transaction (D1 batches cannot branch on an earlier statement's result). Values in
+ * the table's column order; SQL values (a seq subquery) as they are. PostgreSQL types a SELECT's
+ * parameters as text unless cast, so there each is cast to its column's type.
+ */
+export function selectRowWhere(table: Table, row: Record<string, unknown>, condition: SQL, engine: "sqlite" | "pg") {
+  const columns = getTableColumns(table) as Record<string, DrizzleColumn>;
+  const values = Object.entries(columns).map(([key, column]) => {
+    const value = row[key] ?? null;
+    if (is(value, SQL)) return value;
+    const param = sql.param(value === null ? null : column.mapToDriverValue(value));
+    if (engine === "sqlite") return param;
+    return sql`cast(${param} as ${sql.raw(column.getSQLType().replace(/ COLLATE .*$/, ""))})`;
+  });
+  return sql`select ${sql.join(values, sql`, `)} where ${condition}`;
+}
 
 /**
  * An upsert's SET that makes the stored row exactly the one written: every column but the key,

@@ -1,3 +1,4 @@
+import { changeOf } from "../audit/request";
 import {
   conflictResponse,
   errorResponses,
@@ -53,7 +54,12 @@ export const entryRoutes = createRouter()
       responses: { 201: { description: "Created", headers: etagHeader, ...json(EntrySchema) }, ...dataErrors },
     }),
     async (c) => {
-      const entry = await c.var.shard.createEntry(c.var.route.tenantId, c.req.valid("json"), c.var.route.limits);
+      const entry = await c.var.shard.createEntry(
+        c.var.route.tenantId,
+        c.req.valid("json"),
+        c.var.route.limits,
+        changeOf(c, 201),
+      );
       c.header("ETag", etagOf(entry));
       c.header("Location", `/v1/tenants/${c.var.route.tenantId}/entries/${entry.id}`);
       return c.json(entryView(entry), 201);
@@ -130,6 +136,7 @@ export const entryRoutes = createRouter()
         c.req.valid("json"),
         precondition,
         c.var.route.limits,
+        changeOf(c, 200),
       );
       c.header("ETag", etagOf(entry));
       return c.json(entryView(entry), 200);
@@ -147,7 +154,7 @@ export const entryRoutes = createRouter()
     }),
     async (c) => {
       const precondition = preconditionOf(c.req.valid("header"));
-      await c.var.shard.deleteEntry(c.var.route.tenantId, c.req.valid("param").entryId, precondition);
+      await c.var.shard.deleteEntry(c.var.route.tenantId, c.req.valid("param").entryId, precondition, changeOf(c, 204));
       return c.body(null, 204);
     },
   );

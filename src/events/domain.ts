@@ -1,3 +1,5 @@
+import type { ChangeOrigin } from "./event";
+
 /**
  * What changed in the control plane, as the domain functions that change it announce it. Each
  * `type` is also the audit action of the change.
@@ -10,8 +12,11 @@ export type DomainEvent =
 
 export type DomainEventType = DomainEvent["type"];
 
-/** Announces a change once it has committed; resolves when every listener has run. */
-export type Emit = (event: DomainEvent) => Promise<void>;
+/**
+ * Announces a change once it has committed; resolves when every listener has run. `origin` says who
+ * makes the changes it announces, which their outbox events record (src/events/outbox.ts).
+ */
+export type Emit = ((event: DomainEvent) => Promise<void>) & { readonly origin: ChangeOrigin };
 
 /** Reacts to some events; a listener's failure is its own (logged), never the change's. */
 export type Listener = {
@@ -21,8 +26,8 @@ export type Listener = {
 };
 
 /** An Emit that hands each event to the listeners that want it, in-process, and waits for them. */
-export function emitter(env: Env, listeners: readonly Listener[]): Emit {
-  return async (event) => {
+export function emitter(env: Env, listeners: readonly Listener[], origin: () => ChangeOrigin): Emit {
+  const emit = async (event: DomainEvent) => {
     await Promise.all(
       listeners
         .filter((listener) => listener.types.has(event.type))
@@ -43,4 +48,5 @@ export function emitter(env: Env, listeners: readonly Listener[]): Emit {
         }),
     );
   };
+  return Object.defineProperty(emit, "origin", { get: origin }) as Emit;
 }

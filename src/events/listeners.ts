@@ -1,5 +1,7 @@
+import { systemActor } from "../auth/actor";
 import { tenantChanged } from "../gate/client";
 import { type DomainEventType, type Emit, emitter, type Listener } from "./domain";
+import type { ChangeOrigin } from "./event";
 
 /**
  * The tenant's gate and this isolate's route cache hold the tenant, its plan limits, its keys and
@@ -23,5 +25,11 @@ const gateInvalidation: Listener = {
 /** Every in-process listener of domain events. */
 export const LISTENERS: readonly Listener[] = [gateInvalidation];
 
-/** The Emit of this Worker: domain events go to LISTENERS. */
-export const domainEvents = (env: Env): Emit => emitter(env, LISTENERS);
+/**
+ * The Emit of this Worker: domain events go to LISTENERS. A request's names the request and its
+ * caller (src/http/control-plane.ts); without one, the changes are a system job's.
+ */
+export const domainEvents = (env: Env, origin: () => ChangeOrigin = () => systemOrigin("system")): Emit =>
+  emitter(env, LISTENERS, origin);
+
+export const systemOrigin = (job: string): ChangeOrigin => ({ requestId: null, actor: systemActor(job) });

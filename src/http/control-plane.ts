@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { actorOf, systemActor } from "../auth/actor";
 import { controlDb } from "../db/client";
 import type { AppEnv } from "../env";
 import { domainEvents } from "../events/listeners";
@@ -10,6 +11,12 @@ import { domainEvents } from "../events/listeners";
 export const controlPlane = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     c.set("db", controlDb(c.env));
-    c.set("emit", domainEvents(c.env));
+    c.set(
+      "emit",
+      domainEvents(c.env, () => ({
+        requestId: c.var.requestId,
+        actor: c.var.principal ? actorOf(c.var.principal) : systemActor("unauthenticated"),
+      })),
+    );
     await next();
   });

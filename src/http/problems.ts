@@ -148,6 +148,12 @@ export const PROBLEMS = {
     title: "The platform cannot verify this request right now",
     detail: "The platform cannot verify this request right now; retry after Retry-After",
   },
+  "audit-unavailable": {
+    status: 503,
+    title: "The change could not be recorded in the audit trail",
+    detail:
+      "The change may have been made, but its audit record could not be written; retry with the same Idempotency-Key",
+  },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string; detail: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;

@@ -1,4 +1,7 @@
+import { applyAuditRetention } from "../audit/retention";
 import { type ControlDb, controlDb } from "../db/client";
+import { sweepRelay } from "../events/relay";
+import { applyEventRetention } from "../events/retention";
 import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
 import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
 import { probeAllShards } from "../shards/health";
@@ -11,11 +14,16 @@ type CronJob = (db: ControlDb, env: Env) => Promise<unknown>;
  * fails when the two disagree.
  */
 export const SCHEDULE = {
-  // A move whose message was lost (or whose consumer died) goes on from where it stopped.
-  resumeMoves: { cron: "* * * * *", jobs: [resumeStalledMoves] },
+  // A move whose message was lost (or whose consumer died) goes on from where it stopped, and
+  // whatever a lost nudge left to the event relay is carried.
+  everyMinute: { cron: "* * * * *", jobs: [resumeStalledMoves, (db, env) => sweepRelay(db, env)] },
   probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
   // A tenant left on the wrong pool (no shard of its plan's could take it then) is moved once one can.
   housekeeping: { cron: "17 * * * *", jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools] },
+  retention: {
+    cron: "0 3 * * *",
+    jobs: [(db, env) => applyAuditRetention(db, env), (db, env) => applyEventRetention(db, env)],
+  },
 } as const satisfies Record<string, { cron: string; jobs: readonly CronJob[] }>;
 
 const JOBS_BY_CRON = new Map<string, readonly CronJob[]>(Object.values(SCHEDULE).map(({ cron, jobs }) => [cron, jobs]));

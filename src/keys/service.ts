@@ -1,13 +1,16 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull, type SQL } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { refusedWith } from "../db/errors";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import { chunksOf } from "../db/sql";
 import type { Emit } from "../events/domain";
+import type { EventType } from "../events/event";
+import { outboxEvent } from "../events/outbox";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { tenants } from "../tenants/table";
 import { users } from "../users/table";
+import { keyMetadata } from "./dataset";
 import { ROLE_SCOPES, type Scope } from "./scopes";
 import { generateKey } from "./secret";
 import { type ApiKey, apiKeys } from "./table";
@@ -49,6 +52,16 @@ export function beyondMinter(
   return excess;
 }
 
+/** The event of a change to one of the tenant's keys, in the change's batch. */
+const keyEvent = (db: ControlDb, emit: Emit, type: EventType, tenantId: string, keyId: string) =>
+  outboxEvent(db, emit, {
+    type,
+    tenantId,
+    subject: "key",
+    dataset: keyMetadata,
+    where: and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, keyId)) as SQL,
+  });
+
 /** Creates a key for a tenant (or a platform-admin key when tenantId is null); the secret is returned once. */
 export async function createKey(db: ControlDb, emit: Emit, tenantId: string | null, input: KeyInput, now = Date.now()) {
   if (input.mintedBy != null) {
@@ -71,23 +84,25 @@ export async function createKey(db: ControlDb, emit: Emit, tenantId: string | nu
     }
   }
   const generated = await generateKey();
-  const [row] = await insertKey(input.userId ?? null, () =>
-    db
-      .insert(apiKeys)
-      .values({
-        id: newId("key"),
-        tenantId,
-        userId: input.userId ?? null,
-        name: input.name,
-        prefix: generated.prefix,
-        secretHash: generated.secretHash,
-        scopes: input.scopes,
-        rateLimitPerMinute: input.rateLimitPerMinute ?? null,
-        expiresAt: input.expiresAt ?? null,
-        createdAt: now,
-      })
-      .returning(),
-  );
+  const id = newId("key");
+  const insert = db
+    .insert(apiKeys)
+    .values({
+      id,
+      tenantId,
+      userId: input.userId ?? null,
+      name: input.name,
+      prefix: generated.prefix,
+      secretHash: generated.secretHash,
+      scopes: input.scopes,
+      rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+      expiresAt: input.expiresAt ?? null,
+      createdAt: now,
+    })
+    .returning();
+  // A platform-admin key is no tenant's data: it has no feed to announce it in.
+  const event = tenantId === null ? [] : [keyEvent(db, emit, "key.created", tenantId, id)];
+  const [[row]] = await insertKey(input.userId ?? null, () => db.batch([insert, ...event] as [typeof insert]));
   const key = row as ApiKey;
   await emit({ type: "key.created", tenantId, keyId: key.id });
   return { key, secret: generated.key };
@@ -132,11 +147,13 @@ export async function revokeKey(db: ControlDb, emit: Emit, tenantId: string | nu
     await emit({ type: "key.revoked", tenantId, keyId });
     return key;
   }
-  const [row] = await db
+  const update = db
     .update(apiKeys)
     .set({ revokedAt: now })
     .where(and(ownedBy(tenantId), eq(apiKeys.id, keyId)))
     .returning();
+  const event = tenantId === null ? [] : [keyEvent(db, emit, "key.revoked", tenantId, keyId)];
+  const [[row]] = await db.batch([update, ...event] as [typeof update]);
   await emit({ type: "key.revoked", tenantId, keyId });
   return row as ApiKey;
 }

@@ -1,5 +1,5 @@
 import { RowChecksum } from "../datasets/canonical";
-import { keyColumnOf, keyOf, type TableDataset } from "../datasets/dataset";
+import { compareKeys, keyColumnOf, keyOf, type TableDataset } from "../datasets/dataset";
 import { datasetsIn } from "../datasets/registry";
 import { type ShardSummary, summarizeShardDataset } from "../datasets/shard";
 import { entryData } from "../entries/dataset";
@@ -54,6 +54,7 @@ export async function copyBatch(
 /** Both stores' (key, version) lists of one dataset, walked side by side in key order. */
 async function* pairs(source: ShardStore, target: ShardStore, dataset: TableDataset, tenantId: string, size: number) {
   const key = keyColumnOf(dataset);
+  const compare = compareKeys(dataset);
   const walk = async function* (store: ShardStore): AsyncGenerator<Record<string, unknown>> {
     let after: string | null = null;
     for (;;) {
@@ -70,10 +71,10 @@ async function* pairs(source: ShardStore, target: ShardStore, dataset: TableData
   while (!a.done || !b.done) {
     const ka = a.done ? null : String(a.value[key]);
     const kb = b.done ? null : String(b.value[key]);
-    if (kb === null || (ka !== null && ka < kb)) {
+    if (kb === null || (ka !== null && compare(ka, kb) < 0)) {
       yield { key: ka as string, source: a.value, target: null };
       a = await left.next();
-    } else if (ka === null || kb < ka) {
+    } else if (ka === null || compare(kb, ka) < 0) {
       yield { key: kb, source: null, target: b.value };
       b = await right.next();
     } else {

@@ -11,6 +11,8 @@ export const plans = sqliteTable("plans", {
   maxEntries: integer("max_entries"),
   maxStorageBytes: integer("max_storage_bytes"),
   dedicatedShard: integer("dedicated_shard", { mode: "boolean" }).notNull().default(false),
+  /** Days a tenant's audit records are kept (the daily retention job drops older ones). */
+  auditRetentionDays: integer("audit_retention_days").notNull().default(30),
   createdAt: epochMs("created_at").notNull(),
 });
 

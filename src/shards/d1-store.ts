@@ -1,10 +1,12 @@
 import { drizzle } from "drizzle-orm/d1";
+import { auditOnD1 } from "../audit/engines/d1";
 import type { ShardDb } from "../db/client";
 import * as shardSchema from "../db/shard-tables";
 import { entriesOnD1 } from "../entries/engines/d1";
+import { feedOnD1 } from "../events/engines/d1";
 import { d1Shard } from "./engines/d1";
 import { d1Refusal } from "./refusals";
-import type { ShardStore } from "./store";
+import { type ShardStore, wrapEach } from "./store";
 
 /**
  * Where a D1 session starts: after the client's bookmark (it reads its own writes), on any replica
@@ -24,18 +26,19 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
   const shard = d1Shard(db);
   const entries = entriesOnD1(db);
   // A statement refused for its values is the request's answer, not the shard failing.
-  const answer = <T>(result: Promise<T>): Promise<T> =>
-    result.catch((error: unknown) => {
+  const answer = <T>(result: Promise<T> | (() => Promise<T>)): Promise<T> =>
+    (typeof result === "function" ? result() : result).catch((error: unknown) => {
       throw d1Refusal(error);
     });
   return {
     engine: "d1",
-    createEntry: (tenantId, input, limits, now) => answer(entries.createEntry(tenantId, input, limits, now)),
+    createEntry: (tenantId, input, limits, change) => answer(entries.createEntry(tenantId, input, limits, change)),
     getEntry: (tenantId, entryId) => answer(entries.getEntry(tenantId, entryId)),
     listEntries: (tenantId, filter, page) => answer(entries.listEntries(tenantId, filter, page)),
-    replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
-      answer(entries.replaceEntry(tenantId, entryId, input, precondition, limits, now)),
-    deleteEntry: (tenantId, entryId, precondition) => answer(entries.deleteEntry(tenantId, entryId, precondition)),
+    replaceEntry: (tenantId, entryId, input, precondition, limits, change) =>
+      answer(entries.replaceEntry(tenantId, entryId, input, precondition, limits, change)),
+    deleteEntry: (tenantId, entryId, precondition, change) =>
+      answer(entries.deleteEntry(tenantId, entryId, precondition, change)),
     registerTenant: (tenantId, now) => answer(shard.registerTenant(tenantId, now)),
     storageOf: (tenantId) => answer(shard.storageOf(tenantId)),
     totals: () => shard.totals(),
@@ -46,6 +49,8 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
     importRows: (dataset, tenantId, rows) => answer(shard.importRows(dataset, tenantId, rows)),
     removeRows: (dataset, tenantId, keys) => answer(shard.removeRows(dataset, tenantId, keys)),
     purgeTenant: (tenantId, limit) => answer(shard.purgeTenant(tenantId, limit)),
+    feed: wrapEach(feedOnD1(db), answer),
+    trail: wrapEach(auditOnD1(db), answer),
     bookmark: () => session.getBookmark(),
     close: async () => undefined,
   };

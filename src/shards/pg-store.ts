@@ -1,11 +1,13 @@
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import { auditOnPg } from "../audit/engines/pg";
 import type { PgShardDb } from "../db/client";
 import * as shardPgSchema from "../db/shard-pg-tables";
 import { entriesOnPg } from "../entries/engines/pg";
+import { feedOnPg } from "../events/engines/pg";
 import { pgShard } from "./engines/pg";
 import { pgRefusal } from "./refusals";
-import type { ShardStore } from "./store";
+import { type ShardStore, wrapEach } from "./store";
 
 /**
  * Connects one node-postgres client for the current request only: workerd refuses I/O on a socket
@@ -39,12 +41,13 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     });
   return {
     engine: "postgres",
-    createEntry: (tenantId, input, limits, now) => one(() => entries.createEntry(tenantId, input, limits, now)),
+    createEntry: (tenantId, input, limits, change) => one(() => entries.createEntry(tenantId, input, limits, change)),
     getEntry: (tenantId, entryId) => one(() => entries.getEntry(tenantId, entryId)),
     listEntries: (tenantId, filter, page) => one(() => entries.listEntries(tenantId, filter, page)),
-    replaceEntry: (tenantId, entryId, input, precondition, limits, now) =>
-      one(() => entries.replaceEntry(tenantId, entryId, input, precondition, limits, now)),
-    deleteEntry: (tenantId, entryId, precondition) => one(() => entries.deleteEntry(tenantId, entryId, precondition)),
+    replaceEntry: (tenantId, entryId, input, precondition, limits, change) =>
+      one(() => entries.replaceEntry(tenantId, entryId, input, precondition, limits, change)),
+    deleteEntry: (tenantId, entryId, precondition, change) =>
+      one(() => entries.deleteEntry(tenantId, entryId, precondition, change)),
     registerTenant: (tenantId, now) => one(() => shard.registerTenant(tenantId, now)),
     storageOf: (tenantId) => one(() => shard.storageOf(tenantId)),
     totals: () => one(() => shard.totals()),
@@ -55,6 +58,8 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     importRows: (dataset, tenantId, rows) => one(() => shard.importRows(dataset, tenantId, rows)),
     removeRows: (dataset, tenantId, keys) => one(() => shard.removeRows(dataset, tenantId, keys)),
     purgeTenant: (tenantId, limit) => one(() => shard.purgeTenant(tenantId, limit)),
+    feed: wrapEach(feedOnPg(db), one),
+    trail: wrapEach(auditOnPg(db), one),
     bookmark: () => null,
     close: () => serial(() => client.end()),
   };

@@ -1,6 +1,9 @@
+import type { TrailStatements } from "../audit/engines/trail";
 import type { DatasetRow, RowVersion, TableDataset } from "../datasets/dataset";
 import type { Page } from "../db/keyset";
 import type { Entry } from "../entries/table";
+import type { Change } from "../events/change";
+import type { FeedStatements } from "../events/engines/feed";
 import type { TenantLimits } from "../routing/route";
 import type { ShardEngine } from "./table";
 
@@ -29,7 +32,8 @@ export type TenantStorage = {
  */
 export interface ShardStore {
   readonly engine: ShardEngine;
-  createEntry(tenantId: string, input: EntryInput, limits: StorageLimits, now?: number): Promise<Entry>;
+  // Writes commit the change's event (and its audit record, when the change carries one) with it.
+  createEntry(tenantId: string, input: EntryInput, limits: StorageLimits, change: Change): Promise<Entry>;
   getEntry(tenantId: string, entryId: string): Promise<Entry>;
   /** Newest first, keyset-paginated on the id (ULIDs sort by creation time). */
   listEntries(tenantId: string, filter: { tag?: string }, page: { limit: number; after?: string }): Promise<EntryPage>;
@@ -39,9 +43,9 @@ export interface ShardStore {
     input: EntryInput,
     precondition: Precondition,
     limits: StorageLimits,
-    now?: number,
+    change: Change,
   ): Promise<Entry>;
-  deleteEntry(tenantId: string, entryId: string, precondition: Precondition): Promise<void>;
+  deleteEntry(tenantId: string, entryId: string, precondition: Precondition, change: Change): Promise<void>;
   /** Records the tenant on the shard (idempotent); usage counters start at zero. */
   registerTenant(tenantId: string, now?: number): Promise<void>;
   /** The tenant's usage counters as the shard keeps them; null if the tenant is not registered. */
@@ -80,6 +84,20 @@ export interface ShardStore {
    * once none are left, unregisters the tenant too, so 0 means the shard holds nothing of it.
    */
   purgeTenant(tenantId: string, limit: number): Promise<number>;
+  /** The tenants' event feeds on this shard (src/events): what the relay publishes and readers page. */
+  readonly feed: FeedStatements;
+  /** The tenants' audit trails on this shard (src/audit). */
+  readonly trail: TrailStatements;
   /** Releases the connection (a no-op for D1). */
   close(): Promise<void>;
+}
+
+/** Every method of `statements` passed through `wrap` (a store's error mapping, its one-at-a-time queue). */
+export function wrapEach<T extends Record<string, (...args: any[]) => Promise<unknown>>>(
+  statements: T,
+  wrap: <R>(run: () => Promise<R>) => Promise<R>,
+): T {
+  return Object.fromEntries(
+    Object.entries(statements).map(([name, method]) => [name, (...args: unknown[]) => wrap(() => method(...args))]),
+  ) as T;
 }

@@ -2,12 +2,15 @@ import { and, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import type { Emit } from "../events/domain";
+import type { EventType } from "../events/event";
+import { outboxEvent } from "../events/outbox";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { plans } from "../plans/table";
 import { bindingProblem, openStore } from "../shards/connection";
 import { prepareShard } from "../shards/migrate";
 import { findShard, placeTenant, regionExists, requireEligibleShard } from "../shards/service";
+import { tenantRow } from "./dataset";
 import { type LimitOverrides, type Tenant, type TenantStatus, tenants } from "./table";
 
 export type NewTenant = {
@@ -50,12 +53,26 @@ async function requirePlan(db: ControlDb, tier: string) {
   return plan;
 }
 
-async function setStatus(db: ControlDb, tenantId: string, status: TenantStatus, reason: string | null) {
-  const [row] = await db
-    .update(tenants)
-    .set({ status, statusReason: reason, updatedAt: Date.now() })
-    .where(eq(tenants.id, tenantId))
-    .returning();
+/** The event of a change to the tenant's row, in the change's batch. */
+const tenantEvent = (db: ControlDb, emit: Emit, type: EventType, tenantId: string) =>
+  outboxEvent(db, emit, { type, tenantId, subject: "tenant", dataset: tenantRow, where: tenantId });
+
+async function setStatus(
+  db: ControlDb,
+  emit: Emit,
+  tenantId: string,
+  status: TenantStatus,
+  reason: string | null,
+  event: EventType,
+) {
+  const [[row]] = await db.batch([
+    db
+      .update(tenants)
+      .set({ status, statusReason: reason, updatedAt: Date.now() })
+      .where(eq(tenants.id, tenantId))
+      .returning(),
+    tenantEvent(db, emit, event, tenantId),
+  ]);
   return row as Tenant;
 }
 
@@ -63,7 +80,9 @@ async function setStatus(db: ControlDb, tenantId: string, status: TenantStatus, 
  * Places the tenant on a shard and registers it there. Failure leaves the tenant in
  * PROVISION_ERROR with the reason, from which provisioning can be retried.
  */
-async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenant> {
+async function provision(db: ControlDb, emit: Emit, env: Env, tenant: Tenant): Promise<Tenant> {
+  const settle = (status: TenantStatus, reason: string | null) =>
+    setStatus(db, emit, tenant.id, status, reason, "tenant.provisioned");
   try {
     // Keep an earlier placement only while that shard is still active and reachable; a tenant
     // that never finished provisioning holds no data there, so it can be placed again.
@@ -72,7 +91,7 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
       const plan = await requirePlan(db, tenant.tier);
       const placement = await placeTenant(db, env, { dedicated: plan.dedicatedShard, region: tenant.dataRegion });
       await placeOn(db, tenant.id, placement.shard?.id ?? null);
-      if (!placement.shard) return await setStatus(db, tenant.id, "PROVISION_ERROR", placement.reason);
+      if (!placement.shard) return await settle("PROVISION_ERROR", placement.reason);
       shard = placement.shard;
     }
     await prepareShard(db, env, shard);
@@ -82,10 +101,10 @@ async function provision(db: ControlDb, env: Env, tenant: Tenant): Promise<Tenan
     } finally {
       await store.close();
     }
-    return await setStatus(db, tenant.id, "ACTIVE", null);
+    return await settle("ACTIVE", null);
   } catch (error) {
     const reason = error instanceof Error ? error.message : "Provisioning failed";
-    return await setStatus(db, tenant.id, "PROVISION_ERROR", reason.slice(0, 500));
+    return await settle("PROVISION_ERROR", reason.slice(0, 500));
   }
 }
 
@@ -101,25 +120,29 @@ export async function createTenant(db: ControlDb, emit: Emit, env: Env, input: N
       })
     : null;
   const now = Date.now();
-  const inserted = await db
-    .insert(tenants)
-    .values({
-      id: newId("ten"),
-      slug: input.slug,
-      name: input.name,
-      tier: input.tier,
-      status: "PROVISIONING",
-      trialEndsAt: input.trialEndsAt ?? null,
-      dataRegion: input.dataRegion ?? null,
-      shardId: pinned?.id ?? null,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .onConflictDoNothing({ target: tenants.slug })
-    .returning();
+  const id = newId("ten");
+  const [inserted] = await db.batch([
+    db
+      .insert(tenants)
+      .values({
+        id,
+        slug: input.slug,
+        name: input.name,
+        tier: input.tier,
+        status: "PROVISIONING",
+        trialEndsAt: input.trialEndsAt ?? null,
+        dataRegion: input.dataRegion ?? null,
+        shardId: pinned?.id ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflictDoNothing({ target: tenants.slug })
+      .returning(),
+    tenantEvent(db, emit, "tenant.created", id),
+  ]);
   const tenant = inserted[0];
   if (!tenant) throw new AppError("conflict", `A tenant with slug ${input.slug} already exists`);
-  const provisioned = await provision(db, env, tenant);
+  const provisioned = await provision(db, emit, env, tenant);
   await emit({ type: "tenant.created", tenantId: tenant.id });
   return provisioned;
 }
@@ -132,7 +155,8 @@ export async function retryProvisioning(db: ControlDb, emit: Emit, env: Env, ten
       `Only a tenant in PROVISION_ERROR can be provisioned again (status: ${tenant.status})`,
     );
   }
-  const provisioned = await provision(db, env, await setStatus(db, tenantId, "PROVISIONING", null));
+  const provisioning = await setStatus(db, emit, tenantId, "PROVISIONING", null, "tenant.updated");
+  const provisioned = await provision(db, emit, env, provisioning);
   await emit({ type: "tenant.provisioned", tenantId });
   return provisioned;
 }
@@ -162,17 +186,20 @@ export async function updateTenant(db: ControlDb, emit: Emit, tenantId: string, 
   if (patch.status !== undefined && patch.status !== tenant.status && !SUSPENDABLE.includes(tenant.status)) {
     throw new AppError("conflict", `A tenant in ${tenant.status} cannot be set to ${patch.status}`);
   }
-  const [row] = await db
-    .update(tenants)
-    .set({
-      ...(patch.name !== undefined ? { name: patch.name } : {}),
-      ...(patch.tier !== undefined ? { tier: patch.tier } : {}),
-      ...(patch.limits !== undefined ? { limitOverrides: patch.limits } : {}),
-      ...(patch.status !== undefined ? { status: patch.status, statusReason: null } : {}),
-      updatedAt: Date.now(),
-    })
-    .where(eq(tenants.id, tenantId))
-    .returning();
+  const [[row]] = await db.batch([
+    db
+      .update(tenants)
+      .set({
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.tier !== undefined ? { tier: patch.tier } : {}),
+        ...(patch.limits !== undefined ? { limitOverrides: patch.limits } : {}),
+        ...(patch.status !== undefined ? { status: patch.status, statusReason: null } : {}),
+        updatedAt: Date.now(),
+      })
+      .where(eq(tenants.id, tenantId))
+      .returning(),
+    tenantEvent(db, emit, "tenant.updated", tenantId),
+  ]);
   await emit({ type: "tenant.updated", tenantId });
   return row as Tenant;
 }

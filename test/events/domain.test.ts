@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type DomainEvent, type DomainEventType, emitter, type Listener } from "../../src/events/domain";
-import { LISTENERS } from "../../src/events/listeners";
+import { LISTENERS, systemOrigin } from "../../src/events/listeners";
 import { captureConsole } from "../helpers";
 
 const listener = (name: string, types: DomainEventType[], seen: string[], fail = false): Listener => ({
@@ -14,16 +14,22 @@ const listener = (name: string, types: DomainEventType[], seen: string[], fail =
   },
 });
 
+const origin = () => systemOrigin("test");
+
 describe("domain events", () => {
   const warnings = captureConsole("warn");
 
   it("reach only the listeners of their type, and emit resolves once they have run", async () => {
     const seen: string[] = [];
-    const emit = emitter(env, [
-      listener("keys", ["key.revoked"], seen),
-      listener("tenants", ["tenant.updated"], seen),
-      listener("both", ["key.revoked", "tenant.updated"], seen),
-    ]);
+    const emit = emitter(
+      env,
+      [
+        listener("keys", ["key.revoked"], seen),
+        listener("tenants", ["tenant.updated"], seen),
+        listener("both", ["key.revoked", "tenant.updated"], seen),
+      ],
+      origin,
+    );
     await emit({ type: "key.revoked", tenantId: "ten_1", keyId: "key_1" });
     expect(seen.sort()).toEqual(["both:key.revoked", "keys:key.revoked"]);
     await emit({ type: "user.created", tenantId: "ten_1", userId: "usr_1" });
@@ -32,10 +38,11 @@ describe("domain events", () => {
 
   it("never fail the change: a listener's error is logged, and the others still run", async () => {
     const seen: string[] = [];
-    const emit = emitter(env, [
-      listener("broken", ["tenant.updated"], seen, true),
-      listener("fine", ["tenant.updated"], seen),
-    ]);
+    const emit = emitter(
+      env,
+      [listener("broken", ["tenant.updated"], seen, true), listener("fine", ["tenant.updated"], seen)],
+      origin,
+    );
     await expect(emit({ type: "tenant.updated", tenantId: "ten_1" })).resolves.toBeUndefined();
     expect(seen.sort()).toEqual(["broken:tenant.updated", "fine:tenant.updated"]);
     const line = JSON.parse(String(warnings().mock.calls[0]?.[0]));

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import type { DomainEvent, Emit } from "../../src/events/domain";
+import { systemOrigin } from "../../src/events/listeners";
 import { createKey, revokeKey } from "../../src/keys/service";
 import { createTenant as provisionTenant, retryProvisioning, updateTenant } from "../../src/tenants/service";
 import { createUser, removeUser, updateUser } from "../../src/users/service";
@@ -13,9 +14,12 @@ const db = controlDb(env);
 
 function recorder() {
   const events: DomainEvent[] = [];
-  const emit: Emit = async (event) => {
-    events.push(event);
-  };
+  const emit: Emit = Object.assign(
+    async (event: DomainEvent) => {
+      events.push(event);
+    },
+    { origin: systemOrigin("test") },
+  );
   return { events, emit };
 }
 

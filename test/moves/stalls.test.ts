@@ -23,7 +23,7 @@ describe("a move whose step stalls", () => {
     expect(LEASE_MS).toBe(20_000);
     expect(MAX_STALL_MS).toBe(80_000);
     expect(MAX_STALL_MS).toBeLessThan(90_000);
-    expect(SCHEDULE.resumeMoves.cron).toBe("* * * * *");
+    expect(SCHEDULE.everyMinute.cron).toBe("* * * * *");
   });
 
   it("goes on from where it stopped when its message was lost, through the per-minute cron", {
@@ -32,7 +32,7 @@ describe("a move whose step stalls", () => {
     // Its copy step was queued 25 s ago and never delivered (the queue lost it in a restart).
     const { tenant, move } = await strandedMove(admin, { state: "queued", nextStepAt: Date.now() - 25_000 });
     const ctx = createExecutionContext();
-    await scheduled(createScheduledController({ cron: SCHEDULE.resumeMoves.cron }), env, ctx);
+    await scheduled(createScheduledController({ cron: SCHEDULE.everyMinute.cron }), env, ctx);
     await waitOnExecutionContext(ctx);
     expect((await storedMove(move.id)).nextStepAt).toBeGreaterThan(Date.now() - 5_000);
     const done = await waitForMove(admin, tenant.id, move.id);

@@ -15,6 +15,7 @@ import {
 import { d1Store } from "../../src/shards/d1-store";
 import { openPgShard } from "../../src/shards/pg-store";
 import type { ShardStore } from "../../src/shards/store";
+import { TEST_CHANGE } from "../helpers";
 
 // The copy, diff and verification a move runs, on real shards.
 
@@ -38,14 +39,14 @@ async function tenantOnBoth(...stores: ShardStore[]) {
 describe("syncDifferences", () => {
   it("copies what is missing or at another version, removes what the source no longer has", async () => {
     const tenantId = await tenantOnBoth(source, target);
-    const a = await source.createEntry(tenantId, { data: { a: 1 }, tags: ["x"] }, unlimited);
-    const b = await source.createEntry(tenantId, { data: { b: 1 }, tags: [] }, unlimited);
-    const gone = await source.createEntry(tenantId, { data: { gone: 1 }, tags: [] }, unlimited);
+    const a = await source.createEntry(tenantId, { data: { a: 1 }, tags: ["x"] }, unlimited, TEST_CHANGE);
+    const b = await source.createEntry(tenantId, { data: { b: 1 }, tags: [] }, unlimited, TEST_CHANGE);
+    const gone = await source.createEntry(tenantId, { data: { gone: 1 }, tags: [] }, unlimited, TEST_CHANGE);
     await target.importRows(entryData, tenantId, await source.rows(entryData, tenantId, null, 10));
     // Meanwhile on the source: one replaced, one created, one deleted.
-    await source.replaceEntry(tenantId, b.id, { data: { b: 2 }, tags: ["y"] }, undefined, unlimited);
-    const c = await source.createEntry(tenantId, { data: { c: 1 }, tags: [] }, unlimited);
-    await source.deleteEntry(tenantId, gone.id, undefined);
+    await source.replaceEntry(tenantId, b.id, { data: { b: 2 }, tags: ["y"] }, undefined, unlimited, TEST_CHANGE);
+    const c = await source.createEntry(tenantId, { data: { c: 1 }, tags: [] }, unlimited, TEST_CHANGE);
+    await source.deleteEntry(tenantId, gone.id, undefined, TEST_CHANGE);
 
     expect(await syncDifferences(source, target, tenantId, 2)).toEqual({ copied: 2, removed: 1 });
     expect(await target.rows(entryData, tenantId, null, 10)).toEqual(await source.rows(entryData, tenantId, null, 10));
@@ -59,7 +60,7 @@ describe("verifyCopies", () => {
   async function copied() {
     const tenantId = await tenantOnBoth(source, target);
     for (let i = 0; i < 5; i++)
-      await source.createEntry(tenantId, { data: { i, z: "last", a: "first" }, tags: [] }, unlimited);
+      await source.createEntry(tenantId, { data: { i, z: "last", a: "first" }, tags: [] }, unlimited, TEST_CHANGE);
     await target.importRows(entryData, tenantId, await source.rows(entryData, tenantId, null, 10));
     return tenantId;
   }
@@ -111,7 +112,8 @@ describe("copyBatch over the registry's datasets", () => {
   it("copies each dataset in turn, in key order, and says where it got to", async () => {
     const tenantId = await tenantOnBoth(source, target);
     const made: Entry[] = [];
-    for (let i = 0; i < 3; i++) made.push(await source.createEntry(tenantId, { data: { i }, tags: [] }, unlimited));
+    for (let i = 0; i < 3; i++)
+      made.push(await source.createEntry(tenantId, { data: { i }, tags: [] }, unlimited, TEST_CHANGE));
     const ids = made.map((e) => e.id).sort();
     const datasets = [entryData, copyOfEntries];
     const steps: CopyPosition[] = [];

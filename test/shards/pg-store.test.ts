@@ -6,6 +6,7 @@ import { newId } from "../../src/http/ids";
 import { applyPgMigrations, migratePgShard } from "../../src/shards/pg-migrate";
 import { connectPg, openPgShard } from "../../src/shards/pg-store";
 import type { ShardStore, StorageLimits } from "../../src/shards/store";
+import { TEST_CHANGE } from "../helpers";
 
 // Runs against the real PostgreSQL behind the local Hyperdrive binding. That database is shared by
 // every test file and run, so each test works in its own fresh tenant.
@@ -113,7 +114,10 @@ describe("PostgreSQL ShardStore", () => {
   describe("entries", () => {
     it("creates an entry with the D1 engine's shape: version 1, unique tags, byte size, ms timestamps", async () => {
       const data = { title: "héllo", nested: { n: 1.5, list: [1, "two", null] } };
-      const entry = await store.createEntry(tenant, { data, tags: ["a", "b", "a"] }, unlimited, 1_700_000_000_123);
+      const entry = await store.createEntry(tenant, { data, tags: ["a", "b", "a"] }, unlimited, {
+        ...TEST_CHANGE,
+        at: 1_700_000_000_123,
+      });
       expect(entry).toEqual({
         tenantId: tenant,
         id: expect.stringMatching(/^ent_[0-9A-Z]{26}$/),
@@ -133,14 +137,17 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("replaces data and tags, bumping the version and keeping createdAt", async () => {
-      const created = await store.createEntry(tenant, { data: { v: 1 }, tags: ["old"] }, unlimited, 1_000);
+      const created = await store.createEntry(tenant, { data: { v: 1 }, tags: ["old"] }, unlimited, {
+        ...TEST_CHANGE,
+        at: 1_000,
+      });
       const replaced = await store.replaceEntry(
         tenant,
         created.id,
         { data: { v: 2, more: true }, tags: ["new", "new"] },
         undefined,
         unlimited,
-        2_000,
+        { ...TEST_CHANGE, at: 2_000 },
       );
       expect(replaced).toEqual({
         ...created,
@@ -154,21 +161,31 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("honours If-Match: a listed version or * writes, a stale one is 412 with the current ETag", async () => {
-      const { id } = await store.createEntry(tenant, { data: { v: 1 }, tags: [] }, unlimited);
+      const { id } = await store.createEntry(tenant, { data: { v: 1 }, tags: [] }, unlimited, TEST_CHANGE);
       expect(
-        (await store.replaceEntry(tenant, id, { data: { v: 2 }, tags: [] }, { ifMatch: [7, 1] }, unlimited)).version,
+        (
+          await store.replaceEntry(
+            tenant,
+            id,
+            { data: { v: 2 }, tags: [] },
+            { ifMatch: [7, 1] },
+            unlimited,
+            TEST_CHANGE,
+          )
+        ).version,
       ).toBe(2);
       await expect(
-        store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, { ifMatch: [1] }, unlimited),
+        store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, { ifMatch: [1] }, unlimited, TEST_CHANGE),
       ).rejects.toMatchObject({
         type: "precondition-failed",
         status: 412,
         headers: { ETag: '"2"' },
       });
       expect(
-        (await store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, { ifMatch: "*" }, unlimited)).version,
+        (await store.replaceEntry(tenant, id, { data: { v: 3 }, tags: [] }, { ifMatch: "*" }, unlimited, TEST_CHANGE))
+          .version,
       ).toBe(3);
-      await expect(store.deleteEntry(tenant, id, { ifMatch: [2] })).rejects.toMatchObject({
+      await expect(store.deleteEntry(tenant, id, { ifMatch: [2] }, TEST_CHANGE)).rejects.toMatchObject({
         status: 412,
         headers: { ETag: '"3"' },
       });
@@ -176,11 +193,11 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("lets exactly one of concurrent replaces conditional on the same version win", async () => {
-      const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited);
+      const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited, TEST_CHANGE);
       const writers = await stores(6);
       const results = await Promise.allSettled(
         writers.map((w, i) =>
-          w.replaceEntry(tenant, id, { data: { writer: i }, tags: [] }, { ifMatch: [1] }, unlimited),
+          w.replaceEntry(tenant, id, { data: { writer: i }, tags: [] }, { ifMatch: [1] }, unlimited, TEST_CHANGE),
         ),
       );
       const won = results.filter((r) => r.status === "fulfilled");
@@ -192,10 +209,12 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("applies every concurrent unconditional replace, one version each", async () => {
-      const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited);
+      const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited, TEST_CHANGE);
       const writers = await stores(5);
       const written = await Promise.all(
-        writers.map((w, i) => w.replaceEntry(tenant, id, { data: { writer: i }, tags: [] }, undefined, unlimited)),
+        writers.map((w, i) =>
+          w.replaceEntry(tenant, id, { data: { writer: i }, tags: [] }, undefined, unlimited, TEST_CHANGE),
+        ),
       );
       expect(written.map((e) => e.version).sort()).toEqual([2, 3, 4, 5, 6]);
       expect((await store.getEntry(tenant, id)).version).toBe(6);
@@ -203,7 +222,9 @@ describe("PostgreSQL ShardStore", () => {
 
     it("serializes concurrent calls on one store, which share one connection", async () => {
       const made = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => store.createEntry(tenant, { data: { i }, tags: ["x"] }, unlimited)),
+        Array.from({ length: 5 }, (_, i) =>
+          store.createEntry(tenant, { data: { i }, tags: ["x"] }, unlimited, TEST_CHANGE),
+        ),
       );
       const read = await Promise.all([
         ...made.map((e) => store.getEntry(tenant, e.id)),
@@ -214,14 +235,14 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("races deletes against replaces of the same entry without deadlocking", async () => {
-      const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited);
+      const { id } = await store.createEntry(tenant, { data: { v: 0 }, tags: [] }, unlimited, TEST_CHANGE);
       const [deleter, ...writers] = await stores(7);
       const limits = { maxEntries: 10, maxStorageBytes: 10_000 };
       const results = await Promise.allSettled([
         ...writers.map((w, i) =>
-          w.replaceEntry(tenant, id, { data: { grown: "x".repeat(i) }, tags: [] }, undefined, limits),
+          w.replaceEntry(tenant, id, { data: { grown: "x".repeat(i) }, tags: [] }, undefined, limits, TEST_CHANGE),
         ),
-        deleter?.deleteEntry(tenant, id, undefined),
+        deleter?.deleteEntry(tenant, id, undefined, TEST_CHANGE),
       ]);
       expect(results.at(-1)?.status).toBe("fulfilled");
       for (const r of results.filter((r) => r.status === "rejected")) {
@@ -231,13 +252,17 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("deletes unconditionally or at the matching version; a gone entry is 404", async () => {
-      const a = await store.createEntry(tenant, { data: { a: 1 }, tags: ["t"] }, unlimited);
-      const b = await store.createEntry(tenant, { data: { b: 1 }, tags: ["t"] }, unlimited);
-      await store.deleteEntry(tenant, a.id, undefined);
+      const a = await store.createEntry(tenant, { data: { a: 1 }, tags: ["t"] }, unlimited, TEST_CHANGE);
+      const b = await store.createEntry(tenant, { data: { b: 1 }, tags: ["t"] }, unlimited, TEST_CHANGE);
+      await store.deleteEntry(tenant, a.id, undefined, TEST_CHANGE);
       await expect(store.getEntry(tenant, a.id)).rejects.toMatchObject({ status: 404 });
-      await expect(store.deleteEntry(tenant, a.id, undefined)).rejects.toMatchObject({ type: "not-found" });
-      await store.deleteEntry(tenant, b.id, { ifMatch: [1] });
-      await expect(store.deleteEntry(tenant, b.id, { ifMatch: "*" })).rejects.toMatchObject({ status: 404 });
+      await expect(store.deleteEntry(tenant, a.id, undefined, TEST_CHANGE)).rejects.toMatchObject({
+        type: "not-found",
+      });
+      await store.deleteEntry(tenant, b.id, { ifMatch: [1] }, TEST_CHANGE);
+      await expect(store.deleteEntry(tenant, b.id, { ifMatch: "*" }, TEST_CHANGE)).rejects.toMatchObject({
+        status: 404,
+      });
       expect(await store.listEntries(tenant, { tag: "t" }, { limit: 10 })).toEqual({ items: [], hasMore: false });
     });
   });
@@ -247,7 +272,12 @@ describe("PostgreSQL ShardStore", () => {
       const made = [];
       for (let i = 0; i < 7; i++) {
         made.push(
-          await store.createEntry(tenant, { data: { i }, tags: i % 2 === 0 ? ["even", "all"] : ["all"] }, unlimited),
+          await store.createEntry(
+            tenant,
+            { data: { i }, tags: i % 2 === 0 ? ["even", "all"] : ["all"] },
+            unlimited,
+            TEST_CHANGE,
+          ),
         );
       }
       const newest = made.map((e) => e.id).reverse();
@@ -273,14 +303,14 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("keeps the tag index in step with replaces and deletes", async () => {
-      const a = await store.createEntry(tenant, { data: {}, tags: ["red"] }, unlimited);
-      const b = await store.createEntry(tenant, { data: {}, tags: ["red", "blue"] }, unlimited);
+      const a = await store.createEntry(tenant, { data: {}, tags: ["red"] }, unlimited, TEST_CHANGE);
+      const b = await store.createEntry(tenant, { data: {}, tags: ["red", "blue"] }, unlimited, TEST_CHANGE);
       const ids = async (tag: string) =>
         (await store.listEntries(tenant, { tag }, { limit: 10 })).items.map((e) => e.id);
-      await store.replaceEntry(tenant, a.id, { data: {}, tags: ["blue"] }, undefined, unlimited);
+      await store.replaceEntry(tenant, a.id, { data: {}, tags: ["blue"] }, undefined, unlimited, TEST_CHANGE);
       expect(await ids("red")).toEqual([b.id]);
       expect(await ids("blue")).toEqual([b.id, a.id]);
-      await store.deleteEntry(tenant, b.id, undefined);
+      await store.deleteEntry(tenant, b.id, undefined, TEST_CHANGE);
       expect(await ids("red")).toEqual([]);
       expect(await ids("blue")).toEqual([a.id]);
     });
@@ -290,29 +320,37 @@ describe("PostgreSQL ShardStore", () => {
     it("refuses the entry past max_entries with 403 storage-quota-exceeded, and a delete makes room", async () => {
       const limits = { maxEntries: 3, maxStorageBytes: null };
       const made = [];
-      for (let i = 0; i < 3; i++) made.push(await store.createEntry(tenant, { data: { i }, tags: [] }, limits));
-      const refused = store.createEntry(tenant, { data: { i: 3 }, tags: [] }, limits);
+      for (let i = 0; i < 3; i++)
+        made.push(await store.createEntry(tenant, { data: { i }, tags: [] }, limits, TEST_CHANGE));
+      const refused = store.createEntry(tenant, { data: { i: 3 }, tags: [] }, limits, TEST_CHANGE);
       await expect(refused).rejects.toMatchObject({
         type: "storage-quota-exceeded",
         status: 403,
         extensions: { quota: "entries", limit: 3 },
       });
-      await store.deleteEntry(tenant, made[0]?.id as string, undefined);
-      await store.createEntry(tenant, { data: { i: 4 }, tags: [] }, limits);
+      await store.deleteEntry(tenant, made[0]?.id as string, undefined, TEST_CHANGE);
+      await store.createEntry(tenant, { data: { i: 4 }, tags: [] }, limits, TEST_CHANGE);
       expect(await store.storageOf(tenant)).toMatchObject({ entryCount: 3, maxEntries: 3, maxStoredBytes: null });
     });
 
     it("counts stored bytes on create and replace, refusing growth past max_stored_bytes but not shrinking", async () => {
       const limits = { maxEntries: null, maxStorageBytes: 100 };
-      const big = await store.createEntry(tenant, { data: { text: "x".repeat(70) }, tags: [] }, limits); // 81 bytes
+      const big = await store.createEntry(tenant, { data: { text: "x".repeat(70) }, tags: [] }, limits, TEST_CHANGE); // 81 bytes
       await expect(
-        store.createEntry(tenant, { data: { text: "y".repeat(20) }, tags: [] }, limits), // 31 more: 112 > 100
+        store.createEntry(tenant, { data: { text: "y".repeat(20) }, tags: [] }, limits, TEST_CHANGE), // 31 more: 112 > 100
       ).rejects.toMatchObject({ type: "storage-quota-exceeded", extensions: { quota: "stored_bytes", limit: 100 } });
       await expect(
-        store.replaceEntry(tenant, big.id, { data: { text: "x".repeat(95) }, tags: [] }, undefined, limits),
+        store.replaceEntry(
+          tenant,
+          big.id,
+          { data: { text: "x".repeat(95) }, tags: [] },
+          undefined,
+          limits,
+          TEST_CHANGE,
+        ),
       ).rejects.toMatchObject({ extensions: { quota: "stored_bytes" } });
       expect((await store.getEntry(tenant, big.id)).version).toBe(1);
-      await store.replaceEntry(tenant, big.id, { data: { t: 1 }, tags: [] }, undefined, limits);
+      await store.replaceEntry(tenant, big.id, { data: { t: 1 }, tags: [] }, undefined, limits, TEST_CHANGE);
       expect(await store.storageOf(tenant)).toEqual({
         entryCount: 1,
         storedBytes: bytes({ t: 1 }),
@@ -322,18 +360,25 @@ describe("PostgreSQL ShardStore", () => {
     });
 
     it("lets a tenant over a lowered quota delete and shrink, never grow", async () => {
-      const a = await store.createEntry(tenant, { data: { text: "a".repeat(40) }, tags: [] }, unlimited);
-      const b = await store.createEntry(tenant, { data: { text: "b".repeat(40) }, tags: [] }, unlimited);
+      const a = await store.createEntry(tenant, { data: { text: "a".repeat(40) }, tags: [] }, unlimited, TEST_CHANGE);
+      const b = await store.createEntry(tenant, { data: { text: "b".repeat(40) }, tags: [] }, unlimited, TEST_CHANGE);
       const lowered = { maxEntries: 1, maxStorageBytes: 50 }; // already at 2 entries, 102 bytes
-      await expect(store.createEntry(tenant, { data: {}, tags: [] }, lowered)).rejects.toMatchObject({
+      await expect(store.createEntry(tenant, { data: {}, tags: [] }, lowered, TEST_CHANGE)).rejects.toMatchObject({
         extensions: { quota: "entries", limit: 1 },
       });
       await expect(
-        store.replaceEntry(tenant, a.id, { data: { text: "a".repeat(41) }, tags: [] }, undefined, lowered),
+        store.replaceEntry(tenant, a.id, { data: { text: "a".repeat(41) }, tags: [] }, undefined, lowered, TEST_CHANGE),
       ).rejects.toMatchObject({ extensions: { quota: "stored_bytes", limit: 50 } });
-      await store.replaceEntry(tenant, a.id, { data: { text: "a".repeat(30) }, tags: [] }, undefined, lowered);
-      await store.deleteEntry(tenant, b.id, undefined);
-      await expect(store.createEntry(tenant, { data: {}, tags: [] }, lowered)).rejects.toMatchObject({
+      await store.replaceEntry(
+        tenant,
+        a.id,
+        { data: { text: "a".repeat(30) }, tags: [] },
+        undefined,
+        lowered,
+        TEST_CHANGE,
+      );
+      await store.deleteEntry(tenant, b.id, undefined, TEST_CHANGE);
+      await expect(store.createEntry(tenant, { data: {}, tags: [] }, lowered, TEST_CHANGE)).rejects.toMatchObject({
         extensions: { quota: "entries" },
       });
       expect(await store.storageOf(tenant)).toEqual({
@@ -348,7 +393,7 @@ describe("PostgreSQL ShardStore", () => {
       const limits = { maxEntries: 3, maxStorageBytes: null };
       const writers = await stores(12);
       const results = await Promise.allSettled(
-        writers.map((w, i) => w.createEntry(tenant, { data: { i }, tags: [] }, limits)),
+        writers.map((w, i) => w.createEntry(tenant, { data: { i }, tags: [] }, limits, TEST_CHANGE)),
       );
       expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
       for (const r of results.filter((r) => r.status === "rejected")) {
@@ -360,11 +405,11 @@ describe("PostgreSQL ShardStore", () => {
 
     it("is exact for stored bytes under concurrent writes, deletes included", async () => {
       const limits = { maxEntries: null, maxStorageBytes: 100 };
-      const doomed = await store.createEntry(tenant, { data: { text: "d".repeat(19) }, tags: [] }, limits); // 30
+      const doomed = await store.createEntry(tenant, { data: { text: "d".repeat(19) }, tags: [] }, limits, TEST_CHANGE); // 30
       const writers = await stores(8);
       const results = await Promise.allSettled([
-        store.deleteEntry(tenant, doomed.id, undefined),
-        ...writers.map((w) => w.createEntry(tenant, { data: { text: "w".repeat(19) }, tags: [] }, limits)),
+        store.deleteEntry(tenant, doomed.id, undefined, TEST_CHANGE),
+        ...writers.map((w) => w.createEntry(tenant, { data: { text: "w".repeat(19) }, tags: [] }, limits, TEST_CHANGE)),
       ]);
       expect(results[0]?.status).toBe("fulfilled");
       expect(results.filter((r) => r.status === "fulfilled").length - 1).toBeLessThanOrEqual(3);
@@ -380,12 +425,19 @@ describe("PostgreSQL ShardStore", () => {
     it("keeps each tenant's entries invisible to every other tenant", async () => {
       const other = newId("ten");
       await store.registerTenant(other);
-      const mine = await store.createEntry(tenant, { data: { secret: true }, tags: ["shared"] }, unlimited);
+      const mine = await store.createEntry(
+        tenant,
+        { data: { secret: true }, tags: ["shared"] },
+        unlimited,
+        TEST_CHANGE,
+      );
       await expect(store.getEntry(other, mine.id)).rejects.toMatchObject({ status: 404 });
       await expect(
-        store.replaceEntry(other, mine.id, { data: {}, tags: [] }, undefined, unlimited),
+        store.replaceEntry(other, mine.id, { data: {}, tags: [] }, undefined, unlimited, TEST_CHANGE),
       ).rejects.toMatchObject({ status: 404 });
-      await expect(store.deleteEntry(other, mine.id, { ifMatch: "*" })).rejects.toMatchObject({ status: 404 });
+      await expect(store.deleteEntry(other, mine.id, { ifMatch: "*" }, TEST_CHANGE)).rejects.toMatchObject({
+        status: 404,
+      });
       expect(await store.listEntries(other, {}, { limit: 10 })).toEqual({ items: [], hasMore: false });
       expect(await store.listEntries(other, { tag: "shared" }, { limit: 10 })).toEqual({ items: [], hasMore: false });
       expect(await store.getEntry(tenant, mine.id)).toEqual(mine);
@@ -399,7 +451,7 @@ describe("PostgreSQL ShardStore", () => {
         maxEntries: null,
         maxStoredBytes: null,
       });
-      await store.createEntry(tenant, { data: { a: 1 }, tags: [] }, unlimited);
+      await store.createEntry(tenant, { data: { a: 1 }, tags: [] }, unlimited, TEST_CHANGE);
       await store.registerTenant(tenant);
       expect(await store.storageOf(tenant)).toMatchObject({ entryCount: 1, storedBytes: bytes({ a: 1 }) });
       expect(await store.storageOf(newId("ten"))).toBeNull();
@@ -407,7 +459,7 @@ describe("PostgreSQL ShardStore", () => {
 
     it("neither counts nor limits a tenant the shard has no record of, as on D1", async () => {
       const stranger = newId("ten");
-      await store.createEntry(stranger, { data: {}, tags: [] }, { maxEntries: 0, maxStorageBytes: 0 });
+      await store.createEntry(stranger, { data: {}, tags: [] }, { maxEntries: 0, maxStorageBytes: 0 }, TEST_CHANGE);
       expect(await store.storageOf(stranger)).toBeNull();
       expect((await store.listEntries(stranger, {}, { limit: 5 })).items).toHaveLength(1);
     });
@@ -416,8 +468,8 @@ describe("PostgreSQL ShardStore", () => {
       const before = await store.totals();
       const other = newId("ten");
       await store.registerTenant(other);
-      await store.createEntry(tenant, { data: { a: 1 }, tags: [] }, unlimited);
-      await store.createEntry(other, { data: { bb: 22 }, tags: [] }, unlimited);
+      await store.createEntry(tenant, { data: { a: 1 }, tags: [] }, unlimited, TEST_CHANGE);
+      await store.createEntry(other, { data: { bb: 22 }, tags: [] }, unlimited, TEST_CHANGE);
       const after = await store.totals();
       expect(Object.values(after).every(Number.isSafeInteger)).toBe(true);
       // Other test files may write to the same database meanwhile, so only a lower bound is exact.

@@ -6,6 +6,7 @@ import { newId } from "../../src/http/ids";
 import { d1Store } from "../../src/shards/d1-store";
 import { openPgShard } from "../../src/shards/pg-store";
 import type { ShardStore, StorageLimits } from "../../src/shards/store";
+import { TEST_CHANGE } from "../helpers";
 
 // The tenant-move primitives of ShardStore, on both engines. The PostgreSQL database is shared by
 // every test file and run, so each test works in fresh tenants.
@@ -85,19 +86,18 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
       for (let i = 0; i < 7; i++) {
         const data = { i, text: "é".repeat(i), nested: { list: [i, "x", null], f: 1.5 } };
         made.push(
-          await store.createEntry(tenant, { data, tags: i % 2 ? ["odd", "all"] : ["all"] }, unlimited, 5_000 + i),
+          await store.createEntry(tenant, { data, tags: i % 2 ? ["odd", "all"] : ["all"] }, unlimited, {
+            ...TEST_CHANGE,
+            at: 5_000 + i,
+          }),
         );
         // Interleaved ids of another tenant must not show up in the walk.
-        await store.createEntry(other, { data: { other: i }, tags: ["all"] }, unlimited);
+        await store.createEntry(other, { data: { other: i }, tags: ["all"] }, unlimited, TEST_CHANGE);
       }
-      await store.replaceEntry(
-        tenant,
-        made[3]?.id as string,
-        { data: { v: 2 }, tags: [] },
-        undefined,
-        unlimited,
-        9_000,
-      );
+      await store.replaceEntry(tenant, made[3]?.id as string, { data: { v: 2 }, tags: [] }, undefined, unlimited, {
+        ...TEST_CHANGE,
+        at: 9_000,
+      });
       made[3] = {
         ...(made[3] as Entry),
         data: { v: 2 },
@@ -129,12 +129,27 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
 
     it("walks ids and versions exactly as rows walks the entries", async () => {
       const made: Entry[] = [];
-      for (let i = 0; i < 5; i++) made.push(await store.createEntry(tenant, { data: { i }, tags: [] }, unlimited));
-      await store.createEntry(other, { data: {}, tags: [] }, unlimited);
+      for (let i = 0; i < 5; i++)
+        made.push(await store.createEntry(tenant, { data: { i }, tags: [] }, unlimited, TEST_CHANGE));
+      await store.createEntry(other, { data: {}, tags: [] }, unlimited, TEST_CHANGE);
       for (const _ of [1, 2]) {
-        await store.replaceEntry(tenant, made[1]?.id as string, { data: { r: 1 }, tags: [] }, undefined, unlimited);
+        await store.replaceEntry(
+          tenant,
+          made[1]?.id as string,
+          { data: { r: 1 }, tags: [] },
+          undefined,
+          unlimited,
+          TEST_CHANGE,
+        );
       }
-      await store.replaceEntry(tenant, made[4]?.id as string, { data: { r: 1 }, tags: [] }, undefined, unlimited);
+      await store.replaceEntry(
+        tenant,
+        made[4]?.id as string,
+        { data: { r: 1 }, tags: [] },
+        undefined,
+        unlimited,
+        TEST_CHANGE,
+      );
       const expected = made.map((e, i) => ({ id: e.id, version: [1, 3, 1, 1, 2][i] }));
 
       expect(await store.versions(entryData, tenant, null, 2)).toEqual(expected.slice(0, 2));
@@ -148,10 +163,10 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
 
   describe("readRows of entries", () => {
     it("returns only the listed entries that exist for that tenant", async () => {
-      const a = await store.createEntry(tenant, { data: { a: 1 }, tags: ["t"] }, unlimited);
-      const b = await store.createEntry(tenant, { data: { b: 2 }, tags: [] }, unlimited);
-      await store.createEntry(tenant, { data: { unasked: true }, tags: [] }, unlimited);
-      const theirs = await store.createEntry(other, { data: { secret: 1 }, tags: [] }, unlimited);
+      const a = await store.createEntry(tenant, { data: { a: 1 }, tags: ["t"] }, unlimited, TEST_CHANGE);
+      const b = await store.createEntry(tenant, { data: { b: 2 }, tags: [] }, unlimited, TEST_CHANGE);
+      await store.createEntry(tenant, { data: { unasked: true }, tags: [] }, unlimited, TEST_CHANGE);
+      const theirs = await store.createEntry(other, { data: { secret: 1 }, tags: [] }, unlimited, TEST_CHANGE);
 
       const read = await store.readRows(entryData, tenant, [b.id, newId("ent"), theirs.id, a.id]);
       expect(read.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual([a, b]);
@@ -221,13 +236,20 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
         { data: {}, tags: [] },
         { ifMatch: [4] },
         unlimited,
+        TEST_CHANGE,
       );
       expect(replaced.version).toBe(5);
     });
 
     it("overwrites an existing row whole, another version, tags and size included", async () => {
-      const current = await store.createEntry(tenant, { data: { v: "old" }, tags: ["old", "keep"] }, unlimited, 2_000);
-      const kept = await store.createEntry(tenant, { data: { untouched: true }, tags: ["keep"] }, unlimited, 2_001);
+      const current = await store.createEntry(tenant, { data: { v: "old" }, tags: ["old", "keep"] }, unlimited, {
+        ...TEST_CHANGE,
+        at: 2_000,
+      });
+      const kept = await store.createEntry(tenant, { data: { untouched: true }, tags: ["keep"] }, unlimited, {
+        ...TEST_CHANGE,
+        at: 2_001,
+      });
       const incoming: Entry = {
         ...current,
         data: { v: "new", grown: "x".repeat(50) },
@@ -259,9 +281,9 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
 
     it("is not refused by a quota the tenant's last write set, and clears it", async () => {
       const limits = { maxEntries: 1, maxStorageBytes: 20 };
-      const first = await store.createEntry(tenant, { data: { a: 1 }, tags: [] }, limits);
+      const first = await store.createEntry(tenant, { data: { a: 1 }, tags: [] }, limits, TEST_CHANGE);
       expect(await store.storageOf(tenant)).toMatchObject({ maxEntries: 1, maxStoredBytes: 20 });
-      await expect(store.createEntry(tenant, { data: { b: 1 }, tags: [] }, limits)).rejects.toMatchObject({
+      await expect(store.createEntry(tenant, { data: { b: 1 }, tags: [] }, limits, TEST_CHANGE)).rejects.toMatchObject({
         type: "storage-quota-exceeded",
       });
 
@@ -291,9 +313,11 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
     it("deletes only the given ids of the tenant, ignores absent ones, and the counters follow", async () => {
       const made: Entry[] = [];
       for (let i = 0; i < 4; i++) {
-        made.push(await store.createEntry(tenant, { data: { i, pad: "p".repeat(i) }, tags: ["t"] }, unlimited));
+        made.push(
+          await store.createEntry(tenant, { data: { i, pad: "p".repeat(i) }, tags: ["t"] }, unlimited, TEST_CHANGE),
+        );
       }
-      const theirs = await store.createEntry(other, { data: { o: 1 }, tags: ["t"] }, unlimited);
+      const theirs = await store.createEntry(other, { data: { o: 1 }, tags: ["t"] }, unlimited, TEST_CHANGE);
       const [a, b, c, d] = made as [Entry, Entry, Entry, Entry];
 
       await store.removeRows(entryData, tenant, [b.id, newId("ent"), d.id, theirs.id]);
@@ -313,7 +337,7 @@ describe.each(engines)("$name ShardStore tenant moves", ({ name, open }) => {
     it("deletes in chunks, then unregisters the tenant, leaving other tenants' rows alone", async () => {
       const rows = Array.from({ length: 5 }, (_, i) => row(tenant, { i }, ["p"], 1, 1_000 + i));
       await store.importRows(entryData, tenant, rows);
-      const theirs = await store.createEntry(other, { data: { o: 1 }, tags: ["p"] }, unlimited);
+      const theirs = await store.createEntry(other, { data: { o: 1 }, tags: ["p"] }, unlimited, TEST_CHANGE);
       const theirStorage = await store.storageOf(other);
 
       expect(await store.purgeTenant(tenant, 2)).toBe(2);
@@ -357,12 +381,10 @@ describe.each([
     for (let i = 0; i < 9; i++) {
       const data = { i, label: `entry ${i} ✓`, deep: { ok: i % 2 === 0, list: [i, { x: "y" }] } };
       made.push(
-        await source.createEntry(
-          tenant,
-          { data, tags: i % 3 === 0 ? ["three", "all"] : ["all"] },
-          unlimited,
-          50_000 + i,
-        ),
+        await source.createEntry(tenant, { data, tags: i % 3 === 0 ? ["three", "all"] : ["all"] }, unlimited, {
+          ...TEST_CHANGE,
+          at: 50_000 + i,
+        }),
       );
     }
     await source.replaceEntry(
@@ -371,7 +393,7 @@ describe.each([
       { data: { r: 1 }, tags: ["three"] },
       undefined,
       unlimited,
-      60_000,
+      { ...TEST_CHANGE, at: 60_000 },
     );
     await source.replaceEntry(
       tenant,
@@ -379,7 +401,7 @@ describe.each([
       { data: { r: 2 }, tags: ["three"] },
       undefined,
       unlimited,
-      60_001,
+      { ...TEST_CHANGE, at: 60_001 },
     );
     // The target already holds a stale copy of one row and the quota of an earlier write.
     await target.importRows(entryData, tenant, [made[5] as Entry]);
@@ -387,6 +409,7 @@ describe.each([
       tenant,
       { data: {}, tags: ["all"] },
       { maxEntries: 2, maxStorageBytes: 200 },
+      TEST_CHANGE,
     );
     await target.removeRows(entryData, tenant, [stale.id]);
     expect(await target.storageOf(tenant)).toMatchObject({ entryCount: 1, maxEntries: 2, maxStoredBytes: 200 });

@@ -1,8 +1,13 @@
 import { and, eq, getTableColumns } from "drizzle-orm";
+import { auditRow } from "../../audit/record";
+import { canonicalRow } from "../../datasets/canonical";
 import { newestFirst, type PageRequest } from "../../db/keyset";
+import type { Appended, Change } from "../../events/change";
+import { eventRow, type NewEvent } from "../../events/event";
 import { retryRead } from "../../gate/retry";
 import { notFound } from "../../http/problems";
 import type { EntryInput, EntryPage, Precondition, StorageLimits } from "../../shards/store";
+import { entryData } from "../dataset";
 import { entryPredicates } from "../predicates";
 import { deleteChecked, newEntryRow, quotaError, replacementOf, replaceOptimistically } from "../rules";
 import type { Entry } from "../table";
@@ -58,34 +63,51 @@ type Write<T> = (q: any) => PromiseLike<T[]>;
 
 /**
  * How an engine makes an entry write atomic, the one thing the engines do differently: D1 runs
- * a batch, PostgreSQL a transaction that takes the tenant's usage row first.
+ * a batch, PostgreSQL a transaction that takes the tenant's usage row first. Either way the
+ * `appended` rows (the write's event and audit record) are inserted in the same transaction if,
+ * and only if, the write changed a row.
  */
 export type Atomicity = {
   /** Runs `write` in one transaction after setting the tenant's storage limits its triggers enforce. */
-  withLimits<T>(tenantId: string, limits: StorageLimits, write: Write<T>): Promise<T[]>;
+  withLimits<T>(tenantId: string, limits: StorageLimits, write: Write<T>, appended: Appended[]): Promise<T[]>;
   /** Runs `write` in one transaction with the tenant's usage row held. */
-  withUsage<T>(tenantId: string, write: Write<T>): Promise<T[]>;
+  withUsage<T>(tenantId: string, write: Write<T>, appended: Appended[]): Promise<T[]>;
 };
 
+/** The shard tables an entry write touches, on one engine. */
+export type EntryTables = { entries: any; entryTags: any; events: any; auditEvents: any; auditCheckpoints: any };
+
 /** The entries of a shard, through either engine's drizzle client, tables and atomicity. */
-export function entryStatements(
-  db: { select: (...fields: any[]) => any },
-  tables: { entries: any; entryTags: any },
-  atomic: Atomicity,
-) {
+export function entryStatements(db: { select: (...fields: any[]) => any }, tables: EntryTables, atomic: Atomicity) {
   const { entries } = tables;
+  /** The event of an entry write and, when the change carries it, the request's audit record. */
+  const appended = (tenantId: string, change: Change, event: NewEvent, now: number): Appended[] => [
+    { table: tables.events, row: eventRow(tables.events, tenantId, event, change, now) },
+    ...(change.audit
+      ? [
+          {
+            table: tables.auditEvents,
+            row: auditRow(tables, tenantId, { ...change.audit, actor: change.actor, targets: [event.subject] }, now),
+          },
+        ]
+      : []),
+  ];
+  const stateOf = (row: Record<string, unknown>) => canonicalRow(entryData, entryData.tables.sqlite, row);
   const where = entryPredicates(tables.entries, tables.entryTags);
   const reads = entryReads(db, tables);
   return {
     ...reads,
 
-    async createEntry(tenantId: string, input: EntryInput, limits: StorageLimits, now = Date.now()): Promise<Entry> {
+    async createEntry(tenantId: string, input: EntryInput, limits: StorageLimits, change: Change): Promise<Entry> {
+      const now = change.at ?? Date.now();
+      const entry = newEntryRow(tenantId, input, now);
+      const event: NewEvent = { type: "entry.created", subject: { type: "entry", id: entry.id }, data: stateOf(entry) };
       try {
-        const [row] = await atomic.withLimits<Entry>(tenantId, limits, (q) =>
-          q
-            .insert(entries)
-            .values(newEntryRow(tenantId, input, now))
-            .returning(),
+        const [row] = await atomic.withLimits<Entry>(
+          tenantId,
+          limits,
+          (q) => q.insert(entries).values(entry).returning(),
+          appended(tenantId, change, event, now),
         );
         return row as Entry;
       } catch (error) {
@@ -103,18 +125,29 @@ export function entryStatements(
       input: EntryInput,
       precondition: Precondition,
       limits: StorageLimits,
-      now = Date.now(),
+      change: Change,
     ): Promise<Entry> {
+      const now = change.at ?? Date.now();
       return replaceOptimistically(
         () => reads.getEntry(tenantId, entryId),
         async (current) => {
+          const replacement = replacementOf(input, current.version, now);
+          const event: NewEvent = {
+            type: "entry.replaced",
+            subject: { type: "entry", id: entryId },
+            data: stateOf({ ...current, ...replacement }),
+          };
           try {
-            const [row] = await atomic.withLimits<Entry>(tenantId, limits, (q) =>
-              q
-                .update(entries)
-                .set(replacementOf(input, current.version, now))
-                .where(where.entry(tenantId, entryId, current.version))
-                .returning(),
+            const [row] = await atomic.withLimits<Entry>(
+              tenantId,
+              limits,
+              (q) =>
+                q
+                  .update(entries)
+                  .set(replacement)
+                  .where(where.entry(tenantId, entryId, current.version))
+                  .returning(),
+              appended(tenantId, change, event, now),
             );
             return row;
           } catch (error) {
@@ -125,15 +158,20 @@ export function entryStatements(
       );
     },
 
-    deleteEntry(tenantId: string, entryId: string, precondition: Precondition): Promise<void> {
+    deleteEntry(tenantId: string, entryId: string, precondition: Precondition, change: Change): Promise<void> {
+      const now = change.at ?? Date.now();
+      const event: NewEvent = { type: "entry.deleted", subject: { type: "entry", id: entryId }, data: { id: entryId } };
       return deleteChecked(
         () => reads.getEntry(tenantId, entryId),
         async (current, conditional) => {
-          const deleted = await atomic.withUsage(tenantId, (q) =>
-            q
-              .delete(entries)
-              .where(where.entry(tenantId, entryId, conditional ? current.version : undefined))
-              .returning({ id: entries.id }),
+          const deleted = await atomic.withUsage(
+            tenantId,
+            (q) =>
+              q
+                .delete(entries)
+                .where(where.entry(tenantId, entryId, conditional ? current.version : undefined))
+                .returning({ id: entries.id }),
+            appended(tenantId, change, event, now),
           );
           return deleted.length;
         },

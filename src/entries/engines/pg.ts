@@ -1,5 +1,8 @@
 import { eq } from "drizzle-orm";
+import { pgAuditCheckpoints, pgAuditEvents } from "../../audit/table";
 import type { PgShardDb, PgShardTx } from "../../db/client";
+import type { Appended } from "../../events/change";
+import { pgEvents } from "../../events/table";
 import type { StorageLimits } from "../../shards/store";
 import { pgShardTenants as shardTenants } from "../../shards/tenant-table";
 import { pgEntries as entries, pgEntryTags as entryTags } from "../table";
@@ -27,20 +30,27 @@ export const lockUsage = (tx: PgShardTx, tenantId: string) =>
     .where(eq(shardTenants.tenantId, tenantId))
     .for("update");
 
+/** The write, then its appended rows if it changed a row, on the transaction. */
+async function writeThenAppend<T>(tx: PgShardTx, write: (q: any) => PromiseLike<T[]>, appended: Appended[]) {
+  const rows = await write(tx);
+  if (rows.length > 0) for (const { table, row } of appended) await tx.insert(table).values(row);
+  return rows;
+}
+
 export const entriesOnPg = (db: PgShardDb) =>
   entryStatements(
     db,
-    { entries, entryTags },
+    { entries, entryTags, events: pgEvents, auditEvents: pgAuditEvents, auditCheckpoints: pgAuditCheckpoints },
     {
-      withLimits: (tenantId, limits, write) =>
+      withLimits: (tenantId, limits, write, appended) =>
         db.transaction(async (tx) => {
           await setStorageLimits(tx, tenantId, limits);
-          return write(tx);
+          return writeThenAppend(tx, write, appended);
         }),
-      withUsage: (tenantId, write) =>
+      withUsage: (tenantId, write, appended) =>
         db.transaction(async (tx) => {
           await lockUsage(tx, tenantId);
-          return write(tx);
+          return writeThenAppend(tx, write, appended);
         }),
     },
   );

@@ -1,7 +1,14 @@
 import { type AnyColumn, and, asc, count, eq, getTableColumns, gt, inArray, type SQL, sql } from "drizzle-orm";
 import { getTableConfig as pgTableConfig } from "drizzle-orm/pg-core";
 import { type SQLiteTable, getTableConfig as sqliteTableConfig } from "drizzle-orm/sqlite-core";
-import { type DatasetRow, keyColumnOf, ownedBy, type RowVersion, type TableDataset } from "../../datasets/dataset";
+import {
+  type DatasetRow,
+  keyColumnOf,
+  numericKey,
+  ownedBy,
+  type RowVersion,
+  type TableDataset,
+} from "../../datasets/dataset";
 import { retryRead } from "../../gate/retry";
 import type { TenantStorage } from "../store";
 
@@ -32,15 +39,19 @@ export function parts(dataset: TableDataset, engine: Engine, tenantId: string) {
   // Either engine's column: the statements built on it are the same on both.
   const keyColumn = table[key];
   const owned = ownedBy(dataset, table, tenantId);
+  // Keys travel as text (copy positions, diffs); a numeric key column compares them as numbers.
+  const typed = numericKey(dataset) ? Number : String;
   return {
     table,
     key,
     keyColumn,
     owned,
     /** The tenant's rows after `after` (null: from the first). */
-    from: (after: string | null): SQL | undefined => and(owned, after === null ? undefined : gt(keyColumn, after)),
+    from: (after: string | null): SQL | undefined =>
+      and(owned, after === null ? undefined : gt(keyColumn, typed(after))),
     /** The tenant's rows among these keys, or among the keys a subquery selects. */
-    among: (keys: Parameters<typeof inArray>[1]): SQL | undefined => and(owned, inArray(keyColumn, keys)),
+    among: (keys: Parameters<typeof inArray>[1]): SQL | undefined =>
+      and(owned, inArray(keyColumn, Array.isArray(keys) ? keys.map((key) => typed(key)) : keys)),
     order: asc(keyColumn),
     /** The columns a versions walk selects: the key, and the version when the dataset has one. */
     versionColumns: {

@@ -7,7 +7,7 @@ import type { Entry } from "../../../src/entries/table";
 import { newId } from "../../../src/http/ids";
 import { AppError } from "../../../src/http/problems";
 import type { Precondition } from "../../../src/shards/store";
-import { adminKey, call, createTenant, shardBinding, tenantKey } from "../../helpers";
+import { adminKey, call, createTenant, shardBinding, TEST_CHANGE, tenantKey } from "../../helpers";
 
 const shard0 = () => drizzle(env.SHARD_D1_0, { schema });
 
@@ -31,13 +31,24 @@ describe("tenants sharing a shard", () => {
     const db = shard0();
     const tenantA = newId("ten");
     const tenantB = newId("ten");
-    const a1 = await entriesOnD1(db).createEntry(tenantA, { data: { owner: "A", n: 1 }, tags: ["shared"] }, unlimited);
+    const a1 = await entriesOnD1(db).createEntry(
+      tenantA,
+      { data: { owner: "A", n: 1 }, tags: ["shared"] },
+      unlimited,
+      TEST_CHANGE,
+    );
     const a2 = await entriesOnD1(db).createEntry(
       tenantA,
       { data: { owner: "A", n: 2 }, tags: ["shared", "a-only"] },
       unlimited,
+      TEST_CHANGE,
     );
-    const b1 = await entriesOnD1(db).createEntry(tenantB, { data: { owner: "B" }, tags: ["shared"] }, unlimited);
+    const b1 = await entriesOnD1(db).createEntry(
+      tenantB,
+      { data: { owner: "B" }, tags: ["shared"] },
+      unlimited,
+      TEST_CHANGE,
+    );
 
     expect(await failure(entriesOnD1(db).getEntry(tenantB, a1.id))).toMatchObject({ type: "not-found" });
     expect(await failure(entriesOnD1(db).getEntry(tenantA, b1.id))).toMatchObject({ type: "not-found" });
@@ -57,9 +68,10 @@ describe("tenants sharing a shard", () => {
         { data: { owner: "B" }, tags: [] },
         precondition,
         unlimited,
+        TEST_CHANGE,
       );
       expect(await failure(replaced)).toMatchObject({ type: "not-found" });
-      expect(await failure(entriesOnD1(db).deleteEntry(tenantB, a1.id, precondition))).toMatchObject({
+      expect(await failure(entriesOnD1(db).deleteEntry(tenantB, a1.id, precondition, TEST_CHANGE))).toMatchObject({
         type: "not-found",
       });
     }
@@ -72,9 +84,9 @@ describe("tenants sharing a shard", () => {
     const db = shard0();
     const tenantA = newId("ten");
     const tenantB = newId("ten");
-    await entriesOnD1(db).createEntry(tenantA, { data: {}, tags: ["t"] }, unlimited);
-    const b = await entriesOnD1(db).createEntry(tenantB, { data: {}, tags: ["t"] }, unlimited);
-    const a = await entriesOnD1(db).createEntry(tenantA, { data: {}, tags: ["t"] }, unlimited);
+    await entriesOnD1(db).createEntry(tenantA, { data: {}, tags: ["t"] }, unlimited, TEST_CHANGE);
+    const b = await entriesOnD1(db).createEntry(tenantB, { data: {}, tags: ["t"] }, unlimited, TEST_CHANGE);
+    const a = await entriesOnD1(db).createEntry(tenantA, { data: {}, tags: ["t"] }, unlimited, TEST_CHANGE);
     // Continuing after A's newest id must not surface B's older entry in A's list.
     const after = await entriesOnD1(db).listEntries(tenantA, { tag: "t" }, { limit: 10, after: a.id });
     expect(after.items.map((e) => e.tenantId)).toEqual([tenantA]);
@@ -86,11 +98,23 @@ describe("concurrent writers", () => {
   it("lets exactly one of five replaces with If-Match 1 succeed; the rest fail with precondition-failed", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: ["before"] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(
+      tenant,
+      { data: { n: 0 }, tags: ["before"] },
+      unlimited,
+      TEST_CHANGE,
+    );
 
     const results = await Promise.allSettled(
       [1, 2, 3, 4, 5].map((n) =>
-        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [`w${n}`] }, { ifMatch: [1] }, unlimited),
+        entriesOnD1(db).replaceEntry(
+          tenant,
+          entry.id,
+          { data: { n }, tags: [`w${n}`] },
+          { ifMatch: [1] },
+          unlimited,
+          TEST_CHANGE,
+        ),
       ),
     );
     const won = results.filter((r) => r.status === "fulfilled");
@@ -121,11 +145,11 @@ describe("concurrent writers", () => {
   it("applies every one of five concurrent unconditional replaces, one version each", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: [] }, unlimited, TEST_CHANGE);
 
     const results = await Promise.allSettled(
       [1, 2, 3, 4, 5].map((n) =>
-        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [] }, undefined, unlimited),
+        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [] }, undefined, unlimited, TEST_CHANGE),
       ),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
@@ -138,11 +162,18 @@ describe("concurrent writers", () => {
   it("applies every one of five concurrent replaces with If-Match *, since any current version matches", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: { n: 0 }, tags: [] }, unlimited, TEST_CHANGE);
 
     const results = await Promise.allSettled(
       [1, 2, 3, 4, 5].map((n) =>
-        entriesOnD1(db).replaceEntry(tenant, entry.id, { data: { n }, tags: [] }, { ifMatch: "*" }, unlimited),
+        entriesOnD1(db).replaceEntry(
+          tenant,
+          entry.id,
+          { data: { n }, tags: [] },
+          { ifMatch: "*" },
+          unlimited,
+          TEST_CHANGE,
+        ),
       ),
     );
     const reasons = results.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
@@ -153,7 +184,7 @@ describe("concurrent writers", () => {
   it("lets only one of a conditional replace and a conditional delete of the same version win", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited, TEST_CHANGE);
     const results = await Promise.allSettled([
       entriesOnD1(db).replaceEntry(
         tenant,
@@ -161,8 +192,9 @@ describe("concurrent writers", () => {
         { data: { replaced: true }, tags: [] },
         { ifMatch: [1] },
         unlimited,
+        TEST_CHANGE,
       ),
-      entriesOnD1(db).deleteEntry(tenant, entry.id, { ifMatch: [1] }),
+      entriesOnD1(db).deleteEntry(tenant, entry.id, { ifMatch: [1] }, TEST_CHANGE),
     ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const [replaced, deleted] = results;
@@ -182,9 +214,9 @@ describe("concurrent writers", () => {
   it("lets one of three concurrent unconditional deletes succeed; the others find nothing to delete", async () => {
     const db = shard0();
     const tenant = newId("ten");
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited, TEST_CHANGE);
     const results = await Promise.allSettled(
-      [1, 2, 3].map(() => entriesOnD1(db).deleteEntry(tenant, entry.id, undefined)),
+      [1, 2, 3].map(() => entriesOnD1(db).deleteEntry(tenant, entry.id, undefined, TEST_CHANGE)),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const types = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as AppError).type] : []));
@@ -199,7 +231,7 @@ describe("entry bookkeeping", () => {
     const db = shard0();
     const tenant = newId("ten");
     const data = { text: "héllo wörld 👋 日本", list: [1, 2.5, null, true], nested: { q: '"quoted"\n' } };
-    const entry = await entriesOnD1(db).createEntry(tenant, { data, tags: [] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data, tags: [] }, unlimited, TEST_CHANGE);
     expect(entry.sizeBytes).toBe(utf8Length(data));
     expect(entry.sizeBytes).toBeGreaterThan(JSON.stringify(data).length);
 
@@ -216,16 +248,22 @@ describe("entry bookkeeping", () => {
       { data: next, tags: [] },
       { ifMatch: [1] },
       unlimited,
+      TEST_CHANGE,
     );
     expect(replaced.sizeBytes).toBe(utf8Length(next));
     expect(utf8Length({})).toBe(2);
-    expect((await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited)).sizeBytes).toBe(2);
+    expect((await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited, TEST_CHANGE)).sizeBytes).toBe(
+      2,
+    );
   });
 
   it("stamps created_at and updated_at, and a replace keeps created_at", async () => {
     const db = drizzle(env.SHARD_D1_0, { schema });
     const tenant = newId("ten");
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited, 1_000);
+    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: [] }, unlimited, {
+      ...TEST_CHANGE,
+      at: 1_000,
+    });
     expect(entry).toMatchObject({ createdAt: 1_000, updatedAt: 1_000, version: 1 });
     const replaced = await entriesOnD1(db).replaceEntry(
       tenant,
@@ -233,7 +271,7 @@ describe("entry bookkeeping", () => {
       { data: { a: 1 }, tags: [] },
       undefined,
       unlimited,
-      5_000,
+      { ...TEST_CHANGE, at: 5_000 },
     );
     expect(replaced).toMatchObject({ createdAt: 1_000, updatedAt: 5_000, version: 2 });
   });
@@ -248,12 +286,17 @@ describe("entry bookkeeping", () => {
           .all<{ tag: string }>()
       ).results.map((r) => r.tag);
 
-    const entry = await entriesOnD1(db).createEntry(tenant, { data: {}, tags: ["b", "a", "b"] }, unlimited);
+    const entry = await entriesOnD1(db).createEntry(
+      tenant,
+      { data: {}, tags: ["b", "a", "b"] },
+      unlimited,
+      TEST_CHANGE,
+    );
     expect(entry.tags).toEqual(["b", "a"]);
     expect(await tagRows()).toEqual(["a", "b"]);
-    await entriesOnD1(db).replaceEntry(tenant, entry.id, { data: {}, tags: ["c"] }, undefined, unlimited);
+    await entriesOnD1(db).replaceEntry(tenant, entry.id, { data: {}, tags: ["c"] }, undefined, unlimited, TEST_CHANGE);
     expect(await tagRows()).toEqual(["c"]);
-    await entriesOnD1(db).deleteEntry(tenant, entry.id, undefined);
+    await entriesOnD1(db).deleteEntry(tenant, entry.id, undefined, TEST_CHANGE);
     expect(await tagRows()).toEqual([]);
   });
 
@@ -262,7 +305,7 @@ describe("entry bookkeeping", () => {
     const tenant = newId("ten");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
-      ids.push((await entriesOnD1(db).createEntry(tenant, { data: { i }, tags: ["p"] }, unlimited)).id);
+      ids.push((await entriesOnD1(db).createEntry(tenant, { data: { i }, tags: ["p"] }, unlimited, TEST_CHANGE)).id);
     const expected = [...ids].sort().reverse();
 
     const first = await entriesOnD1(db).listEntries(tenant, { tag: "p" }, { limit: 2 });

@@ -1,0 +1,33 @@
+import { sql } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { trailStatements } from "./engines/trail";
+import type { NewAuditRecord } from "./record";
+import { platformAuditCheckpoints, platformAuditEvents } from "./table";
+
+// The platform's own trail, in the control database: what names no tenant (unknown keys, shard
+// and platform-key administration, tenant creation). D1 runs one statement at a time, which is
+// what keeps its seq gapless.
+
+export const platformTrail = (db: ControlDb) =>
+  trailStatements(db, { records: platformAuditEvents, checkpoints: platformAuditCheckpoints }, (_, build) =>
+    db.batch(build(db) as [never, ...never[]]),
+  );
+
+/** Appends a record to the platform's trail, its seq taken in the statement. */
+export async function recordPlatform(db: ControlDb, record: NewAuditRecord, now = Date.now()): Promise<void> {
+  const r = platformAuditEvents;
+  const c = platformAuditCheckpoints;
+  await db.insert(platformAuditEvents).values({
+    seq: sql`(select coalesce(max(s), 0) + 1 from (select max(${r.seq}) as s from ${r} union all select max(${c.seq}) from ${c}))`,
+    action: record.action,
+    actorType: record.actor.type,
+    actorId: record.actor.id,
+    actorKeyPrefix: record.actor.key_prefix,
+    targets: record.targets,
+    context: record.context,
+    outcomeStatus: record.status,
+    occurredAt: now,
+    prevHash: null,
+    hash: null,
+  });
+}

@@ -1,0 +1,120 @@
+import { eq, inArray } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { chunksOf } from "../db/sql";
+import { onTenantShard } from "../events/tenant-shard";
+import { plans } from "../plans/table";
+import { openStore } from "../shards/connection";
+import { shards } from "../shards/table";
+import { tenants } from "../tenants/table";
+import { ChainVerifier } from "./chain";
+import { signAt } from "./chainer";
+import { checkpointEntry, checkpointKey } from "./checkpoints";
+import type { TrailStatements } from "./engines/trail";
+import { platformTrail } from "./platform";
+import { auditRecord } from "./record";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Records per page of the walk that checks what retention drops. */
+const WALK_PAGE = 500;
+/** Tenants per page of a shard's walk. */
+const TENANT_PAGE = 200;
+
+/**
+ * Drops the trail's records older than `cutoff`, exactly: the last of them (seq k) gets a signed
+ * checkpoint first, and verification then starts there (records ≤ k and older checkpoints go).
+ * The records dropped are verified first, from the trail's start: retention never signs a hash it
+ * has not checked, and a broken trail is left whole (and logged) for someone to look at.
+ */
+export async function dropExpired(
+  trail: TrailStatements,
+  tenantId: string | null,
+  key: string,
+  cutoff: number,
+  now = Date.now(),
+): Promise<number> {
+  const last = await trail.lastBefore(tenantId, cutoff);
+  if (last === null) return 0;
+  const checkpoints = await trail.checkpoints(tenantId);
+  const first = (await trail.walk(tenantId, 0, 1))[0];
+  if (!first) return 0;
+  const start = checkpoints.find((c) => c.seq === first.seq - 1);
+  const verifier = new ChainVerifier(
+    key,
+    checkpoints.filter((c) => c.seq <= last).map((c) => checkpointEntry(tenantId, c)),
+    start ? { seq: start.seq, hash: start.hash } : undefined,
+  );
+  let after = first.seq - 1;
+  while (after < last) {
+    const page = (await trail.walk(tenantId, after, WALK_PAGE)).filter((row) => row.seq <= last);
+    if (page.length === 0) break;
+    for (const row of page) verifier.add(auditRecord(tenantId, row));
+    after = (page.at(-1) as { seq: number }).seq;
+    if (verifier.broken) break;
+  }
+  if (verifier.broken || verifier.head.seq !== last || verifier.pending > 0) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "audit retention left a trail whole: it does not verify up to the cutoff",
+        trail: tenantId ?? "platform",
+        broken: verifier.broken,
+        checked_through: verifier.head.seq,
+      }),
+    );
+    return 0;
+  }
+  if (!checkpoints.some((c) => c.seq === last)) await signAt(trail, tenantId, key, verifier.head, now);
+  await trail.dropThrough(tenantId, last);
+  return verifier.checked;
+}
+
+/** Each tenant's audit retention, from its plan. */
+async function retentionDays(db: ControlDb, tenantIds: string[]): Promise<Map<string, number>> {
+  const days = new Map<string, number>();
+  for (const chunk of chunksOf(tenantIds, 90)) {
+    const rows = await db
+      .select({ id: tenants.id, days: plans.auditRetentionDays })
+      .from(tenants)
+      .innerJoin(plans, eq(plans.tier, tenants.tier))
+      .where(inArray(tenants.id, chunk));
+    for (const row of rows) days.set(row.id, row.days);
+  }
+  return days;
+}
+
+/** The daily retention of every tenant's trail (its plan's window) and of the platform's. */
+export async function applyAuditRetention(db: ControlDb, env: Env, now = Date.now()): Promise<void> {
+  const key = checkpointKey(env);
+  for (const shard of await db.select().from(shards)) {
+    let after: string | null = null;
+    for (;;) {
+      const store = await openStore(env, shard);
+      let page: string[];
+      try {
+        page = await store.trail.tenants(after, TENANT_PAGE);
+      } finally {
+        await store.close();
+      }
+      if (page.length === 0) break;
+      const days = await retentionDays(db, page);
+      for (const tenantId of page) {
+        const window = days.get(tenantId);
+        // A tenant no longer in the control database is the deletion job's to purge.
+        if (window === undefined) continue;
+        try {
+          await onTenantShard(env, db, tenantId, (here) =>
+            dropExpired(here.trail, tenantId, key, now - window * DAY_MS, now).then(() => undefined),
+          );
+        } catch (error) {
+          console.warn(
+            JSON.stringify({ level: "warn", msg: "audit retention failed", tenant_id: tenantId, error: String(error) }),
+          );
+        }
+      }
+      after = page.at(-1) as string;
+      if (page.length < TENANT_PAGE) break;
+    }
+  }
+  const platformDays = Number(env.PLATFORM_AUDIT_RETENTION_DAYS ?? 365);
+  await dropExpired(platformTrail(db), null, key, now - platformDays * DAY_MS, now);
+}

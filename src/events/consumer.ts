@@ -1,0 +1,109 @@
+import { and, eq } from "drizzle-orm";
+import { z } from "zod";
+import { type ControlDb, controlDb } from "../db/client";
+import { type EventCursor, eventCursors } from "./cursor-table";
+
+// The events queue's consumer in this Worker: it proves the feed end to end by keeping, per
+// tenant, how far delivery has got. Deliveries come at least once and in any order; the cursor
+// deduplicates by event (a tenant's events are numbered by seq) and restores their order: every
+// event up to `through_seq` has arrived.
+
+/** What the consumer reads of a message; the rest is the event as published. */
+const Delivered = z.object({ id: z.string(), tenant_id: z.string(), seq: z.number().int().positive() });
+
+/** Seqs held ahead of a gap at most; past that the oldest are let go (a gap that long is a lost event). */
+export const MAX_AHEAD = 10_000;
+const MAX_ATTEMPTS = 8;
+
+/** The cursor after `seqs` arrive: what is new, what repeats, and how far the run without gaps now goes. */
+export function advance(
+  cursor: Pick<EventCursor, "throughSeq" | "ahead">,
+  seqs: readonly number[],
+): { throughSeq: number; ahead: number[]; fresh: number; duplicates: number } {
+  const ahead = new Set(cursor.ahead);
+  let throughSeq = cursor.throughSeq;
+  let fresh = 0;
+  let duplicates = 0;
+  for (const seq of seqs) {
+    if (seq <= throughSeq || ahead.has(seq)) duplicates++;
+    else {
+      ahead.add(seq);
+      fresh++;
+    }
+  }
+  while (ahead.delete(throughSeq + 1)) throughSeq++;
+  const sorted = [...ahead].sort((a, b) => a - b);
+  return { throughSeq, ahead: sorted.slice(Math.max(0, sorted.length - MAX_AHEAD)), fresh, duplicates };
+}
+
+/**
+ * Applies the deliveries to the tenant's cursor: a conditional write on the version read, retried
+ * when another batch of the same tenant's moved it first.
+ */
+export async function recordDeliveries(db: ControlDb, tenantId: string, seqs: readonly number[], now = Date.now()) {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await db.query.eventCursors.findFirst({ where: eq(eventCursors.tenantId, tenantId) });
+    const next = advance(current ?? { throughSeq: 0, ahead: [] }, seqs);
+    const state = {
+      throughSeq: next.throughSeq,
+      ahead: next.ahead,
+      delivered: (current?.delivered ?? 0) + next.fresh,
+      duplicates: (current?.duplicates ?? 0) + next.duplicates,
+      version: (current?.version ?? 0) + 1,
+      updatedAt: now,
+    };
+    const written = current
+      ? await db
+          .update(eventCursors)
+          .set(state)
+          .where(and(eq(eventCursors.tenantId, tenantId), eq(eventCursors.version, current.version)))
+          .returning({ tenantId: eventCursors.tenantId })
+      : await db
+          .insert(eventCursors)
+          .values({ tenantId, ...state })
+          .onConflictDoNothing()
+          .returning({ tenantId: eventCursors.tenantId });
+    if (written.length > 0) return;
+  }
+  throw new Error(`the event cursor of ${tenantId} kept changing under its writes`);
+}
+
+/**
+ * The events queue's handler: each tenant's deliveries in one cursor write, acknowledged once it
+ * is written and retried (redelivered) when it fails. A message that is not an event is logged
+ * and acknowledged: a retry would not change it.
+ */
+export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void> {
+  const db = controlDb(env);
+  const byTenant = new Map<string, { messages: Message[]; seqs: number[] }>();
+  for (const message of batch.messages) {
+    const parsed = Delivered.safeParse(message.body);
+    if (!parsed.success) {
+      console.warn(JSON.stringify({ level: "warn", msg: "events queue message is not an event", id: message.id }));
+      message.ack();
+      continue;
+    }
+    const group = byTenant.get(parsed.data.tenant_id) ?? { messages: [], seqs: [] };
+    group.messages.push(message);
+    group.seqs.push(parsed.data.seq);
+    byTenant.set(parsed.data.tenant_id, group);
+  }
+  await Promise.all(
+    [...byTenant].map(async ([tenantId, { messages, seqs }]) => {
+      try {
+        await recordDeliveries(db, tenantId, seqs);
+        for (const message of messages) message.ack();
+      } catch (error) {
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "event cursor not written",
+            tenant_id: tenantId,
+            error: String(error),
+          }),
+        );
+        for (const message of messages) message.retry();
+      }
+    }),
+  );
+}

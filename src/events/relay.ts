@@ -1,0 +1,170 @@
+import { asc, eq, inArray } from "drizzle-orm";
+import { chainTrail } from "../audit/chainer";
+import { checkpointKey } from "../audit/checkpoints";
+import { platformTrail } from "../audit/platform";
+import type { ControlDb } from "../db/client";
+import { chunksOf } from "../db/sql";
+import { openStore } from "../shards/connection";
+import type { ShardStore } from "../shards/store";
+import { shards } from "../shards/table";
+import { type FeedEvent, feedEvent } from "./event";
+import { type OutboxRow, outbox } from "./outbox-table";
+import { onTenantShard } from "./tenant-shard";
+
+// The relay: carries control-plane events and audit records from the control database's outbox
+// to the tenant's shard, publishes each tenant's new events to the events queue and links its
+// audit records. Nudged right after a write (waitUntil) and swept every minute by a cron, so a
+// lost nudge delays work by a minute at most; every step may run twice (or at once) harmlessly.
+
+/** Outbox rows read per pass. */
+const OUTBOX_PAGE = 100;
+/** A queue batch holds at most 100 messages and 256 KB; an event's data is at most an entry (64 KiB). */
+const QUEUE_BATCH_MESSAGES = 100;
+const QUEUE_BATCH_BYTES = 192 * 1024;
+/** Events published per tenant per pass. */
+const PUBLISH_PAGE = 500;
+
+/** Sends one batch of events to the events queue; tests pass their own to see what a relay sends. */
+export type Publish = (events: FeedEvent[]) => Promise<void>;
+
+export const queuePublish =
+  (env: Env): Publish =>
+  async (events) => {
+    await env.EVENTS_QUEUE.sendBatch(events.map((body) => ({ body, contentType: "json" as const })));
+  };
+
+/** Appends the tenant's outbox rows to its shard, then deletes them here; false if it could not. */
+async function carry(env: Env, db: ControlDb, tenantId: string, rows: OutboxRow[]): Promise<boolean> {
+  const carried = await onTenantShard(env, db, tenantId, (store) => store.feed.appendRelayed(tenantId, rows));
+  if (!carried) return false;
+  const ids = rows.map((row) => row.id);
+  await db.batch(
+    chunksOf(ids, 90).map((chunk) => db.delete(outbox).where(inArray(outbox.id, chunk))) as [never, ...never[]],
+  );
+  return true;
+}
+
+/** Carries the outbox, one tenant's or everyone's, page by page; returns the rows carried. */
+export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): Promise<number> {
+  let carried = 0;
+  const skipped = new Set<string>();
+  for (;;) {
+    const rows = await db
+      .select()
+      .from(outbox)
+      .where(tenantId === undefined ? undefined : eq(outbox.tenantId, tenantId))
+      .orderBy(asc(outbox.id))
+      .limit(OUTBOX_PAGE);
+    const byTenant = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      if (skipped.has(row.tenantId)) continue;
+      byTenant.set(row.tenantId, [...(byTenant.get(row.tenantId) ?? []), row]);
+    }
+    if (byTenant.size === 0) return carried;
+    for (const [tenant, theirs] of byTenant) {
+      // A tenant without a shard (not provisioned) or under a move's fence waits for the next pass.
+      if (await carry(env, db, tenant, theirs)) carried += theirs.length;
+      else skipped.add(tenant);
+    }
+    if (rows.length < OUTBOX_PAGE) return carried;
+  }
+}
+
+/** Batches of events within a queue batch's limits. */
+function queueBatches(events: FeedEvent[]): FeedEvent[][] {
+  const batches: FeedEvent[][] = [];
+  let current: FeedEvent[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const size = JSON.stringify(event).length;
+    if (current.length === QUEUE_BATCH_MESSAGES || (current.length > 0 && bytes + size > QUEUE_BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(event);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Publishes the tenant's unpublished events in seq order and marks each batch published once the
+ * queue has it. A failure between the two sends that batch again next time: at least once.
+ */
+export async function publishFeed(store: ShardStore, tenantId: string, publish: Publish): Promise<number> {
+  const rows = await store.feed.unpublished(tenantId, PUBLISH_PAGE);
+  let published = 0;
+  for (const batch of queueBatches(rows.map(feedEvent))) {
+    await publish(batch);
+    await store.feed.markPublished(
+      tenantId,
+      batch.map((event) => event.seq),
+      Date.now(),
+    );
+    published += batch.length;
+  }
+  return published;
+}
+
+/** Everything the relay owes one tenant: its outbox rows, its unpublished events, its unlinked audit records. */
+export async function relayTenant(env: Env, db: ControlDb, tenantId: string, publish = queuePublish(env)) {
+  await relayOutbox(env, db, tenantId);
+  await onTenantShard(env, db, tenantId, async (store) => {
+    await publishFeed(store, tenantId, publish);
+    await chainTrail(store.trail, tenantId, checkpointKey(env));
+  });
+}
+
+/** Tenants per shard taken per sweep; the rest wait for the next minute. */
+const SWEEP_TENANTS = 200;
+
+/**
+ * The minute's sweep: the whole outbox, then each shard's tenants with events to publish or
+ * records to link (a draining shard still holds tenants), then the platform's trail.
+ */
+export async function sweepRelay(db: ControlDb, env: Env, publish = queuePublish(env)): Promise<void> {
+  await relayOutbox(env, db);
+  for (const shard of await db.select().from(shards)) {
+    let tenants: string[];
+    try {
+      const store = await openStore(env, shard);
+      try {
+        tenants = [
+          ...new Set([
+            ...(await store.feed.tenantsUnpublished(SWEEP_TENANTS)),
+            ...(await store.trail.tenantsUnchained(SWEEP_TENANTS)),
+          ]),
+        ];
+      } finally {
+        await store.close();
+      }
+    } catch (error) {
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: "relay could not read a shard",
+          shard_id: shard.id,
+          error: String(error),
+        }),
+      );
+      continue;
+    }
+    for (const tenantId of tenants) {
+      try {
+        await relayTenant(env, db, tenantId, publish);
+      } catch (error) {
+        console.warn(
+          JSON.stringify({
+            level: "warn",
+            msg: "relay failed for a tenant",
+            tenant_id: tenantId,
+            error: String(error),
+          }),
+        );
+      }
+    }
+  }
+  await chainTrail(platformTrail(db), null, checkpointKey(env));
+}
