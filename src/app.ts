@@ -2,10 +2,12 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { auditTrail } from "./audit/middleware";
+import { platformAuditRoutes, tenantAuditRoutes } from "./audit/routes";
 import { authenticate } from "./auth/authenticate";
 import { docsRoutes } from "./docs/routes";
 import { entryRoutes } from "./entries/routes";
 import type { AppEnv } from "./env";
+import { eventRoutes } from "./events/routes";
 import { limitRoutes } from "./gate/routes";
 import { authenticatedPingRoutes, pingRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
@@ -58,6 +60,9 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/keys", tenantKeyRoutes);
   app.route("/v1/tenants/:tenantId/entries", entryRoutes);
   app.route("/v1/tenants/:tenantId/limits", limitRoutes);
+  app.route("/v1/tenants/:tenantId/events", eventRoutes);
+  app.route("/v1/tenants/:tenantId/audit", tenantAuditRoutes);
+  app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/shards", shardRoutes);
 

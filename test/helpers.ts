@@ -6,6 +6,8 @@ import type { Change } from "../src/events/change";
 import { domainEvents } from "../src/events/listeners";
 import type { Scope } from "../src/keys/scopes";
 import { createKey } from "../src/keys/service";
+import { loadRoute } from "../src/routing/route";
+import { openStore } from "../src/shards/connection";
 
 export type Call = {
   method?: string;
@@ -149,3 +151,36 @@ export async function shardBinding(shardId: string | null): Promise<D1Database> 
 
 /** The change of a test that writes through a store directly: no request, the test as a system job. */
 export const TEST_CHANGE: Change = { requestId: null, actor: systemActor("test") };
+
+/**
+ * Waits until the relay has carried the tenant's outbox to its shard and the events queue's
+ * consumer has delivered its whole feed: nothing of the tenant's is then still on its way.
+ */
+export async function settled(tenantId: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outboxed = await env.CONTROL_DB.prepare("SELECT count(*) AS n FROM outbox WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ n: number }>();
+    const route = await loadRoute(controlDb(env), tenantId);
+    let newest = 0;
+    if (route?.shard) {
+      const store = await openStore(env, route.shard);
+      try {
+        const unpublished = await store.feed.unpublished(tenantId, 1);
+        const feed = await store.feed.page(tenantId, 0, 100_000);
+        newest = unpublished.length > 0 ? -1 : (feed.at(-1)?.seq ?? 0);
+      } finally {
+        await store.close();
+      }
+    }
+    const cursor = await env.CONTROL_DB.prepare("SELECT through_seq AS seq FROM event_cursors WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ seq: number }>();
+    if (outboxed?.n === 0 && newest >= 0 && (cursor?.seq ?? 0) >= newest) return;
+    if (Date.now() > deadline) {
+      throw new Error(`tenant ${tenantId} not settled: outbox ${outboxed?.n}, feed ${newest}, cursor ${cursor?.seq}`);
+    }
+    await scheduler.wait(20);
+  }
+}

@@ -9,8 +9,9 @@ export const auditTrail = {
   tables: { sqlite: auditEvents, pg: pgAuditEvents },
   tenantKey: "tenantId",
   orderKey: ["seq"],
-  // A record never changes once written but for the chainer's link.
-  version: "hash",
+  // A record never changes once written but for the chainer's link, which a target recomputes alike.
+  bookkeeping: ["prevHash", "hash"],
+  appendOnly: true,
 } satisfies TableDataset;
 
 /** Signed statements of the chain's hash at a seq: where verification may start. */
@@ -21,5 +22,5 @@ export const auditCheckpointSet = {
   tables: { sqlite: auditCheckpoints, pg: pgAuditCheckpoints },
   tenantKey: "tenantId",
   orderKey: ["seq"],
-  version: "signature",
+  appendOnly: true,
 } satisfies TableDataset;

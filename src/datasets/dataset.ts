@@ -24,8 +24,22 @@ export type TableDataset = {
   owned?: (table: any, tenantId: string) => SQL;
   /** Column keys of a key unique among the tenant's rows: rows stream, page and diff in this order. */
   orderKey: readonly string[];
-  /** The column that changes on every write, which is all a diff between two copies compares. */
+  /**
+   * The column that changes on every write, which is all a diff between two copies compares.
+   * Without one, rows never change once written (a diff compares which keys each copy holds).
+   */
   version?: string;
+  /**
+   * Columns the relay fills in after the row is written (published_at, an audit record's link):
+   * copied as they are, but left out of a move's diff and checksum, since the relay keeps setting
+   * them on the source while the copy runs; a copy that lags only has the target's relay redo it.
+   */
+  bookkeeping?: readonly string[];
+  /**
+   * Rows are only ever added after the last key and dropped from the first (a feed, a trail, under
+   * retention), never changed but for their bookkeeping: a move's sync reads only what is new.
+   */
+  appendOnly?: boolean;
   /** Columns never exported, checksummed or copied (secrets, hashes). */
   omit?: readonly string[];
   /**

@@ -11,8 +11,9 @@ export const eventFeed = {
   tables: { sqlite: events, pg: pgEvents },
   tenantKey: "tenantId",
   orderKey: ["seq"],
-  // Events never change but for the relay's mark, which is all a diff between two copies must see.
-  version: "publishedAt",
+  // An event never changes once written but for the relay's mark that it is on the queue.
+  bookkeeping: ["publishedAt"],
+  appendOnly: true,
 } satisfies TableDataset;
 
 /** What the control database still owes the tenant's shard (normally empty within a second). */

@@ -214,11 +214,11 @@ async function copy(env: Env, db: ControlDb, move: TenantMove): Promise<StepOutc
     let copied = move.rowsCopied;
     while (Date.now() < deadline) {
       const batch = await copyBatch(source, target, move.tenantId, position, moveBatchSize);
+      copied += batch.copied;
       if (batch.done) {
         return { change: { state: "syncing", copyCursor: positionText(position), rowsCopied: copied }, next: 0 };
       }
       position = batch.position;
-      copied += batch.copied;
     }
     return { change: { copyCursor: positionText(position), rowsCopied: copied }, next: 0 };
   });

@@ -26,7 +26,9 @@ export function positionOf(text: string | null, datasets = datasetsIn("shard")):
 
 /**
  * Copies up to `limit` rows from `position` on (in the first dataset that has any left) and
- * returns where the copy got to, or `done` once every dataset is copied.
+ * returns where the copy got to, or `done` once every dataset is copied. A page shorter than
+ * `limit` ends its dataset: rows written since are the sync's (src/moves/job.ts), or a copy of
+ * a tenant that keeps writing (its feed grows at the end) would chase its newest rows forever.
  */
 export async function copyBatch(
   source: ShardStore,
@@ -45,6 +47,11 @@ export async function copyBatch(
     const rows = await source.rows(dataset, tenantId, after, limit);
     if (rows.length === 0) continue;
     await target.importRows(dataset, tenantId, rows);
+    const next = datasets[at + 1];
+    if (rows.length < limit) {
+      if (!next) return { copied: rows.length, position: { dataset: dataset.name, after: null }, done: true };
+      return { copied: rows.length, position: { dataset: next.name, after: null }, done: false };
+    }
     const last = keyOf(dataset, rows[rows.length - 1] as Record<string, unknown>);
     return { copied: rows.length, position: { dataset: dataset.name, after: last }, done: false };
   }
@@ -86,11 +93,52 @@ async function* pairs(source: ShardStore, target: ShardStore, dataset: TableData
 }
 
 /**
+ * The sync of an append-only dataset (a feed, a trail) in time proportional to what changed, not
+ * to its size: rows come only at the end and go only from the start (retention), so each copy
+ * holds one run of keys, and the target lacks only the source's rows past its last key and holds
+ * too many only before the source's first. Null when the copies are not like that (the target is
+ * ahead), which the full diff then sorts out.
+ */
+async function syncAppended(
+  source: ShardStore,
+  target: ShardStore,
+  tenantId: string,
+  pageSize: number,
+  dataset: TableDataset,
+): Promise<{ copied: number; removed: number } | null> {
+  const compare = compareKeys(dataset);
+  const [theirs, ours] = await Promise.all([source.keyRange(dataset, tenantId), target.keyRange(dataset, tenantId)]);
+  if (ours && theirs && compare(ours.last, theirs.last) > 0) return null;
+  let copied = 0;
+  let removed = 0;
+  let after = ours?.last ?? null;
+  for (;;) {
+    const rows = await source.rows(dataset, tenantId, after, pageSize);
+    if (rows.length > 0) await target.importRows(dataset, tenantId, rows);
+    copied += rows.length;
+    if (rows.length < pageSize) break;
+    after = keyOf(dataset, rows[rows.length - 1] as Record<string, unknown>);
+  }
+  // What retention dropped from the source's start since the copy.
+  if (ours && (!theirs || compare(ours.first, theirs.first) < 0)) {
+    const key = keyColumnOf(dataset);
+    for (;;) {
+      const page = await target.versions(dataset, tenantId, null, pageSize);
+      const gone = page.map((row) => String(row[key])).filter((k) => !theirs || compare(k, theirs.first) < 0);
+      if (gone.length > 0) await target.removeRows(dataset, tenantId, gone);
+      removed += gone.length;
+      if (gone.length < pageSize) break;
+    }
+  }
+  return { copied, removed };
+}
+
+/**
  * Makes the target's copy of the tenant equal to the source's as of now: rows missing or at
  * another version on the target are copied, rows the source no longer has are removed. Rows
- * never change without a new version (every copied dataset declares one), so versions are
- * enough to find every difference; only under a write fence is the result exact (otherwise it is
- * as of some moment during the walk).
+ * never change without a new version (a dataset without one never changes its rows but for the
+ * relay's bookkeeping), so versions are enough to find every difference; only under a write
+ * fence is the result exact (otherwise it is as of some moment during the walk).
  */
 export async function syncDifferences(
   source: ShardStore,
@@ -102,8 +150,16 @@ export async function syncDifferences(
   let copied = 0;
   let removed = 0;
   for (const dataset of datasets) {
+    if (dataset.appendOnly) {
+      const synced = await syncAppended(source, target, tenantId, pageSize, dataset);
+      if (synced) {
+        copied += synced.copied;
+        removed += synced.removed;
+        continue;
+      }
+    }
+    // Without a version a row never changes: only which keys each copy holds can differ.
     const version = dataset.version;
-    if (version === undefined) throw new Error(`dataset ${dataset.name} has no version to diff copies by`);
     let toCopy: string[] = [];
     let toRemove: string[] = [];
     const flush = async (force: boolean) => {
@@ -121,7 +177,7 @@ export async function syncDifferences(
       }
     };
     for await (const { key, source: there, target: here } of pairs(source, target, dataset, tenantId, pageSize)) {
-      if (there && (!here || here[version] !== there[version])) toCopy.push(key);
+      if (there && (!here || (version !== undefined && here[version] !== there[version]))) toCopy.push(key);
       else if (!there && here) toRemove.push(key);
       await flush(false);
     }

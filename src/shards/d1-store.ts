@@ -44,6 +44,7 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
     totals: () => shard.totals(),
     rows: (dataset, tenantId, after, limit) => answer(shard.rows(dataset, tenantId, after, limit)),
     versions: (dataset, tenantId, after, limit) => answer(shard.versions(dataset, tenantId, after, limit)),
+    keyRange: (dataset, tenantId) => answer(shard.keyRange(dataset, tenantId)),
     countRows: (dataset, tenantId) => answer(shard.countRows(dataset, tenantId)),
     readRows: (dataset, tenantId, keys) => answer(shard.readRows(dataset, tenantId, keys)),
     importRows: (dataset, tenantId, rows) => answer(shard.importRows(dataset, tenantId, rows)),

@@ -53,6 +53,7 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     totals: () => one(() => shard.totals()),
     rows: (dataset, tenantId, after, limit) => one(() => shard.rows(dataset, tenantId, after, limit)),
     versions: (dataset, tenantId, after, limit) => one(() => shard.versions(dataset, tenantId, after, limit)),
+    keyRange: (dataset, tenantId) => one(() => shard.keyRange(dataset, tenantId)),
     countRows: (dataset, tenantId) => one(() => shard.countRows(dataset, tenantId)),
     readRows: (dataset, tenantId, keys) => one(() => shard.readRows(dataset, tenantId, keys)),
     importRows: (dataset, tenantId, rows) => one(() => shard.importRows(dataset, tenantId, rows)),

@@ -69,6 +69,8 @@ export interface ShardStore {
   /** The same walk, only each row's key and version: what a diff between two copies needs. */
   versions(dataset: TableDataset, tenantId: string, after: string | null, limit: number): Promise<RowVersion[]>;
   countRows(dataset: TableDataset, tenantId: string): Promise<number>;
+  /** The tenant's first and last key in the dataset (as keyOf writes them), or null when it has no row. */
+  keyRange(dataset: TableDataset, tenantId: string): Promise<{ first: string; last: string } | null>;
   /** The rows among `keys` that exist, in any order. */
   readRows<D extends TableDataset>(dataset: D, tenantId: string, keys: string[]): Promise<DatasetRow<D>[]>;
   /**

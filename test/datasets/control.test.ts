@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { createHash } from "node:crypto";
+import { type Column, getTableColumns } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CanonicalRow, canonicalJson, copiedColumns, orderKeyOf } from "../../src/datasets/canonical";
 import {
@@ -13,8 +14,9 @@ import {
 import type { TableDataset } from "../../src/datasets/dataset";
 import { datasetsIn } from "../../src/datasets/registry";
 import { controlDb } from "../../src/db/client";
+import { outbox } from "../../src/events/outbox-table";
 import { newId } from "../../src/http/ids";
-import { adminKey, call, createTenant, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 
 const db = controlDb(env);
@@ -34,6 +36,8 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
     sql: "SELECT * FROM idempotency_records WHERE principal IN (SELECT id FROM api_keys WHERE tenant_id = ?1) ORDER BY principal, key",
     json: [],
   },
+  outbox: { sql: "SELECT * FROM outbox WHERE tenant_id = ?1 ORDER BY id", json: ["payload"] },
+  "event-cursor": { sql: "SELECT * FROM event_cursors WHERE tenant_id = ?1", json: ["ahead"] },
 };
 
 async function stored(name: string, tenantId: string): Promise<Record<string, unknown>[]> {
@@ -74,7 +78,14 @@ const summaries = async (tenantId: string) =>
 let admin: string;
 let idempotencyCounter = 0;
 
-type Fixture = { tenantId: string; userIds: string[]; keyIds: string[]; records: [string, string][]; moveId?: string };
+type Fixture = {
+  tenantId: string;
+  userIds: string[];
+  keyIds: string[];
+  records: [string, string][];
+  moveId?: string;
+  outboxId: number;
+};
 
 /**
  * A tenant with rows in every control dataset, made through the API: three users, keys (one a
@@ -132,7 +143,13 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     if (i > 200) throw new Error("the keys' last use was never recorded");
     await scheduler.wait(10);
   }
-  return { tenantId: tenant.id, userIds, keyIds, records, moveId };
+  // The relay carries the outbox away within moments; one row put there once it is done stays.
+  await settled(tenant.id);
+  const [held] = await db
+    .insert(outbox)
+    .values({ tenantId: tenant.id, kind: "event", payload: { type: "tenant.updated" }, createdAt: Date.now() })
+    .returning();
+  return { tenantId: tenant.id, userIds, keyIds, records, moveId, outboxId: (held as { id: number }).id };
 }
 
 let one: Fixture;
@@ -154,6 +171,8 @@ describe("the control datasets' rows", () => {
       "api-keys": one.keyIds.map((id) => [id]).sort(),
       moves: [[one.moveId]],
       "idempotency-records": [...one.records].sort(),
+      outbox: [[one.outboxId]],
+      "event-cursor": [[one.tenantId]],
     };
     for (const d of DATASETS) {
       const expected = await expectedRows(d.name, one.tenantId);
@@ -206,7 +225,9 @@ describe("the control datasets' rows", () => {
       const rows = await controlRows(db, d, one.tenantId, null, 1000);
       const expected = rows.map((row) => ({
         key: orderKeyOf(d, row),
-        version: d.version ? row.updated_at : createHash("sha256").update(canonicalJson(row)).digest("hex"),
+        version: d.version
+          ? row[(getTableColumns(d.tables.sqlite)[d.version] as Column).name]
+          : createHash("sha256").update(canonicalJson(row)).digest("hex"),
       }));
       expect(await controlVersions(db, d, one.tenantId, null, 1000), d.name).toEqual(expected);
       const paged = [];
@@ -245,7 +266,7 @@ describe("a tenant's control data", () => {
     );
     const exported = new Map<string, CanonicalRow[]>();
     for (const d of DATASETS) exported.set(d.name, await readAll(d, subject.tenantId, 2));
-    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 3]);
+    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 3, 1, 1]);
 
     for (const d of [...DATASETS].reverse()) {
       let purged = 0;
@@ -294,6 +315,8 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "event-cursor": [1, 0],
+      outbox: [1, 0],
       "idempotency-records": [2, 1, 0],
       moves: [0],
       "api-keys": [2, 2, 2, 1, 0],

@@ -30,7 +30,14 @@ describe("the dataset registry", () => {
     const otherTenants = sqliteTable("tenants", { id: text("id").primaryKey() });
     expect(undeclaredTenantTables([control, { scratchNotes, scratchPlain }], DATASETS)).toEqual(["scratch_notes"]);
     expect(undeclaredTenantTables([{ otherTenants }, shard], DATASETS)).toEqual(["tenants"]);
-    expect(undeclaredTenantTables([control], [])).toEqual(["api_keys", "tenant_moves", "tenants", "users"]);
+    expect(undeclaredTenantTables([control], [])).toEqual([
+      "event_cursors",
+      "outbox",
+      "api_keys",
+      "tenant_moves",
+      "tenants",
+      "users",
+    ]);
   });
 
   it("takes each dataset's tables from its home's schema roots", () => {
@@ -130,7 +137,14 @@ describe("the dataset registry", () => {
       "api-keys",
       "moves",
       "idempotency-records",
+      "outbox",
+      "event-cursor",
     ]);
-    expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual(["entries"]);
+    expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
+      "entries",
+      "events",
+      "audit-events",
+      "audit-checkpoints",
+    ]);
   });
 });

@@ -30,10 +30,10 @@ describe("a cron with no entry in the schedule", () => {
   it("starts nothing and logs a warning", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const ctx = createExecutionContext();
-    await scheduled(createScheduledController({ cron: "0 3 * * *" }), env, ctx);
+    await scheduled(createScheduledController({ cron: "0 4 * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
     expect(warn.mock.calls.map(([line]) => JSON.parse(String(line)))).toEqual([
-      { level: "warn", msg: "no job for this cron", cron: "0 3 * * *" },
+      { level: "warn", msg: "no job for this cron", cron: "0 4 * * *" },
     ]);
   });
 });

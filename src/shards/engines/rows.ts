@@ -126,6 +126,18 @@ export function shardReads(db: AnyShardDb, engine: Engine, registrations: any) {
       );
     },
 
+    async keyRange(dataset: TableDataset, tenantId: string): Promise<{ first: string; last: string } | null> {
+      const d = on(dataset, tenantId);
+      const [row] = await retryRead<{ first: unknown; last: unknown }[]>(() =>
+        db
+          .select({ first: sql`min(${d.keyColumn})`, last: sql`max(${d.keyColumn})` })
+          .from(d.table)
+          .where(d.owned),
+      );
+      if (row?.first === null || row?.first === undefined) return null;
+      return { first: String(row.first), last: String(row.last) };
+    },
+
     async countRows(dataset: TableDataset, tenantId: string): Promise<number> {
       const d = on(dataset, tenantId);
       const [row] = await retryRead<{ rows: unknown }[]>(() =>
