@@ -54,7 +54,8 @@ function fail(seq, reason) {
 }
 
 function checkCheckpoint(checkpoint) {
-  if (key && !signed(checkpoint)) fail(checkpoint.seq, `the checkpoint at seq ${checkpoint.seq} is not signed with this key`);
+  if (key && !signed(checkpoint))
+    fail(checkpoint.seq, `the checkpoint at seq ${checkpoint.seq} is not signed with this key`);
   checkpoints++;
 }
 

@@ -19,8 +19,9 @@ export function checkpointKey(env: { AUDIT_CHECKPOINT_KEY?: string }): string {
   return key;
 }
 
-export const signCheckpoint = (key: string, claim: CheckpointClaim) =>
-  createHmac("sha256", key).update(canonicalJson(claim)).digest("hex");
+/** Signs exactly the claim's four fields, whatever else the object carries. */
+export const signCheckpoint = (key: string, { tenant, seq, hash, time }: CheckpointClaim) =>
+  createHmac("sha256", key).update(canonicalJson({ tenant, seq, hash, time })).digest("hex");
 
 export function checkpointValid(key: string, claim: CheckpointClaim, signature: string): boolean {
   const expected = Buffer.from(signCheckpoint(key, claim), "hex");

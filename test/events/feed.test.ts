@@ -65,17 +65,13 @@ describe.each(["d1-shared-0", "pg-0"])("the event feed on %s", (shardId) => {
     const first = rows.map(feedEvent);
     expect(first.map((e) => e.seq)).toEqual(first.map((_, i) => i + 1));
     expect(first.map((e) => e.id)).toEqual([...first.map((e) => e.id)].sort());
-    const types = first.map((e) => e.type);
-    // The tenant's own events come first (its creation, its provisioning, the key), then the entry's.
-    expect(types).toEqual([
-      "tenant.created",
-      "tenant.provisioned",
-      "key.created",
-      "entry.created",
-      "entry.replaced",
-      "entry.deleted",
-    ]);
-    const [createdEvent, replaced, deleted] = first.slice(3) as [FeedEvent, FeedEvent, FeedEvent];
+    // Entry events enter the feed as their writes commit; control-plane events as the relay
+    // carries them from the control database, each source in its own commit order.
+    const ofEntries = first.filter((e) => e.subject.type === "entry");
+    const control = first.filter((e) => e.subject.type !== "entry");
+    expect(ofEntries.map((e) => e.type)).toEqual(["entry.created", "entry.replaced", "entry.deleted"]);
+    expect(control.map((e) => e.type)).toEqual(["tenant.created", "tenant.provisioned", "key.created"]);
+    const [createdEvent, replaced, deleted] = ofEntries as [FeedEvent, FeedEvent, FeedEvent];
     expect(createdEvent).toMatchObject({
       tenant_id: tenant.id,
       subject: { type: "entry", id },
@@ -86,7 +82,8 @@ describe.each(["d1-shared-0", "pg-0"])("the event feed on %s", (shardId) => {
     expect(replaced.data).toMatchObject({ data: { a: 2 }, tags: [], version: 2 });
     expect(deleted.data).toEqual({ id });
     // Key events never carry the secret's hash.
-    expect(JSON.stringify(first[2])).not.toContain("secret_hash");
+    expect(control[2]?.data).toMatchObject({ tenant_id: tenant.id, scopes: expect.any(Array) });
+    expect(JSON.stringify(control[2])).not.toContain("secret_hash");
 
     // The queue delivered every event to the consumer, which counts each once.
     const cursor = await waitForCursor(tenant.id, first.length);

@@ -28,15 +28,17 @@ describe("route metadata", () => {
     for (const action of actions) expect(action).toMatch(/^[a-z_]+\.[a-z_]+$/);
   });
 
-  it("marks exactly the entries routes as touching the shard: reads read, the rest write", async () => {
+  it("marks exactly the entries, events and audit routes as touching the shard: reads read, the rest write", async () => {
     const touching = (await operations()).filter(({ operation }) => operation["x-shard"] !== undefined);
-    expect(touching.every(({ path }) => path.startsWith("/v1/tenants/{tenantId}/entries"))).toBe(true);
-    expect(touching.map(({ method, operation }) => [method, operation["x-shard"]]).sort()).toEqual([
-      ["delete", "write"],
-      ["get", "read"],
-      ["get", "read"],
-      ["post", "write"],
-      ["put", "write"],
+    expect(touching.map(({ method, path, operation }) => `${method} ${path} ${operation["x-shard"]}`).sort()).toEqual([
+      "delete /v1/tenants/{tenantId}/entries/{entryId} write",
+      "get /v1/tenants/{tenantId}/audit read",
+      "get /v1/tenants/{tenantId}/audit/verify read",
+      "get /v1/tenants/{tenantId}/entries read",
+      "get /v1/tenants/{tenantId}/entries/{entryId} read",
+      "get /v1/tenants/{tenantId}/events read",
+      "post /v1/tenants/{tenantId}/entries write",
+      "put /v1/tenants/{tenantId}/entries/{entryId} write",
     ]);
   });
 
