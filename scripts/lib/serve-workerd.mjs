@@ -1,16 +1,33 @@
 // Serves the bundled Worker from workerd (see workerd.mjs) until stdin closes, and prints one JSON
-// line with its base URL once it is ready. For tests that need the Worker on a real port (the
-// browser test of /docs) without loading Miniflare into their own process.
+// line with its base URL and platform-admin key once it is ready. For tests that need the Worker
+// on a real port (the browser test of /docs, the offline audit verifier's) without loading
+// Miniflare into their own process. AUDIT_CHECKPOINT_KEY from the environment, when set, is the
+// Worker's. Each further line on stdin, `{"binding", "sql", "params"}`, runs one statement on that
+// D1 database and answers one JSON line: how a test tampers with what the Worker stored.
+import { createInterface } from "node:readline";
 import { startWorkerd } from "./workerd.mjs";
 
 const outDir = process.argv[2];
-const platform = await startWorkerd({ port: 0, ...(outDir ? { outDir } : {}) });
-process.stdout.write(`${JSON.stringify({ baseUrl: platform.baseUrl })}\n`);
+const bindings = process.env.AUDIT_CHECKPOINT_KEY ? { AUDIT_CHECKPOINT_KEY: process.env.AUDIT_CHECKPOINT_KEY } : {};
+const platform = await startWorkerd({ port: 0, bindings, ...(outDir ? { outDir } : {}) });
+process.stdout.write(`${JSON.stringify({ baseUrl: platform.baseUrl, adminKey: platform.adminKey })}\n`);
 const stop = async () => {
   await platform.stop();
   process.exit(0);
 };
 process.stdin.on("end", stop);
 process.stdin.on("close", stop);
-process.stdin.resume();
 process.on("SIGTERM", stop);
+for await (const line of createInterface({ input: process.stdin })) {
+  try {
+    const { binding, sql, params = [] } = JSON.parse(line);
+    const db = await platform.d1(binding);
+    const result = await db
+      .prepare(sql)
+      .bind(...params)
+      .run();
+    process.stdout.write(`${JSON.stringify({ ok: true, changes: result.meta.changes })}\n`);
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: String(error) })}\n`);
+  }
+}

@@ -78,6 +78,10 @@ describe("tenant isolation", () => {
     expect(paths).toContain("GET /v1/tenants/:tenantId/entries/:entryId");
     expect(paths).toContain("DELETE /v1/tenants/:tenantId/keys/:keyId");
     expect(paths).toContain("PATCH /v1/tenants/:tenantId/users/:userId");
+    expect(paths).toContain("GET /v1/tenants/:tenantId/events");
+    expect(paths).toContain("GET /v1/tenants/:tenantId/audit");
+    expect(paths).toContain("GET /v1/tenants/:tenantId/audit/verify");
+    expect(paths).toContain("GET /v1/tenants/:tenantId/audit/export");
     expect(tenantScoped.length).toBeGreaterThanOrEqual(17);
   });
 

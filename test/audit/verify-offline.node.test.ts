@@ -1,0 +1,139 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// scripts/verify-audit.mjs checks an NDJSON export with Node alone, and agrees with the verify
+// route: on an intact trail, and on one tampered with in the database.
+
+const KEY = "offline-verifier-test-key-0123456789abcdef";
+const VERIFIER = new URL("../../scripts/verify-audit.mjs", import.meta.url).pathname;
+const run = promisify(execFile);
+
+let server: ChildProcess;
+let lines: AsyncIterator<string>;
+let base: string;
+let admin: string;
+const dir = mkdtempSync(join(tmpdir(), "audit-"));
+
+async function nextLine(): Promise<string> {
+  for (;;) {
+    const { value, done } = await lines.next();
+    if (done) throw new Error("the Worker's process ended");
+    if (value.startsWith("{")) return value;
+  }
+}
+
+async function api(path: string, init: { method?: string; key?: string; body?: unknown } = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? "GET",
+    headers: {
+      Authorization: `Bearer ${init.key ?? admin}`,
+      ...(init.body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  const json = /json/.test(res.headers.get("Content-Type") ?? "") && !/ndjson/.test(res.headers.get("Content-Type") ?? "");
+  return { status: res.status, text, json: json ? JSON.parse(text) : undefined };
+}
+
+/** Runs one statement on a D1 binding of the Worker. */
+async function sql(binding: string, statement: string, params: unknown[]) {
+  server.stdin?.write(`${JSON.stringify({ binding, sql: statement, params })}\n`);
+  const answer = JSON.parse(await nextLine());
+  if (!answer.ok) throw new Error(answer.error);
+  return answer.changes as number;
+}
+
+/** The verifier's answer on a file: its exit code and what it printed. */
+async function offline(file: string, key = KEY) {
+  try {
+    const { stdout } = await run(process.execPath, [VERIFIER, file, "--key", key]);
+    return { code: 0, out: stdout.trim() };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, out: failed.stdout.trim() };
+  }
+}
+
+async function exported(tenantId: string, name: string) {
+  const res = await api(`/v1/tenants/${tenantId}/audit/export`);
+  expect(res.status).toBe(200);
+  const file = join(dir, name);
+  writeFileSync(file, res.text);
+  return file;
+}
+
+beforeAll(async () => {
+  const script = new URL("../../scripts/lib/serve-workerd.mjs", import.meta.url).pathname;
+  server = spawn(process.execPath, [script, ".wrangler/audit-test/dist"], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, AUDIT_CHECKPOINT_KEY: KEY },
+  });
+  lines = createInterface({ input: server.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
+  ({ baseUrl: base, adminKey: admin } = JSON.parse(await nextLine()));
+}, 120_000);
+
+afterAll(() => {
+  server?.stdin?.end();
+});
+
+describe("the offline verifier", () => {
+  it("agrees with the verify route on an intact trail and on one tampered with", async () => {
+    const tenant = await api("/v1/tenants", {
+      method: "POST",
+      body: { name: "Offline", slug: `offline-${Date.now()}`, tier: "FREE", shard_id: "d1-shared-0" },
+    });
+    expect(tenant.status, tenant.text).toBe(201);
+    const tenantId = tenant.json.id as string;
+    const key = await api(`/v1/tenants/${tenantId}/keys`, {
+      method: "POST",
+      body: { name: "writer", scopes: ["entries:write", "entries:read"] },
+    });
+    for (let i = 0; i < 5; i++) {
+      const res = await api(`/v1/tenants/${tenantId}/entries`, {
+        method: "POST",
+        key: key.json.secret,
+        body: { data: { i }, tags: [] },
+      });
+      expect(res.status).toBe(201);
+    }
+    // The relay links the records moments after they commit.
+    let route = await api(`/v1/tenants/${tenantId}/audit/verify`);
+    for (let i = 0; i < 100 && (route.json.pending > 0 || route.json.checked < 6); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      route = await api(`/v1/tenants/${tenantId}/audit/verify`);
+    }
+    expect(route.json).toMatchObject({ ok: true, checked: 6, pending: 0 });
+
+    const intact = await exported(tenantId, "intact.ndjson");
+    expect(await offline(intact)).toEqual({
+      code: 0,
+      out: `ok: 6 records linked through seq 6; ${route.json.checkpoints_checked} checkpoints signed and matching`,
+    });
+    expect((await offline(intact, "someone-elses-key-0123456789abcdefgh")).out).toMatch(
+      /^broken at seq \d+: the checkpoint at seq \d+ is not signed with this key/,
+    );
+
+    // A record edited in the file alone.
+    const text = readFileSync(intact, "utf8").replace('"status":201', '"status":200');
+    writeFileSync(join(dir, "edited.ndjson"), text);
+    expect((await offline(join(dir, "edited.ndjson"))).out).toMatch(/^broken at seq 1: hash does not match/);
+
+    // A record edited in the database: both say where and why.
+    expect(
+      await sql("SHARD_D1_0", "UPDATE audit_events SET outcome_status = 500 WHERE tenant_id = ? AND seq = 4", [
+        tenantId,
+      ]),
+    ).toBe(1);
+    const tampered = await api(`/v1/tenants/${tenantId}/audit/verify`);
+    expect(tampered.json.broken).toEqual({ seq: 4, reason: "hash does not match the record's content" });
+    const result = await offline(await exported(tenantId, "tampered.ndjson"));
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/^broken at seq 4: hash does not match the record's content/);
+  }, 60_000);
+});
