@@ -4,7 +4,7 @@ import http from "node:http";
 const GATE_TIMING = /(?:^|,)\s*gate;dur=([0-9.]+)/;
 
 /** One request on `agent`; resolves with status, headers, body text and latency in ms (never rejects). */
-export function send(agent, url, { method = "GET", headers = {}, timeoutMs = 30_000 } = {}) {
+export function send(agent, url, { method = "GET", headers = {}, body, timeoutMs = 30_000 } = {}) {
   return new Promise((resolve) => {
     const started = performance.now();
     const req = http.request(url, { method, headers, agent }, (res) => {
@@ -22,7 +22,7 @@ export function send(agent, url, { method = "GET", headers = {}, timeoutMs = 30_
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
     req.on("error", (error) => resolve({ status: 0, error, ms: performance.now() - started }));
-    req.end();
+    req.end(body);
   });
 }
 
@@ -38,7 +38,7 @@ export function gateTiming(header) {
  * Returns latencies (ms), status counts (0 = transport error), the gate's Server-Timing values and
  * the first few errors; a request still in flight at the deadline completes and is counted.
  */
-export async function runLoad({ url, headers = {}, concurrency = 8, durationMs = 5000 }) {
+export async function runLoad({ url, method = "GET", headers = {}, body, concurrency = 8, durationMs = 5000 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies = [];
   const serverTimings = [];
@@ -49,7 +49,7 @@ export async function runLoad({ url, headers = {}, concurrency = 8, durationMs =
 
   const worker = async () => {
     while (performance.now() < deadline) {
-      const res = await send(agent, url, { headers });
+      const res = await send(agent, url, { method, headers, body });
       statusCounts[res.status] = (statusCounts[res.status] ?? 0) + 1;
       if (res.error) {
         if (errors.length < 5) errors.push(String(res.error.message ?? res.error));

@@ -24,6 +24,8 @@ const LATENCY_PHASE_MS = 4000;
 const WARMUP_MS = 2000;
 const PHASE_MS = 5000;
 const ROUNDS = 2;
+const WRITE_ROUNDS = 3;
+const TARGET_WRITE_P99_ADDED_MS = 1;
 const BURST_REQUESTS = 1000;
 const BURST_LIMIT = 100;
 const TARGET_RATIO = 0.5;
@@ -36,18 +38,24 @@ const problems = [];
 const loadBefore = os.loadavg()[0];
 const log = (line = "") => process.stdout.write(`${line}\n`);
 
-log("bundling the Worker and starting workerd …");
+log("bundling the Worker and starting workerd, twice: with the audit trail, and without it …");
 const platform = await startWorkerd({ port: PORT });
+const untracked = await startWorkerd({
+  port: PORT + 1,
+  outDir: ".wrangler/bench/dist-untracked",
+  bindings: { AUDIT_TRAIL: "off" },
+});
 try {
-  await main(platform);
+  await main(platform, untracked);
 } catch (error) {
   process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
   process.exitCode = 1;
 } finally {
   await platform.stop();
+  await untracked.stop();
 }
 
-async function main({ baseUrl, adminKey, d1 }) {
+async function main({ baseUrl, adminKey, d1 }, withoutTrail) {
   const api = apiClient(baseUrl, adminKey);
   const unique = Date.now().toString(36);
   const open = await createTenant(api, `bench-${unique}`, 100_000_000);
@@ -94,13 +102,64 @@ async function main({ baseUrl, adminKey, d1 }) {
     problems.push(`only ${gateTiming.count} of ${gatedCount} gated responses had gate Server-Timing`);
   }
 
+  log("write path: POST an entry with the event outbox and audit trail on, and on a Worker with them off");
+  const writes = await runWrites(
+    api,
+    baseUrl,
+    apiClient(withoutTrail.baseUrl, withoutTrail.adminKey),
+    withoutTrail.baseUrl,
+  );
+
   log(`exactness: ${BURST_REQUESTS} requests at once, tenant limit ${BURST_LIMIT}/min`);
   const exactness = await runExactness(api, baseUrl, limited);
 
   log("scale: deep pagination and a large tenant registry");
   const scale = await runScale({ api, baseUrl, d1, log });
 
-  report(throughput, latency, gateTiming, exactness, scale);
+  report(throughput, latency, gateTiming, exactness, scale, writes);
+}
+
+/**
+ * POST /v1/tenants/:id/entries at concurrency 1 on two Workers built from the same bundle, one
+ * with AUDIT_TRAIL off, phases interleaved (on, off, on, off, …) so machine noise hits both alike.
+ * With the trail on, each write also commits its event and audit record in its own batch, and
+ * the relay's pass runs after the response (waitUntil) in the same isolate, as deployed.
+ */
+async function runWrites(api, baseUrl, apiWithout, baseWithout) {
+  const unique = Date.now().toString(36);
+  const on = await createTenant(api, `bench-writes-${unique}`, 100_000_000, ["entries:write"]);
+  const off = await createTenant(apiWithout, `bench-writes-off-${unique}`, 100_000_000, ["entries:write"]);
+  const target = (base, tenant) => ({
+    url: `${base}/v1/tenants/${tenant.id}/entries`,
+    method: "POST",
+    headers: { authorization: `Bearer ${tenant.secret}`, "content-type": "application/json" },
+    body: JSON.stringify({ data: { kind: "bench", n: 1, note: "a small document" }, tags: ["bench"] }),
+    concurrency: 1,
+  });
+  const targets = [
+    ["on", target(baseUrl, on)],
+    ["off", target(baseWithout, off)],
+  ];
+  for (const [, t] of targets) await runLoad({ ...t, durationMs: WARMUP_MS });
+  const phases = { on: [], off: [] };
+  for (let round = 1; round <= WRITE_ROUNDS; round++) {
+    for (const [name, t] of targets) {
+      log(
+        `measuring writes, trail ${name} (round ${round}/${WRITE_ROUNDS}, ${LATENCY_PHASE_MS / 1000} s, concurrency 1)`,
+      );
+      phases[name].push(await runLoad({ ...t, durationMs: LATENCY_PHASE_MS }));
+    }
+  }
+  const result = { on: aggregate(phases.on), off: aggregate(phases.off) };
+  for (const [name, r] of Object.entries(result)) {
+    if (r.non2xx > 0 || r.errors.length > 0) {
+      problems.push(`writes, trail ${name}: ${r.non2xx} non-2xx/failed responses ${JSON.stringify(r.statusCounts)}`);
+    }
+  }
+  // The trail's records of the measured writes are all there, linked.
+  const verified = await api("GET", `/v1/tenants/${on.id}/audit/verify`, undefined, 200);
+  if (!verified.ok) problems.push(`the write tenant's audit trail does not verify: ${JSON.stringify(verified.broken)}`);
+  return { ...result, verified };
 }
 
 /** JSON calls to the platform's API with the admin key. */
@@ -119,11 +178,11 @@ function apiClient(baseUrl, adminKey) {
 }
 
 /** A tenant with the given per-minute limit, a bulkhead the bench cannot fill and no monthly quota. */
-async function createTenant(api, slug, requestsPerMinute) {
+async function createTenant(api, slug, requestsPerMinute, scopes = ["entries:read"]) {
   const tenant = await api("POST", "/v1/tenants", { name: "Bench", slug, tier: "ENTERPRISE" }, 201);
   const limits = { requests_per_minute: requestsPerMinute, max_concurrency: 10_000, monthly_requests: null };
   await api("PATCH", `/v1/tenants/${tenant.id}`, { limits }, 200);
-  const key = await api("POST", `/v1/tenants/${tenant.id}/keys`, { name: "bench", scopes: ["entries:read"] }, 201);
+  const key = await api("POST", `/v1/tenants/${tenant.id}/keys`, { name: "bench", scopes }, 201);
   return { id: tenant.id, secret: key.secret };
 }
 
@@ -203,7 +262,7 @@ async function runExactness(api, baseUrl, tenant) {
   return result;
 }
 
-function report(throughput, latency, gateTiming, exactness, scale) {
+function report(throughput, latency, gateTiming, exactness, scale, writes) {
   const { bare, gated } = throughput;
   const ratio = gated.rps / bare.rps;
   const p99AddedMs = latency.gated.latency.p99 - latency.bare.latency.p99;
@@ -318,6 +377,51 @@ function report(throughput, latency, gateTiming, exactness, scale) {
       ],
     ),
   );
+  const writeP50AddedMs = writes.on.latency.p50 - writes.off.latency.p50;
+  const writeP99AddedMs = writes.on.latency.p99 - writes.off.latency.p99;
+  log();
+  log(
+    table(
+      [
+        "write path (POST entry, concurrency 1)",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "non-2xx",
+      ],
+      [
+        ["outbox + audit trail on", writes.on],
+        ["AUDIT_TRAIL off", writes.off],
+      ].map(([name, r]) => [
+        name,
+        r.requests,
+        r.rps.toFixed(0),
+        ms(r.latency.p50),
+        ms(r.latency.p90),
+        ms(r.latency.p99),
+        ms(r.latency.max),
+        r.non2xx,
+      ]),
+    ),
+  );
+  log(
+    table(
+      ["trail cost", "value", "target", "result"],
+      [
+        [
+          "p99 added (on − off)",
+          `${ms(writeP99AddedMs)} ms`,
+          `≤ ${TARGET_WRITE_P99_ADDED_MS} ms`,
+          verdict(writeP99AddedMs <= TARGET_WRITE_P99_ADDED_MS),
+        ],
+        ["p50 added (on − off)", `${ms(writeP50AddedMs)} ms`, "", ""],
+        ["audit records of the run verified", `${writes.verified.checked}`, "ok", verdict(writes.verified.ok)],
+      ],
+    ),
+  );
   log();
   if (problems.length > 0) {
     for (const problem of problems) log(`ERROR: ${problem}`);
@@ -341,6 +445,14 @@ function report(throughput, latency, gateTiming, exactness, scale) {
       p99AddedMs: { max: TARGET_P99_ADDED_MS, pass: p99AddedMs <= TARGET_P99_ADDED_MS },
     },
     gateTiming,
+    writes: {
+      on: { ...writes.on, errors: undefined, latencies: undefined },
+      off: { ...writes.off, errors: undefined, latencies: undefined },
+      p50AddedMs: writeP50AddedMs,
+      p99AddedMs: writeP99AddedMs,
+      target: { max: TARGET_WRITE_P99_ADDED_MS, pass: writeP99AddedMs <= TARGET_WRITE_P99_ADDED_MS },
+      verified: writes.verified,
+    },
     exactness,
     scale: {
       ...scale,

@@ -11,7 +11,7 @@ import { AppError, type ProblemType } from "../http/problems";
 import { routeMetaOf } from "../http/route-meta";
 import { recordPlatform } from "./platform";
 import type { AuditTarget, NewAuditRecord } from "./record";
-import { auditContextOf } from "./request";
+import { auditContextOf, trailOn } from "./request";
 import { PlatformSampler } from "./sampler";
 
 // The audit record of every request that changes or tries to change something (succeeded or
@@ -91,6 +91,7 @@ async function write(c: Context<AppEnv>, tenantId: string | null, record: NewAud
 export const auditTrail = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     await next();
+    if (!trailOn(c.env)) return;
     const action = actionOf(c);
     if (action === null) return;
     const tenantId = trailOf(c);

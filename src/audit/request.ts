@@ -5,6 +5,13 @@ import type { Change } from "../events/change";
 import { routeMetaOf } from "../http/route-meta";
 import type { AuditContext } from "./record";
 
+/**
+ * AUDIT_TRAIL = "off" exists for `npm run bench` alone, which measures what the trail costs a
+ * write against a Worker without it: entry writes then commit no event and no audit record, and
+ * requests leave no audit record. Never deploy with it off.
+ */
+export const trailOn = (env: { AUDIT_TRAIL?: string }) => env.AUDIT_TRAIL !== "off";
+
 /** A user agent is kept to this many characters: enough to tell clients apart, not a payload. */
 const USER_AGENT_CHARS = 256;
 
@@ -26,6 +33,7 @@ export function auditContextOf(c: Context<AppEnv>): AuditContext {
  */
 export function changeOf(c: Context<AppEnv>, status?: number): Change {
   const change: Change = { requestId: c.var.requestId, actor: actorOf(c.var.principal) };
+  if (!trailOn(c.env)) return { ...change, untracked: true };
   const action = routeMetaOf(c)?.audit;
   if (status === undefined || action === undefined) return change;
   c.set("auditedWith", status);

@@ -12,6 +12,8 @@ export type Change = {
   /** When it happens (epoch ms); now unless given. */
   at?: number;
   audit?: { action: string; status: number; context: AuditContext };
+  /** Set only where AUDIT_TRAIL is "off" (a benchmark's baseline): the write commits no event either. */
+  untracked?: true;
 };
 
 /** A row a write appends to another table (its event, its audit record) in the same transaction. */

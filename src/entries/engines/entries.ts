@@ -81,17 +81,25 @@ export type EntryTables = { entries: any; entryTags: any; events: any; auditEven
 export function entryStatements(db: { select: (...fields: any[]) => any }, tables: EntryTables, atomic: Atomicity) {
   const { entries } = tables;
   /** The event of an entry write and, when the change carries it, the request's audit record. */
-  const appended = (tenantId: string, change: Change, event: NewEvent, now: number): Appended[] => [
-    { table: tables.events, row: eventRow(tables.events, tenantId, event, change, now) },
-    ...(change.audit
-      ? [
-          {
-            table: tables.auditEvents,
-            row: auditRow(tables, tenantId, { ...change.audit, actor: change.actor, targets: [event.subject] }, now),
-          },
-        ]
-      : []),
-  ];
+  const appended = (tenantId: string, change: Change, event: NewEvent, now: number): Appended[] =>
+    change.untracked
+      ? []
+      : [
+          { table: tables.events, row: eventRow(tables.events, tenantId, event, change, now) },
+          ...(change.audit
+            ? [
+                {
+                  table: tables.auditEvents,
+                  row: auditRow(
+                    tables,
+                    tenantId,
+                    { ...change.audit, actor: change.actor, targets: [event.subject] },
+                    now,
+                  ),
+                },
+              ]
+            : []),
+        ];
   const stateOf = (row: Record<string, unknown>) => canonicalRow(entryData, entryData.tables.sqlite, row);
   const where = entryPredicates(tables.entries, tables.entryTags);
   const reads = entryReads(db, tables);
