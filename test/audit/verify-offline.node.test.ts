@@ -37,7 +37,8 @@ async function api(path: string, init: { method?: string; key?: string; body?: u
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   const text = await res.text();
-  const json = /json/.test(res.headers.get("Content-Type") ?? "") && !/ndjson/.test(res.headers.get("Content-Type") ?? "");
+  const json =
+    /json/.test(res.headers.get("Content-Type") ?? "") && !/ndjson/.test(res.headers.get("Content-Type") ?? "");
   return { status: res.status, text, json: json ? JSON.parse(text) : undefined };
 }
 
