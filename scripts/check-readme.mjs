@@ -61,6 +61,11 @@ const expectations = [
     /"x-required-scope": "entries:write",\s*"x-shard": "write",\s*"x-audit-action": "entry.replaced"/,
     "the OpenAPI document shows a route's metadata",
   ],
+  [/"types": \[[^\]]*"entry\.created"[^\]]*"entry\.replaced"/, "the feed holds the entry events"],
+  [/"delivered_through": \d+/, "the events queue's consumer reports its cursor"],
+  [/"action": "entry\.replaced",\s*"status": 412/, "the refused replace is in the audit trail"],
+  [/"ok": true,\s*"checked": \d+,\s*"broken": null/, "the tenant's audit chain verifies"],
+  [/^ok: \d+ records linked through seq \d+/m, "the export verifies offline"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
 import { type Column, getTableColumns, type Table } from "drizzle-orm";
 import type { TableDataset } from "./dataset";
 
@@ -17,24 +18,32 @@ const isPlainObject = (value: object) => {
 
 const notJson = (value: unknown, at: string) => new TypeError(`${at} is not a JSON value: ${String(value)}`);
 
+/** Throws unless `value` is JSON: no undefined, NaN, Date, bigint or other object than a plain one. */
+function assertJson(value: unknown, at: string): void {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return;
+  if (typeof value === "number" && Number.isFinite(value)) return;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) assertJson(item, `${at}[${i}]`);
+    return;
+  }
+  if (typeof value === "object" && isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) assertJson(item, `${at}.${key}`);
+    return;
+  }
+  throw notJson(value, at);
+}
+
 /**
- * JSON text with object keys sorted (by UTF-16 code units) at every depth and no whitespace, as
- * RFC 8785 has it: equal values give equal text whatever order an engine kept their keys in
- * (PostgreSQL's jsonb does not keep it). Anything that is not JSON (undefined, NaN, a Date, a
- * bigint) throws rather than being written as something else.
+ * RFC 8785 (JCS) JSON text, by the `canonicalize` package: object keys sorted by UTF-16 code units
+ * at every depth, no whitespace, numbers as ECMAScript writes them. Equal values give equal text
+ * whatever order an engine kept their keys in (PostgreSQL's jsonb does not keep it). Anything that
+ * is not JSON (undefined, NaN, a Date, a bigint) throws rather than being written as something else.
  *
  * @example canonicalJson({ b: 1, a: [true, { d: null, c: "x" }] }) === '{"a":[true,{"c":"x","d":null}],"b":1}'
  */
 export function canonicalJson(value: unknown, at = "value"): string {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
-  if (typeof value === "number" && Number.isFinite(value)) return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((item, i) => canonicalJson(item, `${at}[${i}]`)).join(",")}]`;
-  if (typeof value === "object" && isPlainObject(value)) {
-    const object = value as Record<string, unknown>;
-    const keys = Object.keys(object).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key], `${at}.${key}`)}`).join(",")}}`;
-  }
-  throw notJson(value, at);
+  assertJson(value, at);
+  return canonicalize(value) as string;
 }
 
 /** A column's value as JSON: a driver's other types (a Date, a bigint, bytes) are refused, not converted. */

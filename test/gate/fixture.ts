@@ -1,8 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { LimitsView } from "../../src/gate/protocol";
 import type { Scope } from "../../src/keys/scopes";
-import { call, createTenant, tenantKey } from "../helpers";
+import { call, createTenant, settled as relayed, tenantKey } from "../helpers";
 
 export type Limits = { requests_per_minute?: number; max_concurrency?: number; monthly_requests?: number | null };
 
@@ -34,9 +35,19 @@ export async function limitsOf(admin: string, tenantId: string): Promise<LimitsV
 }
 
 /** Waits until every release has reached the gate (releases are sent after the response). */
+/**
+ * Waits until the tenant's gate holds no request in flight and the event relay, which passes the
+ * gate as a data write after each mutating request, has finished with the tenant too.
+ */
 export async function settled(admin: string, tenantId: string) {
-  for (let i = 0; i < 100; i++) {
-    if ((await limitsOf(admin, tenantId)).concurrency.in_flight === 0) return;
+  await relayed(tenantId);
+  for (let i = 0; i < 200; i++) {
+    const idle = (await limitsOf(admin, tenantId)).concurrency.in_flight === 0;
+    const relaying = await runInDurableObject(
+      gateStub(tenantId),
+      (_, ctx) => ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM admin_writes").one().n,
+    );
+    if (idle && relaying === 0) return;
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error("requests stayed in flight");

@@ -93,7 +93,12 @@ export function entryStatements(db: { select: (...fields: any[]) => any }, table
                   row: auditRow(
                     tables,
                     tenantId,
-                    { ...change.audit, actor: change.actor, targets: [event.subject] },
+                    // As the audit middleware names a request's targets: the tenant, then the entry.
+                    {
+                      ...change.audit,
+                      actor: change.actor,
+                      targets: [{ type: "tenant", id: tenantId }, event.subject],
+                    },
                     now,
                   ),
                 },
