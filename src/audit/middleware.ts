@@ -81,11 +81,14 @@ async function write(c: Context<AppEnv>, tenantId: string | null, record: NewAud
   if (tenantId === null) {
     await recordPlatform(c.var.db, record, now);
     c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, null));
-    return;
+  } else {
+    const payload: RelayedAudit = { ...record, occurredAt: now };
+    await c.var.db.insert(outbox).values({ tenantId, kind: "audit", payload, createdAt: now });
   }
-  const payload: RelayedAudit = { ...record, occurredAt: now };
-  await c.var.db.insert(outbox).values({ tenantId, kind: "audit", payload, createdAt: now });
-  c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, tenantId));
+  // Every tenant the request names may have events in the outbox (a tenant just created has its own).
+  const tenants = new Set(record.targets.filter((target) => target.type === "tenant").map((target) => target.id));
+  if (tenantId !== null) tenants.add(tenantId);
+  for (const tenant of tenants) c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, tenant));
 }
 
 export const auditTrail = () =>
