@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { trailStatements } from "./engines/trail";
-import type { NewAuditRecord } from "./record";
+import { type NewAuditRecord, recordColumns } from "./record";
 import { platformAuditCheckpoints, platformAuditEvents } from "./table";
 
 // The platform's own trail, in the control database: what names no tenant (unknown keys, shard
@@ -19,15 +19,6 @@ export async function recordPlatform(db: ControlDb, record: NewAuditRecord, now 
   const c = platformAuditCheckpoints;
   await db.insert(platformAuditEvents).values({
     seq: sql`(select coalesce(max(s), 0) + 1 from (select max(${r.seq}) as s from ${r} union all select max(${c.seq}) from ${c}))`,
-    action: record.action,
-    actorType: record.actor.type,
-    actorId: record.actor.id,
-    actorKeyPrefix: record.actor.key_prefix,
-    targets: record.targets,
-    context: record.context,
-    outcomeStatus: record.status,
-    occurredAt: now,
-    prevHash: null,
-    hash: null,
+    ...recordColumns(record, now),
   });
 }

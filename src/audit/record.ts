@@ -92,6 +92,20 @@ export type NewAuditRecord = {
 export const nextAuditSeq = (records: any, checkpoints: any, tenantId: string): SQL =>
   sql`(select coalesce(max(${sql.identifier("s")}), 0) + 1 from (select max(${records.seq}) as ${sql.identifier("s")} from ${records} where ${eq(records.tenantId, tenantId)} union all select max(${checkpoints.seq}) from ${checkpoints} where ${eq(checkpoints.tenantId, tenantId)}) as ${sql.identifier("heads")})`;
 
+/** A new record's columns on either trail, not linked yet. */
+export const recordColumns = (record: NewAuditRecord, now: number) => ({
+  action: record.action,
+  actorType: record.actor.type,
+  actorId: record.actor.id,
+  actorKeyPrefix: record.actor.key_prefix,
+  targets: record.targets,
+  context: record.context,
+  outcomeStatus: record.status,
+  occurredAt: now,
+  prevHash: null,
+  hash: null,
+});
+
 /** The tenant-trail row of a new record, its seq taken in the inserting statement. */
 export const auditRow = (
   tables: { auditEvents: any; auditCheckpoints: any },
@@ -102,15 +116,6 @@ export const auditRow = (
 ) => ({
   tenantId,
   seq: nextAuditSeq(tables.auditEvents, tables.auditCheckpoints, tenantId),
-  action: record.action,
-  actorType: record.actor.type,
-  actorId: record.actor.id,
-  actorKeyPrefix: record.actor.key_prefix,
-  targets: record.targets,
-  context: record.context,
-  outcomeStatus: record.status,
-  occurredAt: now,
+  ...recordColumns(record, now),
   origin,
-  prevHash: null,
-  hash: null,
 });
