@@ -24,6 +24,7 @@ export const AuditRecordSchema = z
       country: z.string().nullable(),
       request_id: z.string().nullable(),
       suppressed: z.number().int().optional(),
+      replayed: z.literal(true).optional().openapi({ description: "An Idempotency-Key replay: nothing changed again" }),
     }),
     outcome: z.object({ status: z.number().int() }),
     occurred_at: Timestamp,

@@ -103,11 +103,12 @@ export const auditTrail = () =>
       if (tenantId !== null) c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, tenantId));
       return;
     }
+    const replayed = c.res.headers.get("Idempotent-Replayed") === "true";
     const record: NewAuditRecord = {
       action,
       actor: requestActor(c),
       targets: targetsOf(c, action),
-      context: auditContextOf(c),
+      context: { ...auditContextOf(c), ...(replayed ? { replayed: true as const } : {}) },
       status: c.res.status,
     };
     if (tenantId === null && record.actor.type === "api_key") {

@@ -11,6 +11,8 @@ export type AuditContext = {
   request_id: string | null;
   /** Records of unknown keys this isolate let go before this one (a flood is sampled). */
   suppressed?: number;
+  /** The answer was an Idempotency-Key replay of an earlier request's: nothing changed again. */
+  replayed?: true;
 };
 
 /** An audit record as routes, exports and the offline verifier see it. */

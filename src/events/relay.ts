@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import { chainTrail } from "../audit/chainer";
 import { checkpointKey } from "../audit/checkpoints";
 import { platformTrail } from "../audit/platform";
@@ -44,15 +44,20 @@ async function carry(env: Env, db: ControlDb, tenantId: string, rows: OutboxRow[
   return true;
 }
 
-/** Carries the outbox, one tenant's or everyone's, page by page; returns the rows carried. */
+/**
+ * Carries the outbox, one tenant's or everyone's, page by page in id order; returns the rows
+ * carried. A tenant it cannot carry now (no shard yet, a move's fence) keeps its rows for the next
+ * pass, and its later rows wait too, so each tenant's rows stay in order; nobody else's wait.
+ */
 export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): Promise<number> {
   let carried = 0;
+  let after = 0;
   const skipped = new Set<string>();
   for (;;) {
     const rows = await db
       .select()
       .from(outbox)
-      .where(tenantId === undefined ? undefined : eq(outbox.tenantId, tenantId))
+      .where(and(tenantId === undefined ? undefined : eq(outbox.tenantId, tenantId), gt(outbox.id, after)))
       .orderBy(asc(outbox.id))
       .limit(OUTBOX_PAGE);
     const byTenant = new Map<string, OutboxRow[]>();
@@ -60,13 +65,12 @@ export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): P
       if (skipped.has(row.tenantId)) continue;
       byTenant.set(row.tenantId, [...(byTenant.get(row.tenantId) ?? []), row]);
     }
-    if (byTenant.size === 0) return carried;
     for (const [tenant, theirs] of byTenant) {
-      // A tenant without a shard (not provisioned) or under a move's fence waits for the next pass.
       if (await carry(env, db, tenant, theirs)) carried += theirs.length;
       else skipped.add(tenant);
     }
     if (rows.length < OUTBOX_PAGE) return carried;
+    after = (rows.at(-1) as OutboxRow).id;
   }
 }
 

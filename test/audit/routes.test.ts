@@ -170,6 +170,17 @@ describe("a tenant's audit trail", () => {
       expectProblem(await call(`/v1/tenants/${tenantId}/audit${path}`, { key: theirs.secret }), 404, "not-found");
     }
   });
+  it("records an Idempotency-Key replay as a request of its own, marked replayed", async () => {
+    const headers = { "Idempotency-Key": `replay-${crypto.randomUUID()}` };
+    const body = { data: { once: true }, tags: [] };
+    const path = `/v1/tenants/${tenantId}/entries`;
+    const first = await call(path, { method: "POST", key: owner.secret, headers, body });
+    const again = await call(path, { method: "POST", key: owner.secret, headers, body });
+    expect([first.status, again.status, again.headers.get("Idempotent-Replayed")]).toEqual([201, 201, "true"]);
+    await relayTenant(env, db, tenantId);
+    const records = (await trail(`?target=${first.json.id}`)).json.data as { context: { replayed?: true } }[];
+    expect(records.map((r) => r.context.replayed ?? false)).toEqual([true, false]);
+  });
 });
 
 describe("the platform's audit trail", () => {
