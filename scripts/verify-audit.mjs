@@ -43,42 +43,43 @@ let line = 0;
 let records = 0;
 let pending = 0;
 let checkpoints = 0;
-/** The last linked record's seq and hash: the genesis, or the checkpoint the trail starts from. */
+/** The last record's seq and the chain's hash there: the genesis, or the checkpoint the trail starts from. */
 let head = null;
-/** Checkpoints seen ahead of the records they sign, by seq. */
-const ahead = new Map();
+/** The trail's name in checkpoint claims: the records' tenant id, or "platform". */
+let trail = null;
 
 function fail(seq, reason) {
   console.log(`broken at seq ${seq}: ${reason} (line ${line})`);
   process.exit(1);
 }
 
-function checkCheckpoint(checkpoint) {
+function sameTrail(name, seq) {
+  trail ??= name;
+  if (name !== trail) fail(seq, `a line of trail ${name} in an export of trail ${trail}`);
+}
+
+// The export writes each checkpoint right after the record at its seq (or first, when retention
+// left the trail starting after it), so a checkpoint anywhere else is out of place.
+function onCheckpoint(checkpoint) {
+  sameTrail(checkpoint.tenant, checkpoint.seq);
   if (key && !signed(checkpoint))
     fail(checkpoint.seq, `the checkpoint at seq ${checkpoint.seq} is not signed with this key`);
+  if (head === null) {
+    head = { seq: checkpoint.seq, hash: checkpoint.hash };
+  } else if (checkpoint.seq !== head.seq) {
+    if (checkpoint.seq > head.seq)
+      fail(head.seq + 1, `a checkpoint signed seq ${checkpoint.seq}, past the last record`);
+    fail(checkpoint.seq, `the checkpoint at seq ${checkpoint.seq} is out of place, after seq ${head.seq}`);
+  } else if (checkpoint.hash !== head.hash) {
+    fail(checkpoint.seq, `the chain's hash at seq ${checkpoint.seq} is not the one its checkpoint signed`);
+  }
   checkpoints++;
 }
 
-function onCheckpoint(checkpoint) {
-  if (head === null && records === 0) {
-    // A trail that retention cut starts at a checkpoint: the next record links to its hash.
-    checkCheckpoint(checkpoint);
-    head = { seq: checkpoint.seq, hash: checkpoint.hash };
-    return;
-  }
-  if (head && checkpoint.seq <= head.seq) {
-    if (checkpoint.seq === head.seq && checkpoint.hash !== head.hash) {
-      fail(checkpoint.seq, `the chain's hash at seq ${checkpoint.seq} is not the one its checkpoint signed`);
-    }
-    checkCheckpoint(checkpoint);
-    return;
-  }
-  ahead.set(checkpoint.seq, checkpoint);
-}
-
 function onRecord(record) {
+  sameTrail(record.tenant_id ?? "platform", record.seq);
   head ??= { seq: 0, hash: GENESIS };
-  const expected = head.seq + pending + 1;
+  const expected = head.seq + 1;
   if (record.seq !== expected) {
     fail(
       record.seq,
@@ -87,20 +88,15 @@ function onRecord(record) {
         : `seq ${record.seq} follows ${expected - 1}: a record is repeated or out of order`,
     );
   }
-  if (record.hash === null) {
-    pending++;
-    return;
+  // A record not linked yet is chained through with the hash the chainer will give it.
+  const hash = hashOf(head.hash, record);
+  if (record.hash === null) pending++;
+  else {
+    if (record.prev_hash !== head.hash) fail(record.seq, "prev_hash is not the previous record's hash");
+    if (hash !== record.hash) fail(record.seq, "hash does not match the record's content");
+    records++;
   }
-  if (pending > 0) fail(record.seq, "a linked record follows one not linked yet");
-  if (record.prev_hash !== head.hash) fail(record.seq, "prev_hash is not the previous record's hash");
-  if (hashOf(head.hash, record) !== record.hash) fail(record.seq, "hash does not match the record's content");
-  head = { seq: record.seq, hash: record.hash };
-  records++;
-  const checkpoint = ahead.get(record.seq);
-  if (checkpoint) {
-    ahead.delete(record.seq);
-    onCheckpoint(checkpoint);
-  }
+  head = { seq: record.seq, hash };
 }
 
 const input = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
@@ -116,9 +112,6 @@ for await (const text of input) {
   if (value && typeof value === "object" && "checkpoint" in value) onCheckpoint(value.checkpoint);
   else onRecord(value);
 }
-line = "end";
-const [beyond] = [...ahead.keys()].sort((a, b) => a - b);
-if (beyond !== undefined) fail(beyond, `a checkpoint signed seq ${beyond}, past the last record`);
 console.log(
   `ok: ${records} records linked through seq ${head?.seq ?? 0}${pending ? `, ${pending} not linked yet` : ""}; ` +
     `${checkpoints} checkpoints ${key ? "signed and matching" : "matching (no key given: signatures not checked)"}`,

@@ -12,8 +12,9 @@ export type CheckpointEntry = CheckpointClaim & { signature: string };
  * Checks records given one at a time in seq order, in constant memory, from a start: genesis
  * (seq 1 links to 64 zeros) or a checkpoint (its seq + 1 links to its hash). Each checkpoint
  * must be signed with the key (when given) and name the hash the chain has at its seq; one past
- * the last record means records were cut off the end. Stops at the first break. Records not
- * linked yet (hash null) may only follow every linked one; they are counted, not checked.
+ * the last record means records were cut off the end. Stops at the first break. A record not
+ * linked yet (hash null) is counted as pending and chained through, so what follows it and the
+ * checkpoints on it are checked against the hash it will get.
  */
 export class ChainVerifier {
   private expectedSeq: number;
@@ -35,7 +36,7 @@ export class ChainVerifier {
     this.passCheckpoints(start.seq, start.hash);
   }
 
-  /** The last seq linked and checked (or the start's), and its hash. */
+  /** The last seq checked (or the start's), and the chain's hash there. */
   get head(): { seq: number; hash: string } {
     return { seq: this.expectedSeq - 1, hash: this.prevHash };
   }
@@ -62,7 +63,7 @@ export class ChainVerifier {
 
   add(record: AuditRecord): boolean {
     if (this.broken) return false;
-    const expected = this.expectedSeq + this.pending;
+    const expected = this.expectedSeq;
     if (record.seq !== expected) {
       return this.fail(
         record.seq,
@@ -71,28 +72,26 @@ export class ChainVerifier {
           : `seq ${record.seq} follows ${expected - 1}: a record is repeated or out of order`,
       );
     }
-    if (record.hash === null) {
-      this.pending++;
-      return true;
+    // A record not linked yet is checked all the same: its hash is what the chainer will write,
+    // so the records after it (linked, say, on a shard the tenant moved from) must follow from it.
+    const hash = chainHash(this.prevHash, record);
+    if (record.hash === null) this.pending++;
+    else {
+      if (record.prev_hash !== this.prevHash)
+        return this.fail(record.seq, "prev_hash is not the previous record's hash");
+      if (hash !== record.hash) return this.fail(record.seq, "hash does not match the record's content");
+      this.checked++;
     }
-    if (this.pending > 0) return this.fail(record.seq, "a linked record follows one not linked yet");
-    if (record.prev_hash !== this.prevHash) return this.fail(record.seq, "prev_hash is not the previous record's hash");
-    if (chainHash(this.prevHash, record) !== record.hash) {
-      return this.fail(record.seq, "hash does not match the record's content");
-    }
-    this.prevHash = record.hash;
+    this.prevHash = hash;
     this.expectedSeq++;
-    this.checked++;
-    return this.passCheckpoints(record.seq, record.hash);
+    return this.passCheckpoints(record.seq, hash);
   }
 
-  /** After the last record: a checkpoint past the linked records names records no longer there. */
+  /** After the last record: a checkpoint past it names records no longer there. */
   finish(): Break | null {
     if (this.broken) return this.broken;
     const beyond = this.checkpoints.at(0);
-    if (beyond && beyond.seq > this.head.seq + this.pending) {
-      this.fail(this.head.seq + this.pending + 1, `a checkpoint signed seq ${beyond.seq}, past the last record`);
-    }
+    if (beyond) this.fail(this.head.seq + 1, `a checkpoint signed seq ${beyond.seq}, past the last record`);
     return this.broken;
   }
 }

@@ -22,5 +22,5 @@ export const auditCheckpointSet = {
   tables: { sqlite: auditCheckpoints, pg: pgAuditCheckpoints },
   tenantKey: "tenantId",
   orderKey: ["seq"],
-  appendOnly: true,
+  // Not append-only: retention signs one below the newest. They are few, so a full diff is cheap.
 } satisfies TableDataset;

@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
+import { LRUCache } from "lru-cache";
 import { type Actor, actorOf } from "../auth/actor";
+import { errorText } from "../db/errors";
 import type { AppEnv } from "../env";
 import type { RelayedAudit } from "../events/engines/feed";
 import { nudgeRelay } from "../events/nudge";
@@ -35,8 +37,19 @@ const TARGET_PARAMS: Record<string, string> = {
   shardId: "shard",
 };
 
-/** One isolate's allowance for unknown-key records on the platform's trail (a flood is sampled, not written). */
-const unknownKeys = new PlatformSampler(20, 60_000);
+/**
+ * One isolate's allowance of records for refused keys, per trail (the platform's for unknown keys,
+ * a tenant's for its keys' prefixes with a wrong secret): a flood is sampled, not written.
+ */
+const refusedKeys = new LRUCache<string, PlatformSampler>({ max: 10_000 });
+const samplerOf = (trail: string) => {
+  let sampler = refusedKeys.get(trail);
+  if (!sampler) {
+    sampler = new PlatformSampler(20, 60_000);
+    refusedKeys.set(trail, sampler);
+  }
+  return sampler;
+};
 
 function actionOf(c: Context<AppEnv>): string | null {
   const status = c.res.status;
@@ -85,9 +98,11 @@ async function write(c: Context<AppEnv>, tenantId: string | null, record: NewAud
     const payload: RelayedAudit = { ...record, occurredAt: now };
     await c.var.db.insert(outbox).values({ tenantId, kind: "audit", payload, createdAt: now });
   }
-  // Every tenant the request names may have events in the outbox (a tenant just created has its own).
-  const tenants = new Set(record.targets.filter((target) => target.type === "tenant").map((target) => target.id));
-  if (tenantId !== null) tenants.add(tenantId);
+  // The trail's tenant, and a tenant the request created (it has its own events in the outbox).
+  // A refused key's request nudges nothing but its trail: anyone can send one.
+  const tenants = new Set<string>(tenantId === null ? [] : [tenantId]);
+  const created = c.res.status === 201 ? record.targets.find((t) => t.type === "tenant")?.id : undefined;
+  if (c.var.principal && created) tenants.add(created);
   for (const tenant of tenants) c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, tenant));
 }
 
@@ -111,8 +126,9 @@ export const auditTrail = () =>
       context: { ...auditContextOf(c), ...(replayed ? { replayed: true as const } : {}) },
       status: c.res.status,
     };
-    if (tenantId === null && record.actor.type === "api_key") {
-      const allowance = unknownKeys.take(Date.now());
+    // No principal: the key was refused (401, or 429 once its failures are throttled).
+    if (!c.var.principal) {
+      const allowance = samplerOf(tenantId ?? "").take(Date.now());
       if (!allowance.record) return;
       if (allowance.suppressed > 0) record.context = { ...record.context, suppressed: allowance.suppressed };
     }
@@ -125,7 +141,7 @@ export const auditTrail = () =>
           msg: "audit record not written",
           action,
           status: c.res.status,
-          error: String(error),
+          error: errorText(error),
         }),
       );
       // A change must not be acknowledged without its record; a refusal stays what it was.

@@ -1,5 +1,6 @@
 import { eq, inArray } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { chunksOf } from "../db/sql";
 import { onTenantShard } from "../events/tenant-shard";
 import { plans } from "../plans/table";
@@ -7,7 +8,7 @@ import { openStore } from "../shards/connection";
 import { shards } from "../shards/table";
 import { tenants } from "../tenants/table";
 import { ChainVerifier } from "./chain";
-import { signAt } from "./chainer";
+import { chainTrail, signAt } from "./chainer";
 import { checkpointEntry, checkpointKey } from "./checkpoints";
 import type { TrailStatements } from "./engines/trail";
 import { platformTrail } from "./platform";
@@ -88,12 +89,25 @@ export async function applyAuditRetention(db: ControlDb, env: Env, now = Date.no
   for (const shard of await db.select().from(shards)) {
     let after: string | null = null;
     for (;;) {
-      const store = await openStore(env, shard);
       let page: string[];
       try {
-        page = await store.trail.tenants(after, TENANT_PAGE);
-      } finally {
-        await store.close();
+        const store = await openStore(env, shard);
+        try {
+          page = await store.trail.tenants(after, TENANT_PAGE);
+        } finally {
+          await store.close();
+        }
+      } catch (error) {
+        // One shard out of reach holds back no other's retention; it is tried again tomorrow.
+        console.warn(
+          JSON.stringify({
+            level: "warn",
+            msg: "audit retention could not read a shard",
+            shard_id: shard.id,
+            error: errorText(error),
+          }),
+        );
+        break;
       }
       if (page.length === 0) break;
       const days = await retentionDays(db, page);
@@ -102,12 +116,19 @@ export async function applyAuditRetention(db: ControlDb, env: Env, now = Date.no
         // A tenant no longer in the control database is the deletion job's to purge.
         if (window === undefined) continue;
         try {
-          await onTenantShard(env, db, tenantId, (here) =>
-            dropExpired(here.trail, tenantId, key, now - window * DAY_MS, now).then(() => undefined),
-          );
+          await onTenantShard(env, db, tenantId, async (here) => {
+            // What is left unlinked is linked first: retention checks only a linked trail.
+            await chainTrail(here.trail, tenantId, key, now);
+            await dropExpired(here.trail, tenantId, key, now - window * DAY_MS, now);
+          });
         } catch (error) {
           console.warn(
-            JSON.stringify({ level: "warn", msg: "audit retention failed", tenant_id: tenantId, error: String(error) }),
+            JSON.stringify({
+              level: "warn",
+              msg: "audit retention failed",
+              tenant_id: tenantId,
+              error: errorText(error),
+            }),
           );
         }
       }

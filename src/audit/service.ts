@@ -118,9 +118,13 @@ const CSV_COLUMNS = [
   "hash",
 ] as const;
 
-/** RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled. */
+/**
+ * RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled. Text a spreadsheet
+ * would run as a formula (a user agent is whatever the client sent) starts with a `'` instead.
+ */
 const csvField = (value: unknown) => {
-  const text = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  const raw = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  const text = typeof value === "string" && /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 

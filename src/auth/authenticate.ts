@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { errorText } from "../db/errors";
 import type { AppEnv } from "../env";
 import { gateOf } from "../gate/client";
 import { rateLimitHeaders } from "../gate/headers";
@@ -178,7 +179,7 @@ async function admitThroughGate(
         gate.release(due),
       ).catch((error: unknown) => {
         console.warn(
-          JSON.stringify({ level: "warn", msg: "gate release failed", tenant_id: tenantId, error: String(error) }),
+          JSON.stringify({ level: "warn", msg: "gate release failed", tenant_id: tenantId, error: errorText(error) }),
         );
       }),
     );

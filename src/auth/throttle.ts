@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { LRUCache } from "lru-cache";
+import { errorText } from "../db/errors";
 import type { AppEnv } from "../env";
 import { AppError } from "../http/problems";
 import type { FailureVerdict } from "./failure-log";
@@ -92,7 +93,7 @@ export async function failedAuthentication(
   try {
     verdicts = await Promise.all(subjects.map((subject) => verdict(c.env, subject, now)));
   } catch (error) {
-    console.warn(JSON.stringify({ level: "warn", msg: "failed authentication not counted", error: String(error) }));
+    console.warn(JSON.stringify({ level: "warn", msg: "failed authentication not counted", error: errorText(error) }));
     return invalid;
   }
   const throttled = verdicts.filter((v) => v.throttled);

@@ -19,7 +19,8 @@ export type ShardSummary = { rows: number; checksum: string };
 
 /**
  * Walks the tenant's rows of one shard dataset in key order, `pageSize` at a time (constant
- * memory), and sums them up; `each` sees every row on the way (as the store read it, and canonical).
+ * memory), and sums them up; `each` sees every row on the way (as the store read it, and canonical
+ * without the relay's bookkeeping).
  */
 export async function summarizeShardDataset(
   store: ShardStore,
@@ -34,9 +35,9 @@ export async function summarizeShardDataset(
   for (;;) {
     const page: Record<string, unknown>[] = await store.rows(dataset, tenantId, after, pageSize);
     for (const row of page) {
-      const canonical = canonicalRow(dataset, dataset.tables.sqlite, row);
-      checksum.add(comparable(canonical));
-      each(row, canonical);
+      const compared = comparable(canonicalRow(dataset, dataset.tables.sqlite, row));
+      checksum.add(compared);
+      each(row, compared);
     }
     if (page.length < pageSize) break;
     after = keyOf(dataset, page[page.length - 1] as Record<string, unknown>);

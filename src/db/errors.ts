@@ -13,3 +13,9 @@ export function* driverErrors(error: unknown): Generator<Error> {
 /** Did the database refuse the statement with a message matching `pattern`? */
 export const refusedWith = (error: unknown, pattern: RegExp) =>
   [...driverErrors(error)].some((cause) => pattern.test(cause.message));
+
+/**
+ * An error as a log line may carry it: drizzle appends a failed statement's bound parameters
+ * (tenant data, addresses, emails) after "params:", which never go to a log.
+ */
+export const errorText = (error: unknown) => String(error).split("\nparams:")[0] as string;

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { type ControlDb, controlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { type EventCursor, eventCursors } from "./cursor-table";
 
 // The events queue's consumer in this Worker: it proves the feed end to end by keeping, per
@@ -11,7 +12,7 @@ import { type EventCursor, eventCursors } from "./cursor-table";
 /** What the consumer reads of a message; the rest is the event as published. */
 const Delivered = z.object({ id: z.string(), tenant_id: z.string(), seq: z.number().int().positive() });
 
-/** Seqs held ahead of a gap at most; past that the oldest are let go (a gap that long is a lost event). */
+/** Seqs held ahead of a gap at most; past that the gap is given up for lost. */
 export const MAX_AHEAD = 10_000;
 const MAX_ATTEMPTS = 8;
 
@@ -19,7 +20,7 @@ const MAX_ATTEMPTS = 8;
 export function advance(
   cursor: Pick<EventCursor, "throughSeq" | "ahead">,
   seqs: readonly number[],
-): { throughSeq: number; ahead: number[]; fresh: number; duplicates: number } {
+): { throughSeq: number; ahead: number[]; fresh: number; duplicates: number; skipped: [number, number] | null } {
   const ahead = new Set(cursor.ahead);
   let throughSeq = cursor.throughSeq;
   let fresh = 0;
@@ -32,8 +33,16 @@ export function advance(
     }
   }
   while (ahead.delete(throughSeq + 1)) throughSeq++;
-  const sorted = [...ahead].sort((a, b) => a - b);
-  return { throughSeq, ahead: sorted.slice(Math.max(0, sorted.length - MAX_AHEAD)), fresh, duplicates };
+  // A gap this far behind is an event that will not come (dead-lettered after its retries): the
+  // cursor goes past it, which the caller logs, rather than holding every later event forever.
+  let skipped: [number, number] | null = null;
+  if (ahead.size > MAX_AHEAD) {
+    const first = Math.min(...ahead);
+    skipped = [throughSeq + 1, first - 1];
+    throughSeq = first - 1;
+    while (ahead.delete(throughSeq + 1)) throughSeq++;
+  }
+  return { throughSeq, ahead: [...ahead].sort((a, b) => a - b), fresh, duplicates, skipped };
 }
 
 /**
@@ -63,7 +72,19 @@ export async function recordDeliveries(db: ControlDb, tenantId: string, seqs: re
           .values({ tenantId, ...state })
           .onConflictDoNothing()
           .returning({ tenantId: eventCursors.tenantId });
-    if (written.length > 0) return;
+    if (written.length > 0) {
+      if (next.skipped) {
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "events never delivered; the cursor went past them",
+            tenant_id: tenantId,
+            seqs: next.skipped,
+          }),
+        );
+      }
+      return;
+    }
   }
   throw new Error(`the event cursor of ${tenantId} kept changing under its writes`);
 }
@@ -99,7 +120,7 @@ export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void
             level: "error",
             msg: "event cursor not written",
             tenant_id: tenantId,
-            error: String(error),
+            error: errorText(error),
           }),
         );
         for (const message of messages) message.retry();

@@ -1,3 +1,4 @@
+import { errorText } from "../db/errors";
 import type { ChangeOrigin } from "./event";
 
 /**
@@ -41,7 +42,7 @@ export function emitter(env: Env, listeners: readonly Listener[], origin: () => 
                 msg: "event listener failed",
                 listener: listener.name,
                 event: event.type,
-                error: String(error),
+                error: errorText(error),
               }),
             );
           }

@@ -3,6 +3,7 @@ import { chainTrail } from "../audit/chainer";
 import { checkpointKey } from "../audit/checkpoints";
 import { platformTrail } from "../audit/platform";
 import type { ControlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { relayTenant } from "./relay";
 
 /**
@@ -48,7 +49,7 @@ export async function nudgeRelay(env: Env, db: ControlDb, tenantId: string | nul
   } catch (error) {
     running.delete(name);
     console.warn(
-      JSON.stringify({ level: "warn", msg: "relay nudge failed", tenant_id: tenantId, error: String(error) }),
+      JSON.stringify({ level: "warn", msg: "relay nudge failed", tenant_id: tenantId, error: errorText(error) }),
     );
   }
 }

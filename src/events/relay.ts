@@ -3,6 +3,7 @@ import { chainTrail } from "../audit/chainer";
 import { checkpointKey } from "../audit/checkpoints";
 import { platformTrail } from "../audit/platform";
 import type { ControlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { chunksOf } from "../db/sql";
 import { openStore } from "../shards/connection";
 import type { ShardStore } from "../shards/store";
@@ -21,6 +22,8 @@ const OUTBOX_PAGE = 100;
 /** A queue batch holds at most 100 messages and 256 KB; an event's data is at most an entry (64 KiB). */
 const QUEUE_BATCH_MESSAGES = 100;
 const QUEUE_BATCH_BYTES = 192 * 1024;
+/** What a message costs a batch beside its body (its metadata), with room to spare. */
+const MESSAGE_OVERHEAD_BYTES = 512;
 /** Events published per tenant per pass. */
 const PUBLISH_PAGE = 500;
 
@@ -66,7 +69,20 @@ export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): P
       byTenant.set(row.tenantId, [...(byTenant.get(row.tenantId) ?? []), row]);
     }
     for (const [tenant, theirs] of byTenant) {
-      if (await carry(env, db, tenant, theirs)) carried += theirs.length;
+      let done = false;
+      try {
+        done = await carry(env, db, tenant, theirs);
+      } catch (error) {
+        console.warn(
+          JSON.stringify({
+            level: "warn",
+            msg: "relay could not carry a tenant's outbox",
+            tenant_id: tenant,
+            error: errorText(error),
+          }),
+        );
+      }
+      if (done) carried += theirs.length;
       else skipped.add(tenant);
     }
     if (rows.length < OUTBOX_PAGE) return carried;
@@ -75,12 +91,14 @@ export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): P
 }
 
 /** Batches of events within a queue batch's limits. */
-function queueBatches(events: FeedEvent[]): FeedEvent[][] {
+export function queueBatches(events: FeedEvent[]): FeedEvent[][] {
   const batches: FeedEvent[][] = [];
   let current: FeedEvent[] = [];
   let bytes = 0;
+  const encoder = new TextEncoder();
   for (const event of events) {
-    const size = JSON.stringify(event).length;
+    // Bytes, not UTF-16 units: a document in CJK text is three bytes a character.
+    const size = encoder.encode(JSON.stringify(event)).byteLength + MESSAGE_OVERHEAD_BYTES;
     if (current.length === QUEUE_BATCH_MESSAGES || (current.length > 0 && bytes + size > QUEUE_BATCH_BYTES)) {
       batches.push(current);
       current = [];
@@ -150,7 +168,7 @@ export async function sweepRelay(db: ControlDb, env: Env, publish = queuePublish
           level: "warn",
           msg: "relay could not read a shard",
           shard_id: shard.id,
-          error: String(error),
+          error: errorText(error),
         }),
       );
       continue;
@@ -164,7 +182,7 @@ export async function sweepRelay(db: ControlDb, env: Env, publish = queuePublish
             level: "warn",
             msg: "relay failed for a tenant",
             tenant_id: tenantId,
-            error: String(error),
+            error: errorText(error),
           }),
         );
       }

@@ -1,4 +1,5 @@
 import type { ControlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { openStore } from "../shards/connection";
 import { shards } from "../shards/table";
 
@@ -36,7 +37,7 @@ export async function applyEventRetention(db: ControlDb, env: Env, now = Date.no
           level: "warn",
           msg: "event retention failed on a shard",
           shard_id: shard.id,
-          error: String(error),
+          error: errorText(error),
         }),
       );
     }

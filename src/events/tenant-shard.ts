@@ -17,7 +17,8 @@ export async function onTenantShard(
   work: (store: ShardStore) => Promise<void>,
 ): Promise<boolean> {
   const route = await loadRoute(db, tenantId);
-  if (!route?.shard) return false;
+  // Not before provisioning has settled: a retry may still place the tenant on another shard.
+  if (!route?.shard || route.status === "PROVISIONING" || route.status === "PROVISION_ERROR") return false;
   const gate = gateOf(env, tenantId);
   const admitted = (await gate.admitWrite(tenantId, route.shard.id)) as WriteResult;
   if (!admitted.admitted) return false;

@@ -1,3 +1,4 @@
+import { errorText } from "../db/errors";
 import { routeCache } from "../routing/cache";
 
 /** The tenant's gate: one Durable Object per tenant, addressed by the tenant id. */
@@ -15,7 +16,7 @@ export async function tenantChanged(env: Env, tenantId: string) {
     await gateOf(env, tenantId).invalidate(tenantId);
   } catch (error) {
     console.warn(
-      JSON.stringify({ level: "warn", msg: "gate invalidation failed", tenant_id: tenantId, error: String(error) }),
+      JSON.stringify({ level: "warn", msg: "gate invalidation failed", tenant_id: tenantId, error: errorText(error) }),
     );
   }
 }

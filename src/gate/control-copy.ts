@@ -1,4 +1,5 @@
 import type { ControlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { type GateKey, gateKeysQuery } from "../keys/service";
 import { routeQuery, type TenantRoute, toRoute } from "../routing/route";
 import { Reloads } from "./reloads";
@@ -136,7 +137,7 @@ export class ControlCopy {
           level: "warn",
           msg: "gate refresh failed; serving the stored copy",
           tenant_id: tenantId,
-          error: String(error),
+          error: errorText(error),
         }),
       );
     }

@@ -1,3 +1,4 @@
+import { errorText } from "../db/errors";
 import type { JobKind } from "./kind";
 import { byName, KINDS } from "./registry";
 
@@ -43,7 +44,7 @@ async function deadLetter(env: Env, message: Message, kind: string | null, issue
         level: "error",
         msg: "dead-letter queue refused a message",
         id: message.id,
-        error: String(error),
+        error: errorText(error),
       }),
     );
     message.retry();
@@ -67,7 +68,7 @@ async function consume(env: Env, kinds: ReadonlyMap<string, JobKind>, message: M
         kind: kind.name,
         id: message.id,
         ...kind.logFields?.(body),
-        error: String(error),
+        error: errorText(error),
       }),
     );
     message.retry();

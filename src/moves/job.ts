@@ -1,6 +1,7 @@
 import { and, eq, lt, sql } from "drizzle-orm";
 import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
+import { errorText } from "../db/errors";
 import { gateOf } from "../gate/client";
 import { enqueue } from "../jobs/enqueue";
 import { routeCache } from "../routing/cache";
@@ -158,7 +159,7 @@ async function followPlan(env: Env, db: ControlDb, move: TenantMove) {
         level: "warn",
         msg: "follow-up move not started",
         tenant_id: move.tenantId,
-        error: String(error),
+        error: errorText(error),
       }),
     );
   }
@@ -327,7 +328,7 @@ async function cleanUp(env: Env, db: ControlDb, move: TenantMove): Promise<StepO
 
 /** A failed step: try again later, or (before the switch) roll back for good. */
 async function stepFailed(env: Env, db: ControlDb, move: TenantMove, token: string, error: unknown) {
-  const reason = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+  const reason = errorText(error instanceof Error ? error.message : error).slice(0, 500);
   const attempts = move.attempts + 1;
   // As stored, not as this step began: a switch may have committed although the step failed after.
   const stored = await db.query.tenantMoves.findFirst({ where: eq(tenantMoves.id, move.id) });

@@ -203,8 +203,8 @@ export async function summarize(
   let storedBytes = 0;
   const summaries: Record<string, ShardSummary> = {};
   for (const dataset of datasets) {
-    summaries[dataset.name] = await summarizeShardDataset(store, dataset, tenantId, pageSize, (row, canonical) => {
-      all.add(canonical);
+    summaries[dataset.name] = await summarizeShardDataset(store, dataset, tenantId, pageSize, (row, compared) => {
+      all.add(compared);
       if (dataset === entryData) storedBytes += Number(row.sizeBytes);
     });
   }

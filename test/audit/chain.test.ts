@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAt } from "../../src/audit/chainer";
+import { chainTrail, signAt } from "../../src/audit/chainer";
 import { signCheckpoint } from "../../src/audit/checkpoints";
 import { auditId, auditRecord, chainHash, GENESIS_HASH } from "../../src/audit/record";
 import { verifyTrail } from "../../src/audit/service";
@@ -68,6 +68,20 @@ describe("a tenant's audit chain", () => {
       head: { seq: 6, hash: prev },
       broken: null,
     });
+  });
+
+  it("links runs left unlinked between linked records (as a move leaves them) each to its own predecessor", async () => {
+    const { tenantId, shard } = await trailOf(7);
+    const before = await records(tenantId);
+    await shard
+      .prepare("UPDATE audit_events SET prev_hash = NULL, hash = NULL WHERE tenant_id = ? AND seq IN (3, 4, 7)")
+      .bind(tenantId)
+      .run();
+    // Verification chains through what is not linked yet: nothing is broken, three are pending.
+    expect(await verify(tenantId)).toMatchObject({ ok: true, pending: 3, checked: before.length - 3 });
+    await withShard(SHARD, (store) => chainTrail(store.trail, tenantId, KEY));
+    expect(await records(tenantId)).toEqual(before);
+    expect(await verify(tenantId)).toMatchObject({ ok: true, pending: 0, checked: before.length });
   });
 
   it("catches an edited record", async () => {

@@ -1,9 +1,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import canonicalize from "canonicalize";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // scripts/verify-audit.mjs checks an NDJSON export with Node alone, and agrees with the verify
@@ -124,6 +126,30 @@ describe("the offline verifier", () => {
     const text = readFileSync(intact, "utf8").replace('"status":201', '"status":200');
     writeFileSync(join(dir, "edited.ndjson"), text);
     expect((await offline(join(dir, "edited.ndjson"))).out).toMatch(/^broken at seq 1: hash does not match/);
+
+    // A rewrite that relinks every record after the one it edits, checkpoint lines moved to the end
+    // to keep them from being compared where they fall: the checkpoints still give it away.
+    const lines = readFileSync(intact, "utf8").trim().split("\n");
+    let prev = "0".repeat(64);
+    const relinked = lines
+      .filter((l) => !l.startsWith('{"checkpoint"'))
+      .map((l) => {
+        const record = JSON.parse(l);
+        if (record.seq === 2) record.outcome = { status: 500 };
+        const { prev_hash: _, hash: __, ...event } = record;
+        const hash = createHash("sha256")
+          .update(prev)
+          .update(canonicalize(event) as string)
+          .digest("hex");
+        const line = JSON.stringify({ ...record, prev_hash: prev, hash });
+        prev = hash;
+        return line;
+      });
+    const moved = [...relinked, ...lines.filter((l) => l.startsWith('{"checkpoint"'))];
+    writeFileSync(join(dir, "moved.ndjson"), `${moved.join("\n")}\n`);
+    expect((await offline(join(dir, "moved.ndjson"))).out).toMatch(
+      /^broken at seq \d+: (the checkpoint at seq \d+ is out of place|the chain's hash at seq \d+ is not the one its checkpoint signed)/,
+    );
 
     // A record edited in the database: both say where and why.
     expect(

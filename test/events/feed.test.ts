@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import { eventCursors } from "../../src/events/cursor-table";
 import { type FeedEvent, feedEvent } from "../../src/events/event";
-import { queuePublish, relayTenant } from "../../src/events/relay";
+import { queueBatches, queuePublish, relayTenant } from "../../src/events/relay";
 import { adminKey, call, createTenant, TEST_CHANGE, tenantKey } from "../helpers";
 import { withShard } from "../moves/fixture";
 
@@ -38,6 +38,33 @@ async function waitForCursor(tenantId: string, seq: number) {
 async function feedOf(shardId: string, tenantId: string) {
   return withShard(shardId, (store) => store.feed.page(tenantId, 0, 1000));
 }
+
+describe("queue batches", () => {
+  it("stay within the queue's bytes, counted as bytes: CJK text is three a character", () => {
+    const big = (seq: number) => ({ ...EXAMPLE, seq, data: { text: "文".repeat(60_000) } }) as FeedEvent;
+    const batches = queueBatches([1, 2, 3, 4, 5, 6, 7, 8].map(big));
+    for (const batch of batches) {
+      const bytes = batch.reduce((sum, e) => sum + new TextEncoder().encode(JSON.stringify(e)).byteLength, 0);
+      expect(bytes).toBeLessThanOrEqual(256 * 1024);
+    }
+    expect(batches.flat().map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(
+      queueBatches(Array.from({ length: 250 }, (_, i) => ({ ...EXAMPLE, seq: i + 1 }))).map((b) => b.length),
+    ).toEqual([100, 100, 50]);
+  });
+});
+
+const EXAMPLE: FeedEvent = {
+  id: "evt_X_000000000001",
+  tenant_id: "ten_X",
+  seq: 1,
+  type: "entry.created",
+  subject: { type: "entry", id: "ent_X" },
+  data: {},
+  occurred_at: "2026-12-01T00:00:00.000Z",
+  request_id: null,
+  actor: { type: "system", id: "test", key_prefix: null },
+};
 
 describe.each(["d1-shared-0", "pg-0"])("the event feed on %s", (shardId) => {
   let admin: string;

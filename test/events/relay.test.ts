@@ -71,16 +71,14 @@ describe("a relay that fails half-way", () => {
     });
     // More rows of the waiting tenant than a page holds, ahead of the others': they must not starve them.
     for (let i = 0; i < 6; i++) {
-      await db
-        .insert(outbox)
-        .values(
-          Array.from({ length: 20 }, () => ({
-            tenantId: waiting,
-            kind: "event" as const,
-            payload: event(0),
-            createdAt: Date.now(),
-          })),
-        );
+      await db.insert(outbox).values(
+        Array.from({ length: 20 }, () => ({
+          tenantId: waiting,
+          kind: "event" as const,
+          payload: event(0),
+          createdAt: Date.now(),
+        })),
+      );
     }
     await db.insert(outbox).values([
       { tenantId: tenant.id, kind: "event", payload: event(1), createdAt: Date.now() },
