@@ -4,7 +4,7 @@ import { errorText } from "../db/errors";
 import { chunksOf } from "../db/sql";
 import { onTenantShard } from "../events/tenant-shard";
 import { plans } from "../plans/table";
-import { openStore } from "../shards/connection";
+import { eachShardJob } from "../shards/connection";
 import { shards } from "../shards/table";
 import { tenants } from "../tenants/table";
 import { ChainVerifier } from "./chain";
@@ -89,26 +89,11 @@ export async function applyAuditRetention(db: ControlDb, env: Env, now = Date.no
   for (const shard of await db.select().from(shards)) {
     let after: string | null = null;
     for (;;) {
-      let page: string[];
-      try {
-        const store = await openStore(env, shard);
-        try {
-          page = await store.trail.tenants(after, TENANT_PAGE);
-        } finally {
-          await store.close();
-        }
-      } catch (error) {
-        // One shard out of reach holds back no other's retention; it is tried again tomorrow.
-        console.warn(
-          JSON.stringify({
-            level: "warn",
-            msg: "audit retention could not read a shard",
-            shard_id: shard.id,
-            error: errorText(error),
-          }),
-        );
-        break;
-      }
+      // One shard out of reach holds back no other's retention; it is tried again tomorrow.
+      const page = await eachShardJob(env, shard, "audit retention could not read a shard", (store) =>
+        store.trail.tenants(after, TENANT_PAGE),
+      );
+      if (page === undefined) break;
       if (page.length === 0) break;
       const days = await retentionDays(db, page);
       for (const tenantId of page) {

@@ -5,7 +5,7 @@ import { platformTrail } from "../audit/platform";
 import type { ControlDb } from "../db/client";
 import { errorText } from "../db/errors";
 import { chunksOf } from "../db/sql";
-import { openStore } from "../shards/connection";
+import { eachShardJob } from "../shards/connection";
 import type { ShardStore } from "../shards/store";
 import { shards } from "../shards/table";
 import { type FeedEvent, feedEvent } from "./event";
@@ -149,30 +149,13 @@ const SWEEP_TENANTS = 200;
 export async function sweepRelay(db: ControlDb, env: Env, publish = queuePublish(env)): Promise<void> {
   await relayOutbox(env, db);
   for (const shard of await db.select().from(shards)) {
-    let tenants: string[];
-    try {
-      const store = await openStore(env, shard);
-      try {
-        tenants = [
-          ...new Set([
-            ...(await store.feed.tenantsUnpublished(SWEEP_TENANTS)),
-            ...(await store.trail.tenantsUnchained(SWEEP_TENANTS)),
-          ]),
-        ];
-      } finally {
-        await store.close();
-      }
-    } catch (error) {
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          msg: "relay could not read a shard",
-          shard_id: shard.id,
-          error: errorText(error),
-        }),
-      );
-      continue;
-    }
+    const tenants = await eachShardJob(env, shard, "relay could not read a shard", async (store) => [
+      ...new Set([
+        ...(await store.feed.tenantsUnpublished(SWEEP_TENANTS)),
+        ...(await store.trail.tenantsUnchained(SWEEP_TENANTS)),
+      ]),
+    ]);
+    if (tenants === undefined) continue;
     for (const tenantId of tenants) {
       try {
         await relayTenant(env, db, tenantId, publish);

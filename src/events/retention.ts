@@ -1,6 +1,5 @@
 import type { ControlDb } from "../db/client";
-import { errorText } from "../db/errors";
-import { openStore } from "../shards/connection";
+import { eachShardJob } from "../shards/connection";
 import { shards } from "../shards/table";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -20,27 +19,13 @@ export async function applyEventRetention(db: ControlDb, env: Env, now = Date.no
   const before = now - eventRetentionDays(env) * DAY_MS;
   let dropped = 0;
   for (const shard of await db.select().from(shards)) {
-    try {
-      const store = await openStore(env, shard);
-      try {
-        for (;;) {
-          const gone = await store.feed.dropPublished(before, DROP_PAGE);
-          dropped += gone;
-          if (gone < DROP_PAGE) break;
-        }
-      } finally {
-        await store.close();
+    await eachShardJob(env, shard, "event retention failed on a shard", async (store) => {
+      for (;;) {
+        const gone = await store.feed.dropPublished(before, DROP_PAGE);
+        dropped += gone;
+        if (gone < DROP_PAGE) return;
       }
-    } catch (error) {
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          msg: "event retention failed on a shard",
-          shard_id: shard.id,
-          error: errorText(error),
-        }),
-      );
-    }
+    });
   }
   return dropped;
 }

@@ -1,3 +1,4 @@
+import { errorText } from "../db/errors";
 import { AppError } from "../http/problems";
 import { migrateD1Shard } from "./d1-migrate";
 import { d1Store, type SessionStart } from "./d1-store";
@@ -59,4 +60,27 @@ export async function migrateShard(env: Env, shard: ShardRef): Promise<string[]>
   return shard.engine === "postgres"
     ? migratePgShard((binding as Hyperdrive).connectionString)
     : migrateD1Shard(binding as D1Database);
+}
+
+/**
+ * For jobs that walk every shard: runs `work` on one shard's store and closes it. A shard out of
+ * reach (or failing) is logged as `what` and answers undefined, so it holds back no other shard.
+ */
+export async function eachShardJob<T>(
+  env: Env,
+  shard: ShardRef,
+  what: string,
+  work: (store: ShardStore) => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    const store = await openStore(env, shard);
+    try {
+      return await work(store);
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    console.warn(JSON.stringify({ level: "warn", msg: what, shard_id: shard.id, error: errorText(error) }));
+    return undefined;
+  }
 }
