@@ -24,7 +24,7 @@ const args = process.argv.slice(2);
 const keyAt = args.indexOf("--key");
 const key = keyAt >= 0 ? args[keyAt + 1] : process.env.AUDIT_CHECKPOINT_KEY;
 if (keyAt >= 0 && !key) usage("--key needs a value");
-const file = args.filter((_, i) => i !== keyAt && i !== keyAt + 1)[0];
+const file = (keyAt < 0 ? args : args.filter((_, i) => i !== keyAt && i !== keyAt + 1))[0];
 if (!file) usage("no file given");
 
 const hashOf = (prev, record) => {

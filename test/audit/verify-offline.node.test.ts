@@ -52,10 +52,13 @@ async function sql(binding: string, statement: string, params: unknown[]) {
   return answer.changes as number;
 }
 
-/** The verifier's answer on a file: its exit code and what it printed. */
-async function offline(file: string, key = KEY) {
+/** The verifier's answer on a file: its exit code and what it printed. The key goes by --key, or by the environment. */
+async function offline(file: string, key = KEY, how: "argument" | "environment" = "argument") {
   try {
-    const { stdout } = await run(process.execPath, [VERIFIER, file, "--key", key]);
+    const { stdout } =
+      how === "argument"
+        ? await run(process.execPath, [VERIFIER, file, "--key", key])
+        : await run(process.execPath, [VERIFIER, file], { env: { ...process.env, AUDIT_CHECKPOINT_KEY: key } });
     return { code: 0, out: stdout.trim() };
   } catch (error) {
     const failed = error as { code: number; stdout: string };
@@ -118,6 +121,10 @@ describe("the offline verifier", () => {
       code: 0,
       out: `ok: 6 records linked through seq 6; ${route.json.checkpoints_checked} checkpoints signed and matching`,
     });
+    expect(await offline(intact, KEY, "environment")).toMatchObject({ code: 0 });
+    expect((await offline(intact, "someone-elses-key-0123456789abcdefgh", "environment")).out).toMatch(
+      /^broken at seq \d+: the checkpoint at seq \d+ is not signed with this key/,
+    );
     expect((await offline(intact, "someone-elses-key-0123456789abcdefgh")).out).toMatch(
       /^broken at seq \d+: the checkpoint at seq \d+ is not signed with this key/,
     );
