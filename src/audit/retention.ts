@@ -20,8 +20,12 @@ const WALK_PAGE = 500;
 /** Tenants per page of a shard's walk. */
 const TENANT_PAGE = 200;
 
+/** Records one call of dropExpired drops at most: each call is one admitted write, kept short. */
+export const DROP_CHUNK = 5_000;
+
 /**
- * Drops the trail's records older than `cutoff`, exactly: the last of them (seq k) gets a signed
+ * Drops the trail's records older than `cutoff`, exactly, at most `limit` of the oldest per call
+ * (the caller calls again while it returns `limit`): the last of them (seq k) gets a signed
  * checkpoint first, and verification then starts there (records ≤ k and older checkpoints go).
  * The records dropped are verified first, from the trail's start: retention never signs a hash it
  * has not checked, and a broken trail is left whole (and logged) for someone to look at.
@@ -32,12 +36,14 @@ export async function dropExpired(
   key: string,
   cutoff: number,
   now = Date.now(),
+  limit = DROP_CHUNK,
 ): Promise<number> {
-  const last = await trail.lastBefore(tenantId, cutoff);
-  if (last === null) return 0;
+  const newest = await trail.lastBefore(tenantId, cutoff);
+  if (newest === null) return 0;
   const checkpoints = await trail.checkpoints(tenantId);
   const first = (await trail.walk(tenantId, 0, 1))[0];
   if (!first) return 0;
+  const last = Math.min(newest, first.seq - 1 + limit);
   const start = checkpoints.find((c) => c.seq === first.seq - 1);
   const verifier = new ChainVerifier(
     key,
@@ -101,11 +107,17 @@ export async function applyAuditRetention(db: ControlDb, env: Env, now = Date.no
         // A tenant no longer in the control database is the deletion job's to purge.
         if (window === undefined) continue;
         try {
-          await onTenantShard(env, db, tenantId, async (here) => {
-            // What is left unlinked is linked first: retention checks only a linked trail.
-            await chainTrail(here.trail, tenantId, key, now);
-            await dropExpired(here.trail, tenantId, key, now - window * DAY_MS, now);
-          });
+          // What is left unlinked is linked first: retention checks only a linked trail. Each
+          // chunk is its own admitted write, so a move's fence never outlasts one.
+          await onTenantShard(env, db, tenantId, (here) =>
+            chainTrail(here.trail, tenantId, key, now).then(() => undefined),
+          );
+          for (let dropped = DROP_CHUNK; dropped === DROP_CHUNK; ) {
+            dropped = 0;
+            await onTenantShard(env, db, tenantId, async (here) => {
+              dropped = await dropExpired(here.trail, tenantId, key, now - window * DAY_MS, now);
+            });
+          }
         } catch (error) {
           console.warn(
             JSON.stringify({
@@ -122,5 +134,6 @@ export async function applyAuditRetention(db: ControlDb, env: Env, now = Date.no
     }
   }
   const platformDays = Number(env.PLATFORM_AUDIT_RETENTION_DAYS ?? 365);
-  await dropExpired(platformTrail(db), null, key, now - platformDays * DAY_MS, now);
+  const platform = platformTrail(db);
+  while ((await dropExpired(platform, null, key, now - platformDays * DAY_MS, now)) === DROP_CHUNK);
 }

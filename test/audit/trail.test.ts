@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditRecord } from "../../src/audit/record";
-import { applyAuditRetention } from "../../src/audit/retention";
+import { applyAuditRetention, dropExpired } from "../../src/audit/retention";
 import { verifyTrail } from "../../src/audit/service";
 import { controlDb } from "../../src/db/client";
 import { relayTenant } from "../../src/events/relay";
@@ -117,6 +117,30 @@ describe("retention", () => {
     const next = await recordsOf("d1-shared-0", free.id);
     expect(next.at(-1)?.seq).toBe((before.at(-1)?.seq as number) + 1);
     expect((await withShard("d1-shared-0", (store) => verifyTrail(store.trail, free.id, KEY))).ok).toBe(true);
+  });
+
+  it("drops a long backlog in chunks, each verified and ending at a signed checkpoint", async () => {
+    const tenant = await createTenant(admin, { shard_id: "d1-shared-1" });
+    const key = (await tenantKey(admin, tenant.id)).secret;
+    for (let i = 0; i < 4; i++) {
+      await call(`/v1/tenants/${tenant.id}/entries`, { method: "POST", key, body: { data: {}, tags: [] } });
+    }
+    await relayTenant(env, db, tenant.id);
+    const total = (await recordsOf("d1-shared-1", tenant.id)).length;
+    const later = Date.now() + DAY;
+    const drops: number[] = [];
+    for (;;) {
+      const dropped = await withShard("d1-shared-1", (store) =>
+        dropExpired(store.trail, tenant.id, KEY, later, later, 2),
+      );
+      drops.push(dropped);
+      const verified = await withShard("d1-shared-1", (store) => verifyTrail(store.trail, tenant.id, KEY));
+      expect(verified.ok, JSON.stringify(verified)).toBe(true);
+      if (dropped < 2) break;
+    }
+    expect(drops.reduce((sum, n) => sum + n, 0)).toBe(total);
+    expect(drops.slice(0, -1).every((n) => n === 2)).toBe(true);
+    expect(await recordsOf("d1-shared-1", tenant.id)).toEqual([]);
   });
 
   it("drops published events past EVENT_RETENTION_DAYS but each tenant's newest, so a seq is never given twice", async () => {
