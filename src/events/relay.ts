@@ -36,33 +36,35 @@ export const queuePublish =
     await env.EVENTS_QUEUE.sendBatch(events.map((body) => ({ body, contentType: "json" as const })));
   };
 
-/** Appends the tenant's outbox rows to its shard, then deletes them here; false if it could not. */
-async function carry(env: Env, db: ControlDb, tenantId: string, rows: OutboxRow[]): Promise<boolean> {
-  const carried = await onTenantShard(env, db, tenantId, (store) => store.feed.appendRelayed(tenantId, rows));
-  if (!carried) return false;
+/** Appends the tenant's outbox rows to its feed and trail on `store`, then deletes them here. */
+async function appendOutbox(db: ControlDb, store: ShardStore, tenantId: string, rows: OutboxRow[]) {
+  await store.feed.appendRelayed(tenantId, rows);
   const ids = rows.map((row) => row.id);
   await db.batch(
     chunksOf(ids, 90).map((chunk) => db.delete(outbox).where(inArray(outbox.id, chunk))) as [never, ...never[]],
   );
-  return true;
 }
 
+/** A page of the outbox in id order after `after`: one tenant's rows, or everyone's. */
+const outboxPage = (db: ControlDb, tenantId: string | undefined, after: number) =>
+  db
+    .select()
+    .from(outbox)
+    .where(and(tenantId === undefined ? undefined : eq(outbox.tenantId, tenantId), gt(outbox.id, after)))
+    .orderBy(asc(outbox.id))
+    .limit(OUTBOX_PAGE);
+
 /**
- * Carries the outbox, one tenant's or everyone's, page by page in id order; returns the rows
- * carried. A tenant it cannot carry now (no shard yet, a move's fence) keeps its rows for the next
- * pass, and its later rows wait too, so each tenant's rows stay in order; nobody else's wait.
+ * Carries the whole outbox, page by page in id order; returns the rows carried. A tenant it cannot
+ * carry now (no shard yet, a move's fence) keeps its rows for the next pass, and its later rows
+ * wait too, so each tenant's rows stay in order; nobody else's wait.
  */
-export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): Promise<number> {
+export async function relayOutbox(env: Env, db: ControlDb): Promise<number> {
   let carried = 0;
   let after = 0;
   const skipped = new Set<string>();
   for (;;) {
-    const rows = await db
-      .select()
-      .from(outbox)
-      .where(and(tenantId === undefined ? undefined : eq(outbox.tenantId, tenantId), gt(outbox.id, after)))
-      .orderBy(asc(outbox.id))
-      .limit(OUTBOX_PAGE);
+    const rows = await outboxPage(db, undefined, after);
     const byTenant = new Map<string, OutboxRow[]>();
     for (const row of rows) {
       if (skipped.has(row.tenantId)) continue;
@@ -71,7 +73,7 @@ export async function relayOutbox(env: Env, db: ControlDb, tenantId?: string): P
     for (const [tenant, theirs] of byTenant) {
       let done = false;
       try {
-        done = await carry(env, db, tenant, theirs);
+        done = await onTenantShard(env, db, tenant, (store) => appendOutbox(db, store, tenant, theirs));
       } catch (error) {
         console.warn(
           JSON.stringify({
@@ -130,10 +132,18 @@ export async function publishFeed(store: ShardStore, tenantId: string, publish: 
   return published;
 }
 
-/** Everything the relay owes one tenant: its outbox rows, its unpublished events, its unlinked audit records. */
+/**
+ * Everything the relay owes one tenant, in one admitted write on its shard: its outbox rows, its
+ * unpublished events, its unlinked audit records.
+ */
 export async function relayTenant(env: Env, db: ControlDb, tenantId: string, publish = queuePublish(env)) {
-  await relayOutbox(env, db, tenantId);
   await onTenantShard(env, db, tenantId, async (store) => {
+    for (let after = 0; ; ) {
+      const rows = await outboxPage(db, tenantId, after);
+      if (rows.length > 0) await appendOutbox(db, store, tenantId, rows);
+      if (rows.length < OUTBOX_PAGE) break;
+      after = (rows.at(-1) as OutboxRow).id;
+    }
     await publishFeed(store, tenantId, publish);
     await chainTrail(store.trail, tenantId, checkpointKey(env));
   });
