@@ -7,16 +7,13 @@ import { plans } from "../plans/table";
 import { eachShardJob } from "../shards/connection";
 import { shards } from "../shards/table";
 import { tenants } from "../tenants/table";
-import { ChainVerifier } from "./chain";
 import { chainTrail, signAt } from "./chainer";
-import { checkpointEntry, checkpointKey } from "./checkpoints";
+import { checkpointKey } from "./checkpoints";
 import type { TrailStatements } from "./engines/trail";
 import { platformTrail } from "./platform";
-import { auditRecord } from "./record";
+import { verifyTrail } from "./service";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Records per page of the walk that checks what retention drops. */
-const WALK_PAGE = 500;
 /** Tenants per page of a shard's walk. */
 const TENANT_PAGE = 200;
 
@@ -40,39 +37,26 @@ export async function dropExpired(
 ): Promise<number> {
   const newest = await trail.lastBefore(tenantId, cutoff);
   if (newest === null) return 0;
-  const checkpoints = await trail.checkpoints(tenantId);
   const first = (await trail.walk(tenantId, 0, 1))[0];
   if (!first) return 0;
   const last = Math.min(newest, first.seq - 1 + limit);
-  const start = checkpoints.find((c) => c.seq === first.seq - 1);
-  const verifier = new ChainVerifier(
-    key,
-    checkpoints.filter((c) => c.seq <= last).map((c) => checkpointEntry(tenantId, c)),
-    start ? { seq: start.seq, hash: start.hash } : undefined,
-  );
-  let after = first.seq - 1;
-  while (after < last) {
-    const page = (await trail.walk(tenantId, after, WALK_PAGE)).filter((row) => row.seq <= last);
-    if (page.length === 0) break;
-    for (const row of page) verifier.add(auditRecord(tenantId, row));
-    after = (page.at(-1) as { seq: number }).seq;
-    if (verifier.broken) break;
-  }
-  if (verifier.broken || verifier.head.seq !== last || verifier.pending > 0) {
+  const verified = await verifyTrail(trail, tenantId, key, "start", last);
+  if (!verified.ok || verified.head.seq !== last || verified.pending > 0) {
     console.error(
       JSON.stringify({
         level: "error",
         msg: "audit retention left a trail whole: it does not verify up to the cutoff",
         trail: tenantId ?? "platform",
-        broken: verifier.broken,
-        checked_through: verifier.head.seq,
+        broken: verified.broken,
+        checked_through: verified.head.seq,
       }),
     );
     return 0;
   }
-  if (!checkpoints.some((c) => c.seq === last)) await signAt(trail, tenantId, key, verifier.head, now);
+  // A checkpoint already at `last` stays as it is (the insert does nothing then).
+  await signAt(trail, tenantId, key, verified.head, now);
   await trail.dropThrough(tenantId, last);
-  return verifier.checked;
+  return verified.checked;
 }
 
 /** Each tenant's audit retention, from its plan. */

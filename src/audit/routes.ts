@@ -92,8 +92,7 @@ export const tenantAuditRoutes = createRouter()
       if (!shard) throw noTrail();
       const { format } = c.req.valid("query");
       // The stream outlives the handler, so it opens (and closes) its own connection.
-      const first = await openStore(c.env, shard);
-      const body = exportTrail(async () => ({ trail: first.trail, close: () => first.close() }), tenantId, format);
+      const body = exportTrail(await openStore(c.env, shard), tenantId, format);
       return c.body(body, 200, {
         "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
         "Content-Disposition": `attachment; filename="audit-${tenantId}.${format}"`,

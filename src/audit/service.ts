@@ -56,16 +56,19 @@ async function startOf(
 }
 
 /**
- * Recomputes the trail from its start (or from a checkpoint) to its end: every seq, link and
- * hash, and every checkpoint's signature and hash. `ok`, or the first broken seq and why.
+ * Recomputes the trail from its start (or from a checkpoint) to its end, or to `through`: every
+ * seq, link and hash, and every checkpoint's signature and hash. `ok`, or the first broken seq and why.
  */
 export async function verifyTrail(
   trail: TrailStatements,
   tenantId: string | null,
   key: string,
   from: "start" | number = "start",
+  through = Number.POSITIVE_INFINITY,
 ): Promise<Verification> {
-  const checkpoints = (await trail.checkpoints(tenantId)).map((c) => checkpointEntry(tenantId, c));
+  const checkpoints = (await trail.checkpoints(tenantId))
+    .filter((c) => c.seq <= through)
+    .map((c) => checkpointEntry(tenantId, c));
   const start = await startOf(trail, tenantId, checkpoints, from);
   if ("reason" in start) {
     return {
@@ -80,8 +83,8 @@ export async function verifyTrail(
   }
   const verifier = new ChainVerifier(key, checkpoints, start);
   let after = start.seq;
-  while (!verifier.broken) {
-    const page = await trail.walk(tenantId, after, WALK_PAGE);
+  while (!verifier.broken && after < through) {
+    const page = (await trail.walk(tenantId, after, WALK_PAGE)).filter((row) => row.seq <= through);
     for (const row of page) if (!verifier.add(auditRecord(tenantId, row))) break;
     if (page.length < WALK_PAGE) break;
     after = (page.at(-1) as { seq: number }).seq;
@@ -158,12 +161,12 @@ export type ExportFormat = "ndjson" | "csv";
  * falls, which is what scripts/verify-audit.mjs checks. CSV: a header, then a line per record.
  */
 export function exportTrail(
-  open: () => Promise<{ trail: TrailStatements; close: () => Promise<void> }>,
+  store: { trail: TrailStatements; close: () => Promise<void> },
   tenantId: string | null,
   format: ExportFormat,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  let opened: { trail: TrailStatements; close: () => Promise<void> } | null = null;
+  let opened: typeof store | null = store;
   let pendingCheckpoints: CheckpointEntry[] = [];
   let after = 0;
   const close = async () => {
@@ -180,9 +183,8 @@ export function exportTrail(
   };
   return new ReadableStream<Uint8Array>({
     async start(controller) {
-      opened = await open();
       if (format === "csv") controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(",")}\r\n`));
-      else pendingCheckpoints = (await opened.trail.checkpoints(tenantId)).map((c) => checkpointEntry(tenantId, c));
+      else pendingCheckpoints = (await store.trail.checkpoints(tenantId)).map((c) => checkpointEntry(tenantId, c));
     },
     async pull(controller) {
       try {
