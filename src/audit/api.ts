@@ -1,10 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { PageQuery, Timestamp, TimestampInput } from "../http/api";
-import { decodeCursor, encodeCursor } from "../http/cursor";
-import { AppError } from "../http/problems";
+import { encodeCursor } from "../http/cursor";
+import { seqOfCursor } from "../http/pagination";
 import { auditId } from "./record";
-
-const AUDIT_ID_PATTERN = /^aud_[0-9A-Za-z]+_([0-9]{12})$/;
 
 export const AuditRecordSchema = z
   .object({
@@ -79,17 +77,7 @@ export const ExportQuery = z.object({
 });
 
 /** The seq a trail cursor continues before (pages go newest first). */
-export function auditCursorBefore(tenantId: string | null, cursor: string | undefined): number | null {
-  if (cursor === undefined) return null;
-  const id = decodeCursor(cursor);
-  const match = AUDIT_ID_PATTERN.exec(id);
-  const seq = match ? Number(match[1]) : Number.NaN;
-  if (!match || auditId(tenantId, seq) !== id) {
-    throw new AppError("validation-error", "cursor is not valid", {
-      extensions: { errors: [{ path: "query.cursor", message: "cursor is not a position in this trail" }] },
-    });
-  }
-  return seq;
-}
+export const auditCursorBefore = (tenantId: string | null, cursor: string | undefined): number | null =>
+  cursor === undefined ? null : seqOfCursor(cursor, (seq) => auditId(tenantId, seq), "this trail");
 
 export const auditCursor = (tenantId: string | null, seq: number) => encodeCursor(auditId(tenantId, seq));

@@ -1,11 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { PageQuery, Timestamp } from "../http/api";
-import { decodeCursor, encodeCursor } from "../http/cursor";
-import { AppError } from "../http/problems";
+import { encodeCursor } from "../http/cursor";
+import { seqOfCursor } from "../http/pagination";
 import type { EventCursor } from "./cursor-table";
 import { EVENT_TYPES, eventId } from "./event";
-
-export const EVENT_ID_PATTERN = /^evt_[0-9A-Za-z]+_([0-9]{12})$/;
 
 const Actor = z
   .object({
@@ -52,18 +50,8 @@ export const EventFeedSchema = z
   .openapi("EventFeed");
 
 /** The seq a feed cursor continues after: it names an event of this tenant. */
-export function feedCursorAfter(tenantId: string, cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  const id = decodeCursor(cursor);
-  const match = EVENT_ID_PATTERN.exec(id);
-  const seq = match ? Number(match[1]) : Number.NaN;
-  if (!match || eventId(tenantId, seq) !== id) {
-    throw new AppError("validation-error", "cursor is not valid", {
-      extensions: { errors: [{ path: "query.cursor", message: "cursor is not a position in this tenant's feed" }] },
-    });
-  }
-  return seq;
-}
+export const feedCursorAfter = (tenantId: string, cursor: string | undefined): number =>
+  cursor === undefined ? 0 : seqOfCursor(cursor, (seq) => eventId(tenantId, seq), "this tenant's feed");
 
 export const feedCursor = (tenantId: string, seq: number) => encodeCursor(eventId(tenantId, seq));
 
