@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { inD1Batch } from "../db/sql";
 import { trailStatements } from "./engines/trail";
 import { type NewAuditRecord, recordColumns } from "./record";
 import { platformAuditCheckpoints, platformAuditEvents } from "./table";
@@ -9,9 +10,7 @@ import { platformAuditCheckpoints, platformAuditEvents } from "./table";
 // what keeps its seq gapless.
 
 export const platformTrail = (db: ControlDb) =>
-  trailStatements(db, { records: platformAuditEvents, checkpoints: platformAuditCheckpoints }, (_, build) =>
-    db.batch(build(db) as [never, ...never[]]),
-  );
+  trailStatements(db, { records: platformAuditEvents, checkpoints: platformAuditCheckpoints }, inD1Batch(db));
 
 /** Appends a record to the platform's trail, its seq taken in the statement. */
 export async function recordPlatform(db: ControlDb, record: NewAuditRecord, now = Date.now()): Promise<void> {

@@ -63,3 +63,9 @@ export class MigrationFailed extends Error {
     this.name = "MigrationFailed";
   }
 }
+
+/** A D1 database's batch as one transaction of the statements built on it (feeds and trails take it). */
+export const inD1Batch =
+  (db: { batch: (statements: [never, ...never[]]) => Promise<unknown[]> }) =>
+  (_: string | null, build: (q: any) => any[]): Promise<unknown[]> =>
+    db.batch(build(db) as [never, ...never[]]);
