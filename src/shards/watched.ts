@@ -13,9 +13,15 @@ export type Calls = { called: boolean; failed: boolean };
  * asked the shard (a body the validator refuses, say) counts neither as a failure nor as a success.
  */
 export function watched(store: ShardStore, calls: Calls): ShardStore {
-  return new Proxy(store, {
+  return watch(store, calls);
+}
+
+/** `target`'s methods noted in `calls`, and those of the statement groups it holds (`feed`, `trail`). */
+function watch<T extends object>(target: T, calls: Calls): T {
+  return new Proxy(target, {
     get(target, property, receiver) {
       const member = Reflect.get(target, property, receiver);
+      if (typeof member === "object" && member !== null) return watch(member, calls);
       if (typeof member !== "function") return member;
       return (...args: unknown[]) => {
         const result = member.apply(target, args);
