@@ -8,6 +8,7 @@ import { docsRoutes } from "./docs/routes";
 import { entryRoutes } from "./entries/routes";
 import type { AppEnv } from "./env";
 import { eventRoutes } from "./events/routes";
+import { downloadRoutes, exportRoutes } from "./exports/routes";
 import { limitRoutes } from "./gate/routes";
 import { authenticatedPingRoutes, pingRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
@@ -62,9 +63,11 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/limits", limitRoutes);
   app.route("/v1/tenants/:tenantId/events", eventRoutes);
   app.route("/v1/tenants/:tenantId/audit", tenantAuditRoutes);
+  app.route("/v1/tenants/:tenantId/exports", exportRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/shards", shardRoutes);
+  app.route("/downloads", downloadRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",

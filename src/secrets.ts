@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
  */
 export const MIN_SECRET_LENGTH = 32;
 
-export type KeyPurpose = "shard-bookmark";
+export type KeyPurpose = "shard-bookmark" | "download-link";
 
 const derived = new Map<string, Promise<CryptoKey>>();
 
@@ -20,8 +20,13 @@ function platformSecret(env: { PLATFORM_SECRET?: string }): string {
   return secret;
 }
 
-/** The AES-256-GCM key for `purpose`, derived once per isolate. */
-export function aesKey(env: { PLATFORM_SECRET?: string }, purpose: KeyPurpose): Promise<CryptoKey> {
+/** The key of `purpose` for `algorithm`, derived once per isolate. */
+function derivedKey(
+  env: { PLATFORM_SECRET?: string },
+  purpose: KeyPurpose,
+  algorithm: SubtleCryptoImportKeyAlgorithm,
+  usages: string[],
+): Promise<CryptoKey> {
   const secret = platformSecret(env);
   const id = `${purpose}\n${secret}`;
   let key = derived.get(id);
@@ -31,12 +36,20 @@ export function aesKey(env: { PLATFORM_SECRET?: string }, purpose: KeyPurpose): 
       return crypto.subtle.deriveKey(
         { name: "HKDF", hash: "SHA-256", salt: Buffer.from("edge-tenancy"), info: Buffer.from(purpose) },
         material,
-        { name: "AES-GCM", length: 256 },
+        algorithm,
         false,
-        ["encrypt", "decrypt"],
+        usages,
       );
     })();
     derived.set(id, key);
   }
   return key;
 }
+
+/** The AES-256-GCM key for `purpose`. */
+export const aesKey = (env: { PLATFORM_SECRET?: string }, purpose: KeyPurpose): Promise<CryptoKey> =>
+  derivedKey(env, purpose, { name: "AES-GCM", length: 256 }, ["encrypt", "decrypt"]);
+
+/** The HMAC-SHA-256 key for `purpose`. */
+export const hmacKey = (env: { PLATFORM_SECRET?: string }, purpose: KeyPurpose): Promise<CryptoKey> =>
+  derivedKey(env, purpose, { name: "HMAC", hash: "SHA-256", length: 256 }, ["sign", "verify"]);

@@ -18,7 +18,11 @@ type NumericVars =
   | "SHARD_TIMEOUT_MS"
   | "MOVE_BATCH_SIZE"
   | "MOVE_CLEANUP_DELAY_SECONDS"
-  | "MOVE_RETRY_DELAY_SECONDS";
+  | "MOVE_RETRY_DELAY_SECONDS"
+  | "ARCHIVE_PAGE_ROWS"
+  | "ARCHIVE_RETRY_DELAY_SECONDS"
+  | "EXPORT_RETENTION_DAYS"
+  | "EXPORT_LINK_SECONDS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
   const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
@@ -32,6 +36,11 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     moveBatchSize: Math.floor(positive(env.MOVE_BATCH_SIZE, 500)),
     // A failed move step is retried after this many seconds, doubling per failure up to a minute.
     moveRetryDelaySeconds: Math.floor(nonNegative(env.MOVE_RETRY_DELAY_SECONDS, 1)),
+    // Rows per read while an archive is written: one page is all of a tenant's rows it holds at once.
+    archivePageRows: Math.floor(positive(env.ARCHIVE_PAGE_ROWS, 1_000)),
+    archiveRetryDelaySeconds: Math.floor(nonNegative(env.ARCHIVE_RETRY_DELAY_SECONDS, 1)),
+    exportRetentionMs: positive(env.EXPORT_RETENTION_DAYS, 7) * 86_400_000,
+    exportLinkMs: positive(env.EXPORT_LINK_SECONDS, 600) * 1000,
     // Past every request that may still use the old route: its deadline plus a route's staleness.
     moveCleanupDelaySeconds: Math.ceil(
       positive(env.MOVE_CLEANUP_DELAY_SECONDS, (shardTimeoutMs + gateMaxStalenessMs) / 1000 + 5),

@@ -56,6 +56,11 @@ export type ObjectDataset = {
   description: string;
   /** The object's storage tables. */
   storage: readonly string[];
+  /**
+   * Tables holding the object's copy of other datasets' rows, which it reloads from them (the
+   * gate's keys, with their secrets' hashes): never archived.
+   */
+  cached?: readonly string[];
 };
 
 export type Dataset = TableDataset | ObjectDataset;

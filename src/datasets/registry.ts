@@ -1,3 +1,4 @@
+import { archiveRecords } from "../archives/dataset";
 import { auditCheckpointSet, auditTrail } from "../audit/dataset";
 import { entryData, entryTagIndex } from "../entries/dataset";
 import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
@@ -21,6 +22,7 @@ export const DATASETS: readonly Dataset[] = [
   tenantUsers,
   keyMetadata,
   moveHistory,
+  archiveRecords,
   idempotencyData,
   controlOutbox,
   feedCursor,

@@ -1,4 +1,5 @@
 // Every table of the control database, for drizzle-kit and the typed client.
+export { tenantArchives } from "../archives/table";
 export { platformAuditCheckpoints, platformAuditEvents } from "../audit/table";
 export { eventCursors } from "../events/cursor-table";
 export { outbox } from "../events/outbox-table";

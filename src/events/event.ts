@@ -16,6 +16,8 @@ export const EVENT_TYPES = [
   "user.deleted",
   "key.created",
   "key.revoked",
+  "export.completed",
+  "export.failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -51,7 +51,7 @@ const payloadOf = (type: EventType, subject: string, id: SQL, data: SQL, origin:
  * change: it reads the rows that statement left, so it inserts nothing where there is no such row
  * (an insert skipped on conflict, an update that matched nothing).
  */
-export function outboxEvent(db: ControlDb, emit: Emit, event: ControlEvent, now = Date.now()) {
+export function outboxEvent(db: ControlDb, emit: Pick<Emit, "origin">, event: ControlEvent, now = Date.now()) {
   const table = event.dataset.tables.sqlite;
   const key = (getTableColumns(table) as Record<string, Column>)[keyColumnOf(event.dataset)] as Column;
   const overrides = Object.entries(event.after ?? {}).map(([name, value]) => sql`${`$.${name}`}, ${value}`);

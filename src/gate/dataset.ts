@@ -7,4 +7,6 @@ export const gateState = {
   description:
     "The tenant's gate: its copy of the route and keys, recent admissions, the month's quota use, circuits, a move's fence",
   storage: ["copy", "admissions", "quota", "circuits", "fence", "admin_writes"],
+  // The route and keys it reloads from the control database; the keys' rows hold their secrets' hashes.
+  cached: ["copy"],
 } satisfies ObjectDataset;

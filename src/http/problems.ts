@@ -42,6 +42,11 @@ export const PROBLEMS = {
     title: "The write would exceed the tenant's storage quota",
     detail: "The write would pass the plan's number of entries or stored bytes; delete entries or change the plan",
   },
+  "link-invalid": {
+    status: 403,
+    title: "The download link is not valid",
+    detail: "The link's path, expiry or signature was changed or is missing; ask the API for a new link",
+  },
   "not-found": {
     status: 404,
     title: "The resource does not exist",
@@ -67,6 +72,16 @@ export const PROBLEMS = {
     title: "The tenant is not ready to serve data",
     detail: "The tenant is not ACTIVE, so its data cannot be served yet",
   },
+  "link-expired": {
+    status: 410,
+    title: "The download link has expired",
+    detail: "The link is past its expiry; read the export again for a fresh link",
+  },
+  "export-expired": {
+    status: 410,
+    title: "The export has expired",
+    detail: "The export's file was deleted after its retention; request a new export",
+  },
   "precondition-failed": {
     status: 412,
     title: "The resource has changed since it was read",
@@ -81,6 +96,11 @@ export const PROBLEMS = {
     status: 415,
     title: "The request body must be application/json",
     detail: "Send the body as JSON with `Content-Type: application/json`",
+  },
+  "range-not-satisfiable": {
+    status: 416,
+    title: "The requested range is outside the file",
+    detail: "The Range header asks for bytes outside the file; Content-Range gives its size",
   },
   "idempotency-key-reused": {
     status: 422,

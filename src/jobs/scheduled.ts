@@ -1,3 +1,5 @@
+import { resumeStalledArchives } from "../archives/job";
+import { expireArchives } from "../archives/retention";
 import { applyAuditRetention } from "../audit/retention";
 import { type ControlDb, controlDb } from "../db/client";
 import { sweepRelay } from "../events/relay";
@@ -14,12 +16,19 @@ type CronJob = (db: ControlDb, env: Env) => Promise<unknown>;
  * fails when the two disagree.
  */
 export const SCHEDULE = {
-  // A move whose message was lost (or whose consumer died) goes on from where it stopped, and
-  // whatever a lost nudge left to the event relay is carried.
-  everyMinute: { cron: "* * * * *", jobs: [resumeStalledMoves, (db, env) => sweepRelay(db, env)] },
+  // A move or an archive whose message was lost (or whose consumer died) goes on from where it
+  // stopped, and whatever a lost nudge left to the event relay is carried.
+  everyMinute: {
+    cron: "* * * * *",
+    jobs: [resumeStalledMoves, (db, env) => resumeStalledArchives(db, env), (db, env) => sweepRelay(db, env)],
+  },
   probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
   // A tenant left on the wrong pool (no shard of its plan's could take it then) is moved once one can.
-  housekeeping: { cron: "17 * * * *", jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools] },
+  // Exports past their retention lose their file.
+  housekeeping: {
+    cron: "17 * * * *",
+    jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools, (db, env) => expireArchives(db, env)],
+  },
   retention: {
     cron: "0 3 * * *",
     jobs: [(db, env) => applyAuditRetention(db, env), (db, env) => applyEventRetention(db, env)],

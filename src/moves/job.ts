@@ -4,6 +4,7 @@ import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
 import { gateOf } from "../gate/client";
 import { enqueue } from "../jobs/enqueue";
+import { retryDelaySeconds } from "../jobs/lease";
 import { routeCache } from "../routing/cache";
 import { settings } from "../settings";
 import { openStore } from "../shards/connection";
@@ -32,9 +33,6 @@ const CUTOVER_MS = 60_000;
  * GATE_MAX_STALENESS_MS) already names the target.
  */
 const SEALED_MS = 10 * 60_000;
-
-/** The wait before retrying after the `attempts`-th failure in a row: doubling from `first`, at most a minute. */
-export const retryDelaySeconds = (first: number, attempts: number) => Math.min(60, first * 2 ** (attempts - 1));
 
 /** A reason to stop the move for good (roll back) rather than try the step again. */
 class MoveAborted extends Error {}

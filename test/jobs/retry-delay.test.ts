@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { retryDelaySeconds } from "../../src/moves/job";
+import { retryDelaySeconds } from "../../src/jobs/lease";
 import { settings } from "../../src/settings";
 
 describe("the retry delay of a failed move step", () => {

@@ -1,0 +1,33 @@
+CREATE TABLE `tenant_archives` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`kind` text NOT NULL,
+	`state` text NOT NULL,
+	`object_key` text NOT NULL,
+	`shard_id` text,
+	`rows_written` integer DEFAULT 0 NOT NULL,
+	`rows_expected` integer,
+	`rows` integer,
+	`bytes` integer,
+	`format_version` integer,
+	`manifest_sha256` text,
+	`feed_before_seq` integer,
+	`feed_after_seq` integer,
+	`attempts` integer DEFAULT 0 NOT NULL,
+	`error` text,
+	`lease_until` integer DEFAULT 0 NOT NULL,
+	`lease_token` text,
+	`next_step_at` integer DEFAULT 0 NOT NULL,
+	`step_seq` integer DEFAULT 0 NOT NULL,
+	`requested_by` text NOT NULL,
+	`request_id` text,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	`completed_at` integer,
+	`expires_at` integer
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `tenant_archives_one_running` ON `tenant_archives` (`tenant_id`,`kind`) WHERE "tenant_archives"."state" IN ('queued', 'writing', 'verifying');--> statement-breakpoint
+CREATE INDEX `tenant_archives_tenant_idx` ON `tenant_archives` (`tenant_id`,`kind`,`id`);--> statement-breakpoint
+CREATE INDEX `tenant_archives_state_idx` ON `tenant_archives` (`state`,`next_step_at`);--> statement-breakpoint
+CREATE INDEX `tenant_archives_expiry_idx` ON `tenant_archives` (`expires_at`);

@@ -1,0 +1,281 @@
+import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import type { Actor } from "../auth/actor";
+import { checkpointKey } from "../audit/checkpoints";
+import { datasetsIn } from "../datasets/registry";
+import { type ControlDb, controlDb } from "../db/client";
+import { errorText } from "../db/errors";
+import type { EventType } from "../events/event";
+import { outboxEvent } from "../events/outbox";
+import { enqueue } from "../jobs/enqueue";
+import { JOB_LEASE_MS, JOB_LEASE_RENEW_MS, JOB_OVERDUE_MS, leasesOf, retryDelaySeconds } from "../jobs/lease";
+import { tenantMoves } from "../moves/table";
+import { settings } from "../settings";
+import { openStore } from "../shards/connection";
+import { getShard } from "../shards/service";
+import { getTenant } from "../tenants/service";
+import type { TenantStatus } from "../tenants/table";
+import { archiveRecords } from "./dataset";
+import { FORMAT_VERSION } from "./format";
+import { archiveStepMessage } from "./messages";
+import { type TenantArchive, tenantArchives, unfinishedArchive } from "./table";
+import { validateArchive } from "./validate";
+import { writeArchive } from "./writer";
+
+/** Failed tries in a row before an archive is given up (failed, its object deleted). */
+const MAX_ATTEMPTS = 5;
+/** Progress is written to the archive's row at most this often while it is written. */
+const PROGRESS_EVERY_MS = 2_000;
+/** Tenants in these states have data that can be archived. */
+const ARCHIVABLE: TenantStatus[] = ["ACTIVE", "SUSPENDED"];
+
+const { holding, holdLease } = leasesOf(tenantArchives);
+
+/** The try failed for good: retrying cannot help (the tenant cannot be archived now). */
+class ArchiveAborted extends Error {}
+
+/** What was read back is not what was written: the next try writes it again. */
+class ArchiveCorrupt extends Error {}
+
+/** Test hooks: told the rows written so far; a throw stands for the consumer dying there. */
+export type StepHooks = { progress?: (rows: number) => void | Promise<void> };
+
+async function claim(db: ControlDb, archiveId: string, seq: number, token: string, now: number) {
+  const [archive] = await db
+    .update(tenantArchives)
+    .set({ leaseUntil: now + JOB_LEASE_MS, leaseToken: token, stepSeq: sql`${tenantArchives.stepSeq} + 1` })
+    .where(
+      and(
+        eq(tenantArchives.id, archiveId),
+        lt(tenantArchives.leaseUntil, now),
+        unfinishedArchive(),
+        eq(tenantArchives.stepSeq, seq),
+      ),
+    )
+    .returning();
+  return archive;
+}
+
+type Outcome = { change: Partial<TenantArchive>; event?: EventType };
+
+/**
+ * Runs the next step of an archive and queues the one after:
+ * - queued, writing: stream the tenant's datasets into a ZIP in the bucket (src/archives/writer.ts).
+ *   The whole ZIP is one step: zip.js keeps the archive's directory in memory until it closes,
+ *   so a try that dies is started again from the first row (its upload aborted or left to lapse,
+ *   never completed). A move that switches the tenant's shard meanwhile fails the try too.
+ * - verifying: read it all back over ranged GETs and check it (src/archives/validate.ts).
+ * - then completed, with its event; only now is it offered for download or import.
+ * A failing step is retried with backoff; MAX_ATTEMPTS in a row fail the archive for good.
+ */
+export async function runArchiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks = {}): Promise<void> {
+  const db = controlDb(env);
+  const token = crypto.randomUUID();
+  const archive = await claim(db, archiveId, seq, token, Date.now());
+  if (!archive) return;
+  const lease = holdLease(db, archive.id, token, JOB_LEASE_MS, JOB_LEASE_RENEW_MS);
+  let outcome: Outcome;
+  try {
+    outcome = archive.state === "verifying" ? await verify(env, archive) : await write(env, db, archive, token, hooks);
+  } catch (error) {
+    await stepFailed(env, db, archive, token, error);
+    return;
+  } finally {
+    lease.stop();
+  }
+  const now = Date.now();
+  const done = outcome.change.state === "completed";
+  const record = db
+    .update(tenantArchives)
+    .set({ ...outcome.change, attempts: 0, error: null, leaseUntil: 0, leaseToken: null, updatedAt: now, nextStepAt: now })
+    .where(holding(archive.id, token))
+    .returning({ id: tenantArchives.id });
+  const [recorded] = outcome.event ? (await db.batch([record, archiveEvent(db, archive, outcome.event, now)]))[0] : await record;
+  if (!recorded) return leaseLost(archive, "recording its step");
+  if (!done) await enqueue(env, archiveStepMessage, { archiveId: archive.id, seq: archive.stepSeq });
+}
+
+/**
+ * The archive's event (its row after the change), from whoever asked for it: in the change's
+ * batch right after the update, and only if that update was this claim's (it changed a row).
+ */
+const archiveEvent = (db: ControlDb, archive: TenantArchive, type: EventType, now: number) =>
+  outboxEvent(
+    db,
+    { origin: { requestId: archive.requestId, actor: archive.requestedBy as Actor } },
+    {
+      type,
+      tenantId: archive.tenantId,
+      subject: archive.kind,
+      dataset: archiveRecords,
+      where: and(eq(tenantArchives.id, archive.id), sql`changes() > 0`) as SQL,
+    },
+    now,
+  );
+
+async function write(env: Env, db: ControlDb, archive: TenantArchive, token: string, hooks: StepHooks): Promise<Outcome> {
+  const startedAt = Date.now();
+  const tenant = await getTenant(db, archive.tenantId);
+  if (!ARCHIVABLE.includes(tenant.status) || !tenant.shardId) {
+    throw new ArchiveAborted(`A tenant in ${tenant.status} has no data to archive`);
+  }
+  const shard = await getShard(db, tenant.shardId);
+  const store = await openStore(env, shard);
+  let reported = startedAt;
+  const progress = async (rows: number) => {
+    await hooks.progress?.(rows);
+    if (Date.now() - reported < PROGRESS_EVERY_MS) return;
+    reported = Date.now();
+    await db.update(tenantArchives).set({ rowsWritten: rows, updatedAt: reported }).where(holding(archive.id, token));
+  };
+  try {
+    const counts = await Promise.all(datasetsIn("shard").map((dataset) => store.countRows(dataset, tenant.id)));
+    await db
+      .update(tenantArchives)
+      .set({
+        state: "writing",
+        rowsWritten: 0,
+        rowsExpected: counts.reduce((sum, rows) => sum + rows, 0),
+        shardId: shard.id,
+        updatedAt: startedAt,
+      })
+      .where(holding(archive.id, token));
+    const written = await writeArchive(
+      { env, db, store, tenantId: tenant.id, pageRows: settings(env).archivePageRows },
+      { kind: archive.kind, archiveId: archive.id, key: archive.objectKey, tenant, shard, progress },
+    );
+    // Rows read from a shard the tenant has since left may miss what it wrote on the new one.
+    if (await movedSince(db, tenant.id, shard.id, startedAt)) {
+      await env.ARCHIVES.delete(archive.objectKey);
+      throw new Error("The tenant moved to another shard while it was read; writing it again");
+    }
+    return {
+      change: {
+        state: "verifying",
+        rowsWritten: written.rows,
+        rows: written.rows,
+        bytes: written.bytes,
+        formatVersion: FORMAT_VERSION,
+        manifestSha256: written.manifestSha256,
+        feedBeforeSeq: written.manifest.feed.before_seq,
+        feedAfterSeq: written.manifest.feed.after_seq,
+      },
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function movedSince(db: ControlDb, tenantId: string, shardId: string, since: number): Promise<boolean> {
+  const tenant = await getTenant(db, tenantId);
+  if (tenant.shardId !== shardId) return true;
+  const switched = await db
+    .select({ id: tenantMoves.id })
+    .from(tenantMoves)
+    .where(and(eq(tenantMoves.tenantId, tenantId), gte(tenantMoves.switchedAt, since)))
+    .limit(1);
+  return switched.length > 0;
+}
+
+async function verify(env: Env, archive: TenantArchive): Promise<Outcome> {
+  const check = await validateArchive(env.ARCHIVES, archive.objectKey, {
+    tenantId: archive.tenantId,
+    manifestSha256: archive.manifestSha256,
+    checkpointKey: checkpointKey(env),
+  });
+  if (!check.ok) throw new ArchiveCorrupt(`The archive read back is not the one written: ${check.problem}`);
+  const now = Date.now();
+  return {
+    change: {
+      state: "completed",
+      completedAt: now,
+      expiresAt: archive.kind === "export" ? now + settings(env).exportRetentionMs : null,
+    },
+    event: archive.kind === "export" ? "export.completed" : undefined,
+  };
+}
+
+function leaseLost(archive: TenantArchive, doing: string) {
+  console.warn(
+    JSON.stringify({ level: "warn", msg: `archive step lost its lease before ${doing}`, archive_id: archive.id }),
+  );
+}
+
+/** A failed step: try again later (from the start of its step), or give the archive up. */
+async function stepFailed(env: Env, db: ControlDb, archive: TenantArchive, token: string, error: unknown) {
+  const reason = errorText(error instanceof Error ? error.message : error).slice(0, 500);
+  const attempts = archive.attempts + 1;
+  console.warn(
+    JSON.stringify({
+      level: "warn",
+      msg: "archive step failed",
+      archive_id: archive.id,
+      kind: archive.kind,
+      state: archive.state,
+      attempts,
+      error: reason,
+    }),
+  );
+  const now = Date.now();
+  if (error instanceof ArchiveAborted || attempts >= MAX_ATTEMPTS) {
+    // Never leave an object behind that a listing of the bucket could take for an archive.
+    await env.ARCHIVES.delete(archive.objectKey).catch(() => undefined);
+    const fail = db
+      .update(tenantArchives)
+      .set({ state: "failed", attempts, error: reason, leaseUntil: 0, leaseToken: null, updatedAt: now })
+      .where(holding(archive.id, token));
+    const failed = archive.kind === "export" ? [archiveEvent(db, archive, "export.failed", now)] : [];
+    await db.batch([fail, ...failed]);
+    return;
+  }
+  const backoffSeconds = retryDelaySeconds(settings(env).archiveRetryDelaySeconds, attempts);
+  const [recorded] = await db
+    .update(tenantArchives)
+    .set({
+      ...(error instanceof ArchiveCorrupt ? { state: "queued" as const } : {}),
+      attempts,
+      error: reason,
+      leaseUntil: 0,
+      leaseToken: null,
+      updatedAt: now,
+      nextStepAt: now + backoffSeconds * 1000,
+    })
+    .where(holding(archive.id, token))
+    .returning({ id: tenantArchives.id });
+  if (!recorded) return leaseLost(archive, "recording its failure");
+  await enqueue(
+    env,
+    archiveStepMessage,
+    { archiveId: archive.id, seq: archive.stepSeq },
+    { delaySeconds: backoffSeconds },
+  );
+}
+
+/**
+ * Queues a step for every archive that has stalled: its step is JOB_OVERDUE_MS late and nobody
+ * holds it (a lost message, a consumer that died mid-write). Run by the per-minute cron.
+ */
+export async function resumeStalledArchives(db: ControlDb, env: Env, now = Date.now()): Promise<string[]> {
+  const stalled = await db
+    .select({ id: tenantArchives.id, stepSeq: tenantArchives.stepSeq })
+    .from(tenantArchives)
+    .where(
+      and(
+        unfinishedArchive(),
+        lt(tenantArchives.nextStepAt, now - JOB_OVERDUE_MS),
+        lt(tenantArchives.leaseUntil, now),
+      ),
+    )
+    .limit(100);
+  const resumed: string[] = [];
+  for (const { id, stepSeq } of stalled) {
+    const [still] = await db
+      .update(tenantArchives)
+      .set({ nextStepAt: now })
+      .where(and(eq(tenantArchives.id, id), eq(tenantArchives.stepSeq, stepSeq), lt(tenantArchives.leaseUntil, now)))
+      .returning({ id: tenantArchives.id });
+    if (!still) continue;
+    await enqueue(env, archiveStepMessage, { archiveId: id, seq: stepSeq });
+    resumed.push(id);
+  }
+  return resumed;
+}

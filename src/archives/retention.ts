@@ -1,0 +1,33 @@
+import { and, eq, inArray, lte } from "drizzle-orm";
+import type { ControlDb } from "../db/client";
+import { tenantArchives } from "./table";
+
+/** Archives per statement (D1 binds at most 100 parameters), and pages per pass; the next pass goes on. */
+const EXPIRE_PAGE = 90;
+const MAX_PAGES = 11;
+
+/**
+ * Deletes the files of completed archives past their expiry (exports, after EXPORT_RETENTION_DAYS)
+ * and marks them expired; returns how many. The object goes first: an archive marked expired
+ * never has its file still served, and one whose delete failed is tried again next pass.
+ */
+export async function expireArchives(db: ControlDb, env: Env, now = Date.now()): Promise<number> {
+  let expired = 0;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const due = await db
+      .select({ id: tenantArchives.id, objectKey: tenantArchives.objectKey })
+      .from(tenantArchives)
+      .where(and(eq(tenantArchives.state, "completed"), lte(tenantArchives.expiresAt, now)))
+      .limit(EXPIRE_PAGE);
+    if (due.length === 0) break;
+    await env.ARCHIVES.delete(due.map((archive) => archive.objectKey));
+    const ids = due.map((archive) => archive.id);
+    await db
+      .update(tenantArchives)
+      .set({ state: "expired", updatedAt: now })
+      .where(and(inArray(tenantArchives.id, ids), eq(tenantArchives.state, "completed")));
+    expired += due.length;
+    if (due.length < EXPIRE_PAGE) break;
+  }
+  return expired;
+}

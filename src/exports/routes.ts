@@ -1,0 +1,137 @@
+import { checkLink, downloadPath } from "../archives/links";
+import { listArchives } from "../archives/service";
+import { controlDb } from "../db/client";
+import {
+  conflictResponse,
+  errorResponses,
+  IdempotencyHeader,
+  PageQuery,
+  pageOf,
+  problemResponseOf,
+  TenantParams,
+} from "../http/api";
+import { defineRoute } from "../http/define-route";
+import { ID_PATTERN } from "../http/ids";
+import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
+import { AppError } from "../http/problems";
+import { createRouter } from "../http/router";
+import { getArchive } from "../archives/service";
+import { DownloadQuery, ExportParams, ExportSchema, exportView } from "./api";
+import { exportLink, exportObject, exportToDownload, startExport } from "./service";
+
+const tags = ["Exports"];
+const guard = { tenant: true, scope: "tenant:admin" } as const;
+
+/** Mounted at /v1/tenants/:tenantId/exports. */
+export const exportRoutes = createRouter()
+  .openapi(
+    defineRoute({
+      method: "post",
+      path: "/",
+      tags,
+      summary: "Export all of the tenant's data (GDPR portability), as a ZIP made in the background",
+      description:
+        "Answers 202 with the export; poll it until `completed`, then GET its `download.url` (no API key, valid 10 minutes). The archive format is documented in the README.",
+      meta: { ...guard, audit: "export.requested" },
+      request: { params: TenantParams, headers: IdempotencyHeader },
+      responses: {
+        202: { description: "The export, queued", ...json(ExportSchema) },
+        ...errorResponses,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const tenantId = c.var.route.tenantId;
+      const archive = await startExport(c.var.db, c.env, tenantId, c.var.emit.origin);
+      c.header("Location", `/v1/tenants/${tenantId}/exports/${archive.id}`);
+      return c.json(exportView(archive, null), 202);
+    },
+  )
+  .openapi(
+    defineRoute({
+      method: "get",
+      path: "/",
+      tags,
+      summary: "The tenant's exports, newest first",
+      meta: guard,
+      request: { params: TenantParams, query: PageQuery },
+      responses: { 200: { description: "A page of exports", ...json(pageOf(ExportSchema)) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const result = await listArchives(c.var.db, c.var.route.tenantId, "export", {
+        limit,
+        after: cursorAfter(cursor, ID_PATTERN),
+      });
+      const now = Date.now();
+      const data = await Promise.all(
+        result.items.map(async (archive) => exportView(archive, await exportLink(c.env, c.req.url, archive, now))),
+      );
+      return c.json({ ...page(result, (archive) => archive.id), data }, 200);
+    },
+  )
+  .openapi(
+    defineRoute({
+      method: "get",
+      path: "/{exportId}",
+      tags,
+      summary: "An export's state and progress, and a fresh download link once completed",
+      meta: guard,
+      request: { params: ExportParams },
+      responses: { 200: { description: "The export", ...json(ExportSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const archive = await getArchive(c.var.db, c.var.route.tenantId, "export", c.req.valid("param").exportId);
+      return c.json(exportView(archive, await exportLink(c.env, c.req.url, archive)), 200);
+    },
+  );
+
+const download = defineRoute({
+  method: "get",
+  path: "/tenants/{tenantId}/exports/{exportId}",
+  tags,
+  summary: "Download an export's ZIP through a signed link (no API key)",
+  description:
+    "The link an export gives: its path and expiry signed with HMAC-SHA-256. A changed link is 403 link-invalid, an expired one 410 link-expired, a deleted tenant's 404, an export past its retention 410 export-expired. Range requests give 206; HEAD works alike.",
+  security: [],
+  meta: {},
+  request: { params: ExportParams, query: DownloadQuery },
+  responses: {
+    200: { description: "The ZIP", content: { "application/zip": { schema: { type: "string", format: "binary" } } } },
+    206: { description: "The part of the ZIP the Range header asked for" },
+    403: problemResponseOf("The link was changed or is not one"),
+    404: problemResponseOf("The tenant or the export is gone"),
+    410: problemResponseOf("The link or the export has expired"),
+    416: problemResponseOf("The range is outside the file"),
+  },
+});
+
+/** Mounted at /downloads: outside /v1, so the link alone is the credential. */
+export const downloadRoutes = createRouter().openapi(download, async (c) => {
+  const { tenantId, exportId } = c.req.valid("param");
+  const { expires, signature } = c.req.valid("query");
+  const path = downloadPath(tenantId, exportId);
+  const check = await checkLink(c.env, { method: c.req.method, path, expires, signature });
+  if (check === "invalid") throw new AppError("link-invalid");
+  if (check === "expired") throw new AppError("link-expired");
+  const db = controlDb(c.env);
+  const { tenant, archive } = await exportToDownload(db, tenantId, exportId);
+  const object = await exportObject(c.env, archive, c.req.raw.headers);
+  const date = new Date(archive.completedAt ?? archive.createdAt).toISOString().slice(0, 10);
+  const headers: Record<string, string> = {
+    "Content-Type": "application/zip",
+    "Content-Disposition": `attachment; filename="${tenant.slug}-export-${date}.zip"`,
+    "Accept-Ranges": "bytes",
+    ETag: object.httpEtag,
+  };
+  const range = object.range as { offset: number; length: number } | undefined;
+  const partial = c.req.header("range") !== undefined && range !== undefined;
+  const length = partial ? range.length : object.size;
+  headers["Content-Length"] = String(length);
+  if (partial) headers["Content-Range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`;
+  const status = partial ? 206 : 200;
+  if (c.req.method !== "HEAD") return c.body(object.body, status, headers);
+  await object.body.cancel();
+  return c.body(null, status, headers);
+});

@@ -1,0 +1,64 @@
+import { eq } from "drizzle-orm";
+import { downloadPath, signLink } from "../archives/links";
+import { getArchive, startArchive } from "../archives/service";
+import type { TenantArchive } from "../archives/table";
+import type { ControlDb } from "../db/client";
+import type { ChangeOrigin } from "../events/event";
+import { AppError, notFound } from "../http/problems";
+import { settings } from "../settings";
+import { tenants } from "../tenants/table";
+import type { ExportView } from "./api";
+
+/** Starts an export of the tenant (an archive of kind "export", src/archives/job.ts). */
+export const startExport = (db: ControlDb, env: Env, tenantId: string, origin: ChangeOrigin) =>
+  startArchive(db, env, tenantId, "export", origin);
+
+/** Whether the export's file can be fetched now (completed, not past its retention). */
+const downloadable = (archive: TenantArchive, now: number) =>
+  archive.state === "completed" && (archive.expiresAt === null || archive.expiresAt > now);
+
+/** A fresh signed link to a downloadable export, valid EXPORT_LINK_SECONDS; null for any other. */
+export async function exportLink(
+  env: Env,
+  origin: string,
+  archive: TenantArchive,
+  now = Date.now(),
+): Promise<ExportView["download"]> {
+  if (!downloadable(archive, now)) return null;
+  const expiresAt = Math.floor((now + settings(env).exportLinkMs) / 1000) * 1000;
+  return {
+    url: await signLink(env, origin, downloadPath(archive.tenantId, archive.id), expiresAt),
+    expires_at: new Date(expiresAt).toISOString(),
+  };
+}
+
+/** The export a valid link names: 404 once its tenant is gone, 410 once its file is. */
+export async function exportToDownload(db: ControlDb, tenantId: string, exportId: string, now = Date.now()) {
+  const tenant = await db.query.tenants.findFirst({ where: eq(tenants.id, tenantId) });
+  if (!tenant) throw notFound("Export");
+  const archive = await getArchive(db, tenantId, "export", exportId);
+  if (archive.state === "expired" || (archive.state === "completed" && !downloadable(archive, now))) {
+    throw new AppError("export-expired");
+  }
+  if (archive.state !== "completed") throw notFound("Export");
+  return { tenant, archive };
+}
+
+/** The export's object, or the part of it a Range header asks for; 416 for a range outside it. */
+export async function exportObject(env: Env, archive: TenantArchive, headers: Headers): Promise<R2ObjectBody> {
+  const range = headers.get("range");
+  let object: R2ObjectBody | null;
+  try {
+    object = await env.ARCHIVES.get(archive.objectKey, range ? { range: headers } : {});
+  } catch (error) {
+    if (range && String(error).includes("range")) {
+      const head = await env.ARCHIVES.head(archive.objectKey);
+      throw new AppError("range-not-satisfiable", undefined, {
+        headers: head ? { "Content-Range": `bytes */${head.size}` } : {},
+      });
+    }
+    throw error;
+  }
+  if (!object) throw new AppError("export-expired");
+  return object;
+}
