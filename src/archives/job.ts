@@ -1,6 +1,6 @@
 import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
-import type { Actor } from "../auth/actor";
 import { checkpointKey } from "../audit/checkpoints";
+import type { Actor } from "../auth/actor";
 import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
@@ -86,10 +86,20 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
   const done = outcome.change.state === "completed";
   const record = db
     .update(tenantArchives)
-    .set({ ...outcome.change, attempts: 0, error: null, leaseUntil: 0, leaseToken: null, updatedAt: now, nextStepAt: now })
+    .set({
+      ...outcome.change,
+      attempts: 0,
+      error: null,
+      leaseUntil: 0,
+      leaseToken: null,
+      updatedAt: now,
+      nextStepAt: now,
+    })
     .where(holding(archive.id, token))
     .returning({ id: tenantArchives.id });
-  const [recorded] = outcome.event ? (await db.batch([record, archiveEvent(db, archive, outcome.event, now)]))[0] : await record;
+  const [recorded] = outcome.event
+    ? (await db.batch([record, archiveEvent(db, archive, outcome.event, now)]))[0]
+    : await record;
   if (!recorded) return leaseLost(archive, "recording its step");
   if (!done) await enqueue(env, archiveStepMessage, { archiveId: archive.id, seq: archive.stepSeq });
 }
@@ -112,7 +122,13 @@ const archiveEvent = (db: ControlDb, archive: TenantArchive, type: EventType, no
     now,
   );
 
-async function write(env: Env, db: ControlDb, archive: TenantArchive, token: string, hooks: StepHooks): Promise<Outcome> {
+async function write(
+  env: Env,
+  db: ControlDb,
+  archive: TenantArchive,
+  token: string,
+  hooks: StepHooks,
+): Promise<Outcome> {
   const startedAt = Date.now();
   const tenant = await getTenant(db, archive.tenantId);
   if (!ARCHIVABLE.includes(tenant.status) || !tenant.shardId) {
@@ -259,11 +275,7 @@ export async function resumeStalledArchives(db: ControlDb, env: Env, now = Date.
     .select({ id: tenantArchives.id, stepSeq: tenantArchives.stepSeq })
     .from(tenantArchives)
     .where(
-      and(
-        unfinishedArchive(),
-        lt(tenantArchives.nextStepAt, now - JOB_OVERDUE_MS),
-        lt(tenantArchives.leaseUntil, now),
-      ),
+      and(unfinishedArchive(), lt(tenantArchives.nextStepAt, now - JOB_OVERDUE_MS), lt(tenantArchives.leaseUntil, now)),
     )
     .limit(100);
   const resumed: string[] = [];

@@ -6,7 +6,8 @@ import { hmacKey } from "../secrets";
 // expires, with no API key; changing any part of it breaks the signature.
 
 /** The path of an export's download (the part of the link the signature covers, with the expiry). */
-export const downloadPath = (tenantId: string, exportId: string) => `/downloads/tenants/${tenantId}/exports/${exportId}`;
+export const downloadPath = (tenantId: string, exportId: string) =>
+  `/downloads/tenants/${tenantId}/exports/${exportId}`;
 
 /** What is signed: the method (HEAD is signed as GET), the path, the expiry in Unix seconds. */
 const signedText = (method: string, path: string, expires: number) =>

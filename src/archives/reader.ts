@@ -162,7 +162,8 @@ async function* readRows(entry: FileEntry, file: ManifestFile): AsyncGenerator<C
     throw new ArchiveInvalid(`${file.name} cannot be read: ${String(error)}`);
   }
   if (rows !== file.rows) throw new ArchiveInvalid(`${file.name} holds ${rows} rows, its manifest says ${file.rows}`);
-  if (bytes !== file.bytes) throw new ArchiveInvalid(`${file.name} holds ${bytes} bytes, its manifest says ${file.bytes}`);
+  if (bytes !== file.bytes)
+    throw new ArchiveInvalid(`${file.name} holds ${bytes} bytes, its manifest says ${file.bytes}`);
   if (hash.digest("hex") !== file.sha256) throw new ArchiveInvalid(`${file.name} does not match its SHA-256`);
   if (held !== undefined) yield held;
 }

@@ -45,11 +45,14 @@ async function verifyAuditFile(archive: OpenArchive, tenantId: string, key: stri
   await readAll(archive, recordsFile, (row) => {
     const record = auditRecord(tenantId, storeRow(auditTrail, row) as unknown as TrailRow);
     if (!verifier) {
-      const start = record.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : checkpoints.find((c) => c.seq === record.seq - 1);
-      if (!start) throw new ArchiveInvalid(`The trail starts at seq ${record.seq} and no checkpoint signs seq ${record.seq - 1}`);
+      const start =
+        record.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : checkpoints.find((c) => c.seq === record.seq - 1);
+      if (!start)
+        throw new ArchiveInvalid(`The trail starts at seq ${record.seq} and no checkpoint signs seq ${record.seq - 1}`);
       verifier = new ChainVerifier(key, checkpoints, { seq: start.seq, hash: start.hash });
     }
-    if (!verifier.add(record)) throw new ArchiveInvalid(`The audit chain breaks at seq ${verifier.broken?.seq}: ${verifier.broken?.reason}`);
+    if (!verifier.add(record))
+      throw new ArchiveInvalid(`The audit chain breaks at seq ${verifier.broken?.seq}: ${verifier.broken?.reason}`);
     if (head && record.seq === head.seq) headSeen = record.hash === head.hash;
   });
   const done = verifier as ChainVerifier | null;
@@ -84,7 +87,8 @@ export async function validateArchive(
     const known = new Set(DATASETS.map((d) => d.name));
     for (const file of manifest.files) {
       if (!known.has(file.dataset)) throw new ArchiveInvalid(`The archive holds an unknown dataset ${file.dataset}`);
-      if (file.name !== datasetFile(file.dataset)) throw new ArchiveInvalid(`${file.name} is not named for its dataset`);
+      if (file.name !== datasetFile(file.dataset))
+        throw new ArchiveInvalid(`${file.name} is not named for its dataset`);
     }
     const audit = await verifyAuditFile(archive, expect.tenantId, expect.checkpointKey);
     const auditFiles = new Set([auditTrail.name, auditCheckpointSet.name]);

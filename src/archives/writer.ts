@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
+import { auditTrail } from "../audit/dataset";
 import { type CanonicalRow, canonicalJson } from "../datasets/canonical";
 import type { Dataset } from "../datasets/dataset";
-import { auditTrail } from "../audit/dataset";
 import { eventFeed } from "../events/dataset";
 import type { Shard } from "../shards/table";
 import type { Tenant } from "../tenants/table";
@@ -48,7 +48,11 @@ export type ArchiveRequest = {
 };
 
 /** One dataset's rows as NDJSON bytes, pulled a page at a time (so the ZIP's pace is the reads' pace). */
-function ndjson(pages: AsyncGenerator<CanonicalRow[]>, file: ManifestFile, seen: (rows: CanonicalRow[]) => Promise<void>) {
+function ndjson(
+  pages: AsyncGenerator<CanonicalRow[]>,
+  file: ManifestFile,
+  seen: (rows: CanonicalRow[]) => Promise<void>,
+) {
   const hash = createHash("sha256");
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>({

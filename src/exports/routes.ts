@@ -1,5 +1,5 @@
 import { checkLink, downloadPath } from "../archives/links";
-import { listArchives } from "../archives/service";
+import { getArchive, listArchives } from "../archives/service";
 import { controlDb } from "../db/client";
 import {
   conflictResponse,
@@ -16,7 +16,6 @@ import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
 import { AppError } from "../http/problems";
 import { createRouter } from "../http/router";
-import { getArchive } from "../archives/service";
 import { DownloadQuery, ExportParams, ExportSchema, exportView } from "./api";
 import { exportLink, exportObject, exportToDownload, startExport } from "./service";
 

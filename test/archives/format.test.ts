@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Uint8ArrayReader, ZipReader } from "@zip.js/zip.js";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checksumLine, Manifest, MANIFEST_CHECKSUM_FILE, MANIFEST_FILE } from "../../src/archives/format";
+import { checksumLine, MANIFEST_CHECKSUM_FILE, MANIFEST_FILE, Manifest } from "../../src/archives/format";
 import { importShardData } from "../../src/archives/import";
 import { ArchiveInvalid, openArchive } from "../../src/archives/reader";
 import { archivedDatasets, datasetPages, type TenantSources } from "../../src/archives/rows";
@@ -81,7 +81,8 @@ async function rowsOf(sources: TenantSources) {
   return all;
 }
 
-const bytesOf = async (key: string) => new Uint8Array(await ((await env.ARCHIVES.get(key)) as R2ObjectBody).arrayBuffer());
+const bytesOf = async (key: string) =>
+  new Uint8Array(await ((await env.ARCHIVES.get(key)) as R2ObjectBody).arrayBuffer());
 
 describe.each(["d1-shared-0", "pg-0"])("an archive of a tenant on %s", (shardId) => {
   it("holds every dataset's rows exactly, and a manifest that says so", async () => {
