@@ -52,6 +52,7 @@ export default defineConfig({
                 MOVE_CLEANUP_DELAY_SECONDS: "1",
                 // A failed move step is retried at once, not after a backoff of 1, 2, 4, 8 s.
                 MOVE_RETRY_DELAY_SECONDS: "0",
+                ARCHIVE_RETRY_DELAY_SECONDS: "0",
                 // The Worker secret that .dev.vars holds for `npm start`.
                 PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
                 AUDIT_CHECKPOINT_KEY: "test-audit-checkpoint-key-0123456789",

@@ -116,20 +116,17 @@ export const downloadRoutes = createRouter().openapi(download, async (c) => {
   if (check === "expired") throw new AppError("link-expired");
   const db = controlDb(c.env);
   const { tenant, archive } = await exportToDownload(db, tenantId, exportId);
-  const object = await exportObject(c.env, archive, c.req.raw.headers);
+  const { object, range } = await exportObject(c.env, archive, c.req.header("range"));
   const date = new Date(archive.completedAt ?? archive.createdAt).toISOString().slice(0, 10);
   const headers: Record<string, string> = {
     "Content-Type": "application/zip",
     "Content-Disposition": `attachment; filename="${tenant.slug}-export-${date}.zip"`,
     "Accept-Ranges": "bytes",
+    "Content-Length": String(range ? range.length : object.size),
     ETag: object.httpEtag,
   };
-  const range = object.range as { offset: number; length: number } | undefined;
-  const partial = c.req.header("range") !== undefined && range !== undefined;
-  const length = partial ? range.length : object.size;
-  headers["Content-Length"] = String(length);
-  if (partial) headers["Content-Range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`;
-  const status = partial ? 206 : 200;
+  if (range) headers["Content-Range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`;
+  const status = range ? 206 : 200;
   if (c.req.method !== "HEAD") return c.body(object.body, status, headers);
   await object.body.cancel();
   return c.body(null, status, headers);

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { parse as parseRange } from "range-parser";
 import { downloadPath, signLink } from "../archives/links";
 import { getArchive, startArchive } from "../archives/service";
 import type { TenantArchive } from "../archives/table";
@@ -44,21 +45,32 @@ export async function exportToDownload(db: ControlDb, tenantId: string, exportId
   return { tenant, archive };
 }
 
-/** The export's object, or the part of it a Range header asks for; 416 for a range outside it. */
-export async function exportObject(env: Env, archive: TenantArchive, headers: Headers): Promise<R2ObjectBody> {
-  const range = headers.get("range");
-  let object: R2ObjectBody | null;
-  try {
-    object = await env.ARCHIVES.get(archive.objectKey, range ? { range: headers } : {});
-  } catch (error) {
-    if (range && String(error).includes("range")) {
-      const head = await env.ARCHIVES.head(archive.objectKey);
-      throw new AppError("range-not-satisfiable", undefined, {
-        headers: head ? { "Content-Range": `bytes */${head.size}` } : {},
-      });
+/** What a GET of an export serves: all of its object, or the one byte range a Range header asked for. */
+export type ExportBody = { object: R2ObjectBody; range: { offset: number; length: number } | null };
+
+/**
+ * The export's object, or the part of it a single-range Range header asks for (RFC 9110): a
+ * malformed header or several ranges get the whole object, a range outside it 416.
+ */
+export async function exportObject(
+  env: Env,
+  archive: TenantArchive,
+  rangeHeader: string | undefined,
+): Promise<ExportBody> {
+  let range: ExportBody["range"] = null;
+  if (rangeHeader !== undefined) {
+    const head = await env.ARCHIVES.head(archive.objectKey);
+    if (!head) throw new AppError("export-expired");
+    const parsed = parseRange(head.size, rangeHeader);
+    if (parsed.code & 2) {
+      throw new AppError("range-not-satisfiable", undefined, { headers: { "Content-Range": `bytes */${head.size}` } });
     }
-    throw error;
+    const [only, ...more] = parsed.ranges;
+    if (parsed.code === 0 && parsed.type === "bytes" && only && more.length === 0) {
+      range = { offset: only.start, length: only.end - only.start + 1 };
+    }
   }
+  const object = await env.ARCHIVES.get(archive.objectKey, range ? { range } : {});
   if (!object) throw new AppError("export-expired");
-  return object;
+  return { object, range };
 }
