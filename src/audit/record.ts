@@ -13,6 +13,8 @@ export type AuditContext = {
   suppressed?: number;
   /** The answer was an Idempotency-Key replay of an earlier request's: nothing changed again. */
   replayed?: true;
+  /** A purged tenant's record: when it had been deleted. */
+  deleted_at?: string | null;
 };
 
 /** An audit record as routes, exports and the offline verifier see it. */

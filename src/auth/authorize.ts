@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { AppError, notFound } from "../http/problems";
 import type { Scope } from "../keys/scopes";
+import { tenantDeleted } from "../lifecycle/deletion";
 import { resolveRoute } from "../routing/resolve";
 
 /** Requires a platform-admin key. */
@@ -17,8 +18,10 @@ export const requirePlatformAdmin = () =>
  * Sets `c.var.route` for the tenant named by `:tenantId`. A tenant key naming any other tenant
  * gets the same 404 as a tenant that does not exist, so ids of other tenants cannot be probed.
  * A tenant key's own route comes from its gate, so its requests need no control-database read.
+ * A soft-deleted tenant is 410 to a platform admin (its keys are refused by its gate), unless
+ * the route serves deleted tenants.
  */
-export const tenantAccess = () =>
+export const tenantAccess = (options: { deleted: boolean } = { deleted: false }) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const tenantId = c.req.param("tenantId") ?? "";
     const principal = c.var.principal;
@@ -29,6 +32,7 @@ export const tenantAccess = () =>
     } else {
       const route = await resolveRoute(c.env, tenantId);
       if (!route) throw notFound("Tenant");
+      if (route.status === "DELETED" && !options.deleted) throw await tenantDeleted(c.var.db, tenantId);
       c.set("route", route);
     }
     await next();

@@ -6,7 +6,10 @@ import type { ChangeOrigin } from "./event";
  * `type` is also the audit action of the change.
  */
 export type DomainEvent =
-  | { type: "tenant.created" | "tenant.updated" | "tenant.provisioned"; tenantId: string }
+  | {
+      type: "tenant.created" | "tenant.updated" | "tenant.provisioned" | "tenant.deleted" | "tenant.restored";
+      tenantId: string;
+    }
   /** `tenantId` null: a platform-admin key. */
   | { type: "key.created" | "key.revoked"; tenantId: string | null; keyId: string }
   | { type: "user.created" | "user.updated" | "user.deleted"; tenantId: string; userId: string };

@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   "tenant.created",
   "tenant.updated",
   "tenant.provisioned",
+  "tenant.deleted",
+  "tenant.restored",
   "user.created",
   "user.updated",
   "user.deleted",

@@ -13,6 +13,8 @@ const gateInvalidation: Listener = {
   types: new Set<DomainEventType>([
     "tenant.updated",
     "tenant.provisioned",
+    "tenant.deleted",
+    "tenant.restored",
     "key.revoked",
     "user.updated",
     "user.deleted",

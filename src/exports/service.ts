@@ -33,10 +33,11 @@ export async function exportLink(
   };
 }
 
-/** The export a valid link names: 404 once its tenant is gone, 410 once its file is. */
+/** The export a valid link names: 404 once its tenant is deleted (soft or purged), 410 once its file is gone. */
 export async function exportToDownload(db: ControlDb, tenantId: string, exportId: string, now = Date.now()) {
   const tenant = await db.query.tenants.findFirst({ where: eq(tenants.id, tenantId) });
-  if (!tenant) throw notFound("Export");
+  // A deleted tenant's exports are not served, even through a link issued before.
+  if (!tenant || tenant.status === "DELETED") throw notFound("Export");
   const archive = await getArchive(db, tenantId, "export", exportId);
   if (archive.state === "expired" || (archive.state === "completed" && !downloadable(archive, now))) {
     throw new AppError("export-expired");

@@ -87,6 +87,8 @@ export function admission(state: AdmissionState): Admit | Denied {
     return denied("invalid-api-key", null, []);
   }
   if (route.status === "SUSPENDED") return denied("tenant-suspended", null, []);
+  // A soft-deleted tenant's keys open nothing (a platform admin may still restore it).
+  if (route.status === "DELETED") return denied("invalid-api-key", null, []);
   if (request.write && state.fenceHeld) return fenced();
 
   const limits = route.limits;

@@ -77,6 +77,11 @@ export const PROBLEMS = {
     title: "The download link has expired",
     detail: "The link is past its expiry; read the export again for a fresh link",
   },
+  "tenant-deleted": {
+    status: 410,
+    title: "The tenant is deleted",
+    detail: "The tenant was deleted; a platform admin can restore it until `purge_after`, when its data is purged",
+  },
   "export-expired": {
     status: 410,
     title: "The export has expired",

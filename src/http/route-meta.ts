@@ -21,6 +21,11 @@ export type RouteMeta = {
   shard?: "read" | "write";
   /** The audit action of a route that changes something. */
   audit?: AuditAction;
+  /**
+   * It serves a soft-deleted (DELETED) tenant too (restore, purge). Any other tenant route answers
+   * a DELETED tenant's platform admin 410 tenant-deleted with the purge date (its keys are refused).
+   */
+  deletedTenant?: boolean;
 };
 
 const META = Symbol("route meta");

@@ -1,12 +1,28 @@
 import { archiveStep } from "../archives/jobs";
+import { controlDb } from "../db/client";
+import { purgeTenant } from "../lifecycle/jobs";
+import { duePurges } from "../lifecycle/purge";
 import { moveStep } from "../moves/jobs";
-import type { JobKind } from "./kind";
+import { type FanOut, fanOutMessage, runFanOutPage } from "./fan-out";
+import { defineJob, type JobKind } from "./kind";
+
+/** Every fan-out a cron starts (src/jobs/fan-out.ts), by name. */
+export const FAN_OUTS: readonly FanOut[] = [duePurges];
+
+const fanOutPage = defineJob(fanOutMessage, {
+  run: async (env, { fanOut, after, at }) => {
+    const declared = FAN_OUTS.find((f) => f.name === fanOut);
+    if (!declared) throw new Error(`no fan-out is named ${fanOut}`);
+    await runFanOutPage(env, controlDb(env), declared, { after, at });
+  },
+  logFields: ({ fanOut, after }) => ({ fan_out: fanOut, after }),
+});
 
 /**
  * Every kind the lifecycle queue carries, with its job: each domain declares its message kinds in
  * messages.ts and their jobs in jobs.ts, and adds them here (test/jobs/registry.test.ts fails on one left out).
  */
-export const KINDS = [moveStep, archiveStep] as const;
+export const KINDS = [moveStep, archiveStep, purgeTenant, fanOutPage] as const;
 
 /** The kinds by name. Two of one name would leave one unreachable, so that throws. */
 export function byName(kinds: readonly JobKind[]): ReadonlyMap<string, JobKind> {

@@ -5,11 +5,13 @@ import { type ControlDb, controlDb } from "../db/client";
 import { sweepRelay } from "../events/relay";
 import { applyEventRetention } from "../events/retention";
 import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
+import { duePurges } from "../lifecycle/purge";
 import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
 import { probeAllShards } from "../shards/health";
+import { startFanOut } from "./fan-out";
 
-/** Work a cron starts, off the request path. */
-type CronJob = (db: ControlDb, env: Env) => Promise<unknown>;
+/** Work a cron starts, off the request path; `at` is the cron's scheduled time. */
+type CronJob = (db: ControlDb, env: Env, at: number) => Promise<unknown>;
 
 /**
  * Every cron of wrangler.toml [triggers] and the jobs it starts; test/jobs/scheduled.node.test.ts
@@ -29,9 +31,14 @@ export const SCHEDULE = {
     cron: "17 * * * *",
     jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools, (db, env) => expireArchives(db, env)],
   },
+  // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message.
   retention: {
     cron: "0 3 * * *",
-    jobs: [(db, env) => applyAuditRetention(db, env), (db, env) => applyEventRetention(db, env)],
+    jobs: [
+      (db, env) => applyAuditRetention(db, env),
+      (db, env) => applyEventRetention(db, env),
+      (_, env, at) => startFanOut(env, duePurges, at),
+    ],
   },
 } as const satisfies Record<string, { cron: string; jobs: readonly CronJob[] }>;
 
@@ -45,5 +52,5 @@ export async function scheduled(controller: ScheduledController, env: Env, ctx: 
     return;
   }
   const db = controlDb(env);
-  for (const job of jobs) ctx.waitUntil(job(db, env));
+  for (const job of jobs) ctx.waitUntil(job(db, env, controller.scheduledTime));
 }

@@ -41,8 +41,19 @@ export const TenantSchema = z
     trial_ends_at: Timestamp.nullable(),
     created_at: Timestamp,
     updated_at: Timestamp,
+    deleted_at: Timestamp.nullable().openapi({ description: "When it was soft-deleted (status DELETED)" }),
+    purge_after: Timestamp.nullable().openapi({
+      description: "When a DELETED tenant's data is purged for good; until then POST …/restore brings it back",
+    }),
   })
   .openapi("Tenant");
+
+export const DeleteTenantQuery = z.object({
+  hard: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({ description: "true: purge now, with no grace period (platform admin)" }),
+});
 
 export const CreateTenantBody = z
   .object({
@@ -92,4 +103,6 @@ export const tenantView = (t: Tenant) => ({
   trial_ends_at: iso(t.trialEndsAt),
   created_at: iso(t.createdAt) as string,
   updated_at: iso(t.updatedAt) as string,
+  deleted_at: iso(t.deletedAt),
+  purge_after: iso(t.purgeAfter),
 });

@@ -11,9 +11,18 @@ import { defineRoute } from "../http/define-route";
 import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
 import { cursorAfter, page } from "../http/pagination";
+import { AppError } from "../http/problems";
 import { createRouter } from "../http/router";
+import { deleteTenant, restoreTenant } from "../lifecycle/deletion";
 import { moveToPlanPool } from "../moves/service";
-import { CreateTenantBody, TenantListQuery, TenantSchema, tenantView, UpdateTenantBody } from "./api";
+import {
+  CreateTenantBody,
+  DeleteTenantQuery,
+  TenantListQuery,
+  TenantSchema,
+  tenantView,
+  UpdateTenantBody,
+} from "./api";
 import { createTenant, getTenant, listTenants, retryProvisioning, updateTenant } from "./service";
 
 const tags = ["Tenants"];
@@ -84,6 +93,36 @@ const reprovision = defineRoute({
   },
 });
 
+const remove = defineRoute({
+  method: "delete",
+  path: "/{tenantId}",
+  tags,
+  summary: "Delete the tenant: soft, restorable for 30 days, then purged; or ?hard=true to purge now",
+  description:
+    "Answers 202 with the tenant in DELETED: its keys are refused within a second, its routes answer a platform admin 410 tenant-deleted with `purge_after`. The daily purge then removes it from every dataset (shards, control database, its gate, its archives). `hard=true` is for platform admins only; it also applies to a tenant already DELETED.",
+  meta: { tenant: true, scope: "tenant:admin", deletedTenant: true, audit: "tenant.deleted" },
+  request: { params: TenantParams, query: DeleteTenantQuery },
+  responses: {
+    202: { description: "The tenant, DELETED, with its purge date", ...json(TenantSchema) },
+    ...errorResponses,
+    ...conflictResponse,
+  },
+});
+
+const restore = defineRoute({
+  method: "post",
+  path: "/{tenantId}/restore",
+  tags,
+  summary: "Restore a soft-deleted tenant before its purge (platform admin)",
+  meta: { tenant: true, platformAdmin: true, deletedTenant: true, audit: "tenant.restored" },
+  request: { params: TenantParams, headers: IdempotencyHeader },
+  responses: {
+    200: { description: "The tenant, in the status it had before", ...json(TenantSchema) },
+    ...errorResponses,
+    ...conflictResponse,
+  },
+});
+
 export const tenantRoutes = createRouter()
   .openapi(create, async (c) => {
     const body = c.req.valid("json");
@@ -116,4 +155,16 @@ export const tenantRoutes = createRouter()
   .openapi(reprovision, async (c) => {
     const tenant = await retryProvisioning(c.var.db, c.var.emit, c.env, c.var.route.tenantId);
     return c.json(tenantView(tenant), 200);
-  });
+  })
+  .openapi(remove, async (c) => {
+    const hard = c.req.valid("query").hard === "true";
+    if (hard && c.var.principal.kind !== "platform_admin") {
+      throw new AppError("forbidden", "Only a platform admin may purge a tenant at once");
+    }
+    // A tenant key may delete its own tenant, but not one already deleted (its keys no longer open it).
+    const tenant = await deleteTenant(c.var.db, c.var.emit, c.env, c.var.route.tenantId, { hard });
+    return c.json(tenantView(tenant), 202);
+  })
+  .openapi(restore, async (c) =>
+    c.json(tenantView(await restoreTenant(c.var.db, c.var.emit, c.var.route.tenantId)), 200),
+  );

@@ -2,7 +2,14 @@ import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { epochMs, jsonText } from "../db/columns";
 import { plans } from "../plans/table";
 
-export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "SUSPENDED", "PROVISION_ERROR", "MIGRATION_ERROR"] as const;
+export const TENANT_STATUSES = [
+  "PROVISIONING",
+  "ACTIVE",
+  "SUSPENDED",
+  "PROVISION_ERROR",
+  "MIGRATION_ERROR",
+  "DELETED",
+] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 /** Per-tenant overrides of the plan's limits; an absent field means "the plan's value". */
@@ -30,11 +37,18 @@ export const tenants = sqliteTable(
     limitOverrides: jsonText<LimitOverrides>("limit_overrides").notNull().default({}),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
+    /** A soft-deleted tenant (DELETED): when, the status a restore gives back, and when it is purged. */
+    deletedAt: epochMs("deleted_at"),
+    statusBeforeDelete: text("status_before_delete").$type<TenantStatus>(),
+    purgeAfter: epochMs("purge_after"),
+    /** Once the purge has begun, some data is gone: the tenant can no longer be restored. */
+    purgeStartedAt: epochMs("purge_started_at"),
   },
   (t) => [
     index("tenants_status_idx").on(t.status, t.id),
     index("tenants_tier_idx").on(t.tier, t.id),
     index("tenants_shard_idx").on(t.shardId),
+    index("tenants_purge_idx").on(t.purgeAfter, t.id),
   ],
 );
 

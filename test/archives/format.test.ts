@@ -101,18 +101,23 @@ describe.each(["d1-shared-0", "pg-0"])("an archive of a tenant on %s", (shardId)
       });
       expect(manifest.files.map((f) => f.dataset)).toEqual(archivedDatasets().map((d) => d.name));
       const expected = await rowsOf(sources);
+      // The relay's bookkeeping may have moved on since (a record linked, an event published).
+      const settledOnly = (rows: CanonicalRow[] = []) =>
+        rows.map(({ prev_hash: _, hash: __, published_at: ___, ...row }) => row);
+      const archived: Record<string, CanonicalRow[]> = {};
       for (const file of manifest.files) {
         const rows: CanonicalRow[] = [];
         for await (const row of archive.rows(file)) rows.push(row);
-        expect(rows, file.name).toEqual(expected[file.dataset]);
+        expect(settledOnly(rows), file.name).toEqual(settledOnly(expected[file.dataset]));
         expect(file.rows).toBe(rows.length);
+        archived[file.dataset] = rows;
       }
       // 40 entries, one deleted; three events per entry at most; the trail has every request.
       expect(expected.entries).toHaveLength(39);
       expect(expected.users?.length).toBe(1);
       expect(manifest.feed.after_seq).toBeGreaterThanOrEqual(manifest.feed.before_seq);
       expect(manifest.feed.before_seq).toBe(Math.max(...(expected.events ?? []).map((e) => Number(e.seq))));
-      const lastLinked = (expected["audit-events"] ?? []).filter((r) => r.hash !== null).at(-1);
+      const lastLinked = (archived["audit-events"] ?? []).filter((r) => r.hash !== null).at(-1);
       expect(manifest.audit_chain_head).toEqual({ seq: lastLinked?.seq, hash: lastLinked?.hash });
       // No secret leaves: key rows lack their hash, and the gate's cached copy of the keys is out.
       expect(JSON.stringify(expected["api-keys"])).not.toContain("secret_hash");

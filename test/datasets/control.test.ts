@@ -32,6 +32,7 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   users: { sql: "SELECT * FROM users WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "api-keys": { sql: "SELECT * FROM api_keys WHERE tenant_id = ?1 ORDER BY id", json: ["scopes"] },
   moves: { sql: "SELECT * FROM tenant_moves WHERE tenant_id = ?1 ORDER BY id", json: [] },
+  archives: { sql: "SELECT * FROM tenant_archives WHERE tenant_id = ?1 ORDER BY id", json: ["requested_by"] },
   "idempotency-records": {
     sql: "SELECT * FROM idempotency_records WHERE principal IN (SELECT id FROM api_keys WHERE tenant_id = ?1) ORDER BY principal, key",
     json: [],
@@ -84,6 +85,7 @@ type Fixture = {
   keyIds: string[];
   records: [string, string][];
   moveId?: string;
+  exportId: string;
   outboxId: number;
 };
 
@@ -143,13 +145,26 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     if (i > 200) throw new Error("the keys' last use was never recorded");
     await scheduler.wait(10);
   }
+  const exportId = await completedExport(tenant.id);
   // The relay carries the outbox away within moments; one row put there once it is done stays.
   await settled(tenant.id);
   const [held] = await db
     .insert(outbox)
     .values({ tenantId: tenant.id, kind: "event", payload: { type: "tenant.updated" }, createdAt: Date.now() })
     .returning();
-  return { tenantId: tenant.id, userIds, keyIds, records, moveId, outboxId: (held as { id: number }).id };
+  return { tenantId: tenant.id, userIds, keyIds, records, moveId, exportId, outboxId: (held as { id: number }).id };
+}
+
+/** An export of the tenant, through the API, once completed. */
+async function completedExport(tenantId: string): Promise<string> {
+  const res = await call(`/v1/tenants/${tenantId}/exports`, { method: "POST", key: admin });
+  expect(res.status, res.text).toBe(202);
+  for (let i = 0; ; i++) {
+    const state = await call(`/v1/tenants/${tenantId}/exports/${res.json.id}`, { key: admin });
+    if (state.json.state === "completed") return res.json.id;
+    if (i > 400) throw new Error(`the export never completed: ${state.text}`);
+    await scheduler.wait(25);
+  }
 }
 
 let one: Fixture;
@@ -170,6 +185,7 @@ describe("the control datasets' rows", () => {
       users: one.userIds.map((id) => [id]).sort(),
       "api-keys": one.keyIds.map((id) => [id]).sort(),
       moves: [[one.moveId]],
+      archives: [[one.exportId]],
       "idempotency-records": [...one.records].sort(),
       outbox: [[one.outboxId]],
       "event-cursor": [[one.tenantId]],
@@ -266,7 +282,7 @@ describe("a tenant's control data", () => {
     );
     const exported = new Map<string, CanonicalRow[]>();
     for (const d of DATASETS) exported.set(d.name, await readAll(d, subject.tenantId, 2));
-    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 3, 1, 1]);
+    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 1, 3, 1, 1]);
 
     for (const d of [...DATASETS].reverse()) {
       let purged = 0;
@@ -318,6 +334,7 @@ describe("a tenant's control data", () => {
       "event-cursor": [1, 0],
       outbox: [1, 0],
       "idempotency-records": [2, 1, 0],
+      archives: [1, 0],
       moves: [0],
       "api-keys": [2, 2, 2, 1, 0],
       users: [2, 1, 0],

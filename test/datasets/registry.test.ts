@@ -31,6 +31,7 @@ describe("the dataset registry", () => {
     expect(undeclaredTenantTables([control, { scratchNotes, scratchPlain }], DATASETS)).toEqual(["scratch_notes"]);
     expect(undeclaredTenantTables([{ otherTenants }, shard], DATASETS)).toEqual(["tenants"]);
     expect(undeclaredTenantTables([control], [])).toEqual([
+      "tenant_archives",
       "event_cursors",
       "outbox",
       "api_keys",
@@ -136,6 +137,7 @@ describe("the dataset registry", () => {
       "users",
       "api-keys",
       "moves",
+      "archives",
       "idempotency-records",
       "outbox",
       "event-cursor",

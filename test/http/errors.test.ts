@@ -99,12 +99,12 @@ describe("wrong methods", () => {
     expect(allowOf(res)).toEqual(["GET", "HEAD", "POST"]);
   });
 
-  it("answer 405 with Allow listing GET, PATCH and HEAD on a single tenant", async () => {
+  it("answer 405 with Allow listing GET, PATCH, DELETE and HEAD on a single tenant", async () => {
     const admin = await adminKey();
     const tenant = await createTenant(admin);
-    const res = await call(`/v1/tenants/${tenant.id}`, { method: "DELETE", key: admin });
+    const res = await call(`/v1/tenants/${tenant.id}`, { method: "PUT", key: admin, body: {} });
     expectProblem(res, 405, "method-not-allowed");
-    expect(allowOf(res)).toEqual(["GET", "HEAD", "PATCH"]);
+    expect(allowOf(res)).toEqual(["DELETE", "GET", "HEAD", "PATCH"]);
   });
 
   it("answer 405 with Allow listing the entry methods on a single entry", async () => {

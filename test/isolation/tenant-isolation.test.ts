@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { objectKeyOf } from "../../src/archives/service";
+import { tenantArchives } from "../../src/archives/table";
+import { systemActor } from "../../src/auth/actor";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { tenantMoves } from "../../src/moves/table";
@@ -9,9 +12,11 @@ import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpe
 /**
  * Walks the app's own route table, so a tenant-scoped route added later is probed without anyone
  * remembering to add it here. A route with a path parameter this file has no fixture for fails.
+ * The /v1 routes only: a download link (/downloads) takes no key, its signature covers its path
+ * (test/exports/routes.test.ts probes it with other tenants' paths and ids).
  */
 const tenantScoped = createApp()
-  .routes.filter((r) => r.method !== "ALL" && r.path.includes(":tenantId"))
+  .routes.filter((r) => r.method !== "ALL" && r.path.startsWith("/v1/") && r.path.includes(":tenantId"))
   .map((r) => ({ method: r.method, path: r.path.replace(/\/$/, "") }))
   .filter((r, i, all) => all.findIndex((o) => o.method === r.method && o.path === r.path) === i);
 
@@ -44,10 +49,25 @@ async function tenantWithData(admin: string): Promise<Fixture> {
       createdAt: Date.now(),
       updatedAt: Date.now(),
     });
+  // A finished export on record.
+  const exportId = newId("exp");
+  await controlDb(env)
+    .insert(tenantArchives)
+    .values({
+      id: exportId,
+      tenantId: tenant.id,
+      kind: "export",
+      state: "completed",
+      objectKey: objectKeyOf("export", tenant.id, exportId),
+      requestedBy: systemActor("test"),
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+      completedAt: Date.now(),
+    });
   return {
     tenantId: tenant.id,
     key: key.secret,
-    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId },
+    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId, exportId },
   };
 }
 
@@ -82,6 +102,7 @@ describe("tenant isolation", () => {
     expect(paths).toContain("GET /v1/tenants/:tenantId/audit");
     expect(paths).toContain("GET /v1/tenants/:tenantId/audit/verify");
     expect(paths).toContain("GET /v1/tenants/:tenantId/audit/export");
+    expect(paths).toContain("GET /v1/tenants/:tenantId/exports/:exportId");
     expect(tenantScoped.length).toBeGreaterThanOrEqual(17);
   });
 

@@ -53,9 +53,11 @@ describe("POST /v1/tenants", () => {
       [
         "created_at",
         "data_region",
+        "deleted_at",
         "id",
         "limit_overrides",
         "name",
+        "purge_after",
         "shard_id",
         "slug",
         "status",
@@ -251,7 +253,7 @@ describe("GET /v1/tenants", () => {
   });
 
   it("answers 400 with query.status for an unknown status", async () => {
-    const res = await call("/v1/tenants?status=DELETED", { key: admin });
+    const res = await call("/v1/tenants?status=GONE", { key: admin });
     expectProblem(res, 400, "validation-error");
     expect(errorPaths(res)).toEqual(["query.status"]);
   });

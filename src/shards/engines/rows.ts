@@ -139,9 +139,13 @@ export function shardReads(db: AnyShardDb, engine: Engine, registrations: any) {
     },
 
     async countRows(dataset: TableDataset, tenantId: string): Promise<number> {
-      const d = on(dataset, tenantId);
+      // Any dataset, derived ones (several key columns) too: a purge's check walks them all.
+      const table = tableOf(dataset, engine);
       const [row] = await retryRead<{ rows: unknown }[]>(() =>
-        db.select({ rows: count() }).from(d.table).where(d.owned),
+        db
+          .select({ rows: count() })
+          .from(table)
+          .where(ownedBy(dataset, table, tenantId)),
       );
       return Number(row?.rows ?? 0);
     },

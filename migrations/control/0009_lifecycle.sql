@@ -30,4 +30,9 @@ CREATE TABLE `tenant_archives` (
 CREATE UNIQUE INDEX `tenant_archives_one_running` ON `tenant_archives` (`tenant_id`,`kind`) WHERE "tenant_archives"."state" IN ('queued', 'writing', 'verifying');--> statement-breakpoint
 CREATE INDEX `tenant_archives_tenant_idx` ON `tenant_archives` (`tenant_id`,`kind`,`id`);--> statement-breakpoint
 CREATE INDEX `tenant_archives_state_idx` ON `tenant_archives` (`state`,`next_step_at`);--> statement-breakpoint
-CREATE INDEX `tenant_archives_expiry_idx` ON `tenant_archives` (`expires_at`);
+CREATE INDEX `tenant_archives_expiry_idx` ON `tenant_archives` (`expires_at`);--> statement-breakpoint
+ALTER TABLE `tenants` ADD `deleted_at` integer;--> statement-breakpoint
+ALTER TABLE `tenants` ADD `status_before_delete` text;--> statement-breakpoint
+ALTER TABLE `tenants` ADD `purge_after` integer;--> statement-breakpoint
+ALTER TABLE `tenants` ADD `purge_started_at` integer;--> statement-breakpoint
+CREATE INDEX `tenants_purge_idx` ON `tenants` (`purge_after`,`id`);

@@ -1,0 +1,158 @@
+import { and, asc, eq, gt, isNotNull, lte, sql } from "drizzle-orm";
+import { ARCHIVE_KINDS } from "../archives/format";
+import { tenantArchives, unfinishedArchive } from "../archives/table";
+import { platformRecordInsert } from "../audit/platform";
+import { systemActor } from "../auth/actor";
+import { purgeControlRows } from "../datasets/control";
+import { purgeGate } from "../datasets/gate";
+import { datasetsIn } from "../datasets/registry";
+import { type ControlDb, controlDb } from "../db/client";
+import { enqueue } from "../jobs/enqueue";
+import type { FanOut } from "../jobs/fan-out";
+import { tenantMoves, unfinished } from "../moves/table";
+import { settings } from "../settings";
+import { openStore } from "../shards/connection";
+import { getShard } from "../shards/service";
+import { tenantRow } from "../tenants/dataset";
+import { type Tenant, tenants } from "../tenants/table";
+import { purgeTenantMessage } from "./messages";
+
+/** A pass stops starting new batches after this long and queues the next pass. */
+const PASS_BUDGET_MS = 15_000;
+/** Rows deleted per statement. */
+const PURGE_BATCH = 100;
+/** How long a purge waits for a move or an archive of the tenant still under way. */
+const BUSY_RETRY_SECONDS = 30;
+
+const prefixesOf = (tenantId: string) => ARCHIVE_KINDS.map((kind) => `${kind}s/${tenantId}/`);
+
+/**
+ * Takes the tenant for purging: it must be DELETED and past its grace. From here on it cannot be
+ * restored (its data is going), which the same statement records. Null when it is not due (a
+ * restore won the race, or the grace has not passed).
+ */
+async function begin(db: ControlDb, tenantId: string, now: number): Promise<Tenant | undefined> {
+  const [tenant] = await db
+    .update(tenants)
+    .set({ purgeStartedAt: sql`coalesce(${tenants.purgeStartedAt}, ${now})` })
+    .where(and(eq(tenants.id, tenantId), eq(tenants.status, "DELETED"), lte(tenants.purgeAfter, now)))
+    .returning();
+  return tenant;
+}
+
+/** Whether a move or an archive of the tenant is still under way (they end soon: the tenant is DELETED). */
+async function busy(db: ControlDb, tenantId: string): Promise<boolean> {
+  const [move, archive] = await Promise.all([
+    db.query.tenantMoves.findFirst({ where: and(eq(tenantMoves.tenantId, tenantId), unfinished()) }),
+    db.query.tenantArchives.findFirst({ where: and(eq(tenantArchives.tenantId, tenantId), unfinishedArchive()) }),
+  ]);
+  return move !== undefined || archive !== undefined;
+}
+
+/** Deletes the tenant's objects in the archives bucket, a listing page at a time; true once none is left. */
+async function purgeObjects(env: Env, tenantId: string, deadline: number): Promise<boolean> {
+  for (const prefix of prefixesOf(tenantId)) {
+    for (;;) {
+      if (Date.now() > deadline) return false;
+      const listed = await env.ARCHIVES.list({ prefix, limit: 1000 });
+      if (listed.objects.length > 0) await env.ARCHIVES.delete(listed.objects.map((object) => object.key));
+      if (!listed.truncated) break;
+    }
+  }
+  return true;
+}
+
+/**
+ * One pass of purging a deleted tenant past its grace: its shard rows, its objects in the
+ * archives bucket, its gate's storage (deleteAll), then its control rows, dependents first, and
+ * last its own row, in one batch with the platform trail's record that it was purged (the tenant's
+ * id and when it was deleted and purged; no personal data). Every part is idempotent and deletes
+ * in bounded batches, so a pass that runs out of time queues the next, and one that crashed is
+ * done again by the queue's retry or the next day's sweep, going on from what is left.
+ */
+export async function purgeTenantPass(
+  env: Env,
+  tenantId: string,
+  now = Date.now(),
+): Promise<"purged" | "later" | "not-due"> {
+  const db = controlDb(env);
+  const tenant = await begin(db, tenantId, now);
+  if (!tenant) return "not-due";
+  if (await busy(db, tenantId)) {
+    await enqueue(env, purgeTenantMessage, { tenantId }, { delaySeconds: BUSY_RETRY_SECONDS });
+    return "later";
+  }
+  const deadline = Date.now() + PASS_BUDGET_MS;
+  const again = async () => {
+    await enqueue(env, purgeTenantMessage, { tenantId });
+    return "later" as const;
+  };
+  if (tenant.shardId) {
+    const store = await openStore(env, await getShard(db, tenant.shardId));
+    try {
+      const batch = settings(env).moveBatchSize;
+      for (;;) {
+        if ((await store.purgeTenant(tenantId, batch)) === 0) break;
+        if (Date.now() > deadline) return again();
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  if (!(await purgeObjects(env, tenantId, deadline))) return again();
+  await purgeGate(env, tenantId);
+  // Dependents first (idempotency records belong to the tenant through its keys, keys to users).
+  for (const dataset of datasetsIn("control").reverse()) {
+    if (dataset === tenantRow) continue;
+    while ((await purgeControlRows(db, dataset, tenantId, PURGE_BATCH)) > 0) {
+      if (Date.now() > deadline) return again();
+    }
+  }
+  const record = platformRecordInsert(
+    db,
+    {
+      action: "tenant.purged",
+      actor: systemActor("tenant-purge"),
+      targets: [{ type: "tenant", id: tenantId }],
+      context: {
+        ip: null,
+        user_agent: null,
+        country: null,
+        request_id: null,
+        deleted_at: tenant.deletedAt === null ? null : new Date(tenant.deletedAt).toISOString(),
+      },
+      status: 200,
+    },
+    sql`changes() > 0`,
+  );
+  // The record only if this pass removed the row (a pass run twice records the purge once).
+  await db.batch([
+    db
+      .delete(tenants)
+      .where(and(eq(tenants.id, tenantId), eq(tenants.status, "DELETED"), isNotNull(tenants.purgeStartedAt))),
+    record,
+  ]);
+  return "purged";
+}
+
+/** The daily sweep's tenants: DELETED and past their grace. */
+export const duePurges: FanOut<typeof purgeTenantMessage.body> = {
+  name: "purge-deleted-tenants",
+  kind: purgeTenantMessage,
+  body: (tenantId) => ({ tenantId }),
+  due: async (db, after, limit, at) => {
+    const rows = await db
+      .select({ id: tenants.id })
+      .from(tenants)
+      .where(
+        and(
+          eq(tenants.status, "DELETED"),
+          lte(tenants.purgeAfter, at),
+          after === null ? undefined : gt(tenants.id, after),
+        ),
+      )
+      .orderBy(asc(tenants.id))
+      .limit(limit);
+    return rows.map((row) => row.id);
+  },
+};
