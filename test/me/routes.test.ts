@@ -45,6 +45,8 @@ describe("/v1/me", () => {
         trial_ends_at: null,
         created_at: tenant.created_at,
         updated_at: expect.any(String),
+        deleted_at: null,
+        purge_after: null,
       },
     });
     expect(res.text).not.toContain(key.secret);
