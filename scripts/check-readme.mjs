@@ -66,6 +66,15 @@ const expectations = [
   [/"action": "entry\.replaced",\s*"status": 412/, "the refused replace is in the audit trail"],
   [/"ok": true,\s*"checked": \d+,\s*"broken": null/, "the tenant's audit chain verifies"],
   [/^ok: \d+ records linked through seq \d+/m, "the export verifies offline"],
+  [/^content-type: application\/zip/im, "the export's link serves a ZIP"],
+  [/^content-disposition: attachment; filename="acme-\d+-export-\d{4}-\d{2}-\d{2}\.zip"/im, "with a file name"],
+  [/^ok: export exp_\w+ of tenant ten_\w+ \(acme-\d+\), format 1, \d+ files, \d+ rows/m, "the export verifies offline"],
+  [/^changed link: 403$/m, "a changed link is refused"],
+  [/"status": "DELETED",\s*"purge_after": "\S+"/, "DELETE soft-deletes the tenant, with a purge date"],
+  [/"status": 401,\s*"type": "\S+\/invalid-api-key"/, "the deleted tenant's key is refused"],
+  [/"status": 410,\s*"purge_after": "\S+"/, "a platform admin gets 410 with the purge date"],
+  [/"restored": "ACTIVE"/, "the tenant is restored"],
+  [/"second, edited",\s*"first"/, "its entries are back"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {

@@ -37,7 +37,8 @@ const detached = await entry("manifest.json.sha256").getData(new TextWriter(), {
 if (detached !== `${digest}  manifest.json\n`) fail("manifest.json does not match manifest.json.sha256");
 const manifest = JSON.parse(manifestText);
 if (manifest.format !== FORMAT_NAME) fail(`not an ${FORMAT_NAME}`);
-if (!(manifest.format_version <= KNOWN_VERSION)) fail(`format version ${manifest.format_version} is newer than this script`);
+if (!(manifest.format_version <= KNOWN_VERSION))
+  fail(`format version ${manifest.format_version} is newer than this script`);
 
 let rows = 0;
 for (const file of manifest.files) {

@@ -75,7 +75,8 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
   const lease = holdLease(db, archive.id, token, JOB_LEASE_MS, JOB_LEASE_RENEW_MS);
   let outcome: Outcome;
   try {
-    outcome = archive.state === "verifying" ? await verify(env, archive) : await write(env, db, archive, token, hooks);
+    outcome =
+      archive.state === "verifying" ? await verify(env, db, archive) : await write(env, db, archive, token, hooks);
   } catch (error) {
     await stepFailed(env, db, archive, token, error);
     return;
@@ -192,7 +193,9 @@ async function movedSince(db: ControlDb, tenantId: string, shardId: string, sinc
   return switched.length > 0;
 }
 
-async function verify(env: Env, archive: TenantArchive): Promise<Outcome> {
+async function verify(env: Env, db: ControlDb, archive: TenantArchive): Promise<Outcome> {
+  const tenant = await getTenant(db, archive.tenantId);
+  if (!ARCHIVABLE.includes(tenant.status)) throw new ArchiveAborted(`The tenant is ${tenant.status} now`);
   const check = await validateArchive(env.ARCHIVES, archive.objectKey, {
     tenantId: archive.tenantId,
     manifestSha256: archive.manifestSha256,
