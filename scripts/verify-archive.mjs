@@ -44,15 +44,21 @@ let rows = 0;
 for (const file of manifest.files) {
   const { readable, writable } = new TransformStream();
   const extracted = entry(file.name).getData(writable, { checkCrc32: true });
+  // Whichever side sees a corrupt file first (the inflater, the CRC-32 check) says so once.
+  extracted.catch(() => undefined);
   const hash = createHash("sha256");
   let bytes = 0;
   let lines = 0;
-  for await (const chunk of readable) {
-    hash.update(chunk);
-    bytes += chunk.byteLength;
-    for (const byte of chunk) if (byte === 0x0a) lines++;
+  try {
+    for await (const chunk of readable) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      for (const byte of chunk) if (byte === 0x0a) lines++;
+    }
+    await extracted;
+  } catch (error) {
+    fail(`${file.name} is corrupt: ${error.message}`);
   }
-  await extracted.catch((error) => fail(`${file.name} is corrupt: ${error.message}`));
   if (lines !== file.rows) fail(`${file.name} holds ${lines} rows, the manifest says ${file.rows}`);
   if (bytes !== file.bytes) fail(`${file.name} holds ${bytes} bytes, the manifest says ${file.bytes}`);
   if (hash.digest("hex") !== file.sha256) fail(`${file.name} does not match its SHA-256`);

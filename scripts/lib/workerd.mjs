@@ -69,6 +69,7 @@ export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {
           queueConsumers: workerOptions.queueConsumers,
           durableObjects: workerOptions.durableObjects,
           hyperdrives: workerOptions.hyperdrives,
+          r2Buckets: workerOptions.r2Buckets,
         },
       ],
     }),
