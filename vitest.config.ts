@@ -53,6 +53,9 @@ export default defineConfig({
                 // A failed move step is retried at once, not after a backoff of 1, 2, 4, 8 s.
                 MOVE_RETRY_DELAY_SECONDS: "0",
                 ARCHIVE_RETRY_DELAY_SECONDS: "0",
+                // A job that throws is retried at once, so one that always fails reaches the
+                // dead-letter queue within the test.
+                JOB_RETRY_DELAY_SECONDS: "0",
                 // The Worker secret that .dev.vars holds for `npm start`.
                 PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
                 AUDIT_CHECKPOINT_KEY: "test-audit-checkpoint-key-0123456789",

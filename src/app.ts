@@ -4,6 +4,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { auditTrail } from "./audit/middleware";
 import { platformAuditRoutes, tenantAuditRoutes } from "./audit/routes";
 import { authenticate } from "./auth/authenticate";
+import { deadLetterRoutes } from "./dead-letters/routes";
 import { docsRoutes } from "./docs/routes";
 import { entryRoutes } from "./entries/routes";
 import type { AppEnv } from "./env";
@@ -56,6 +57,7 @@ export function createApp() {
   app.route("/v1/ping", authenticatedPingRoutes);
   app.route("/v1/me", meRoutes);
   app.route("/v1/admin/keys", adminKeyRoutes);
+  app.route("/v1/admin/dead-letters", deadLetterRoutes);
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/tenants/:tenantId/users", userRoutes);
   app.route("/v1/tenants/:tenantId/keys", tenantKeyRoutes);

@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { consumeDeadLetters } from "./dead-letters/consumer";
 import { consumeEvents } from "./events/consumer";
 import { queue } from "./jobs/queue";
 import { scheduled } from "./jobs/scheduled";
@@ -8,12 +9,18 @@ export { TenantGate } from "../durable-objects/tenant-gate";
 
 const app = createApp();
 
-/** The events queue's name in wrangler.toml. */
+/** The queues' names in wrangler.toml. */
 const EVENTS_QUEUE = "edge-tenancy-events";
+const DEAD_LETTER_QUEUE = "edge-tenancy-dead-letter";
+
+const consumers: Record<string, (batch: MessageBatch, env: Env) => Promise<void>> = {
+  [EVENTS_QUEUE]: consumeEvents,
+  [DEAD_LETTER_QUEUE]: consumeDeadLetters,
+};
 
 export default {
   fetch: app.fetch,
   scheduled,
-  // Two queues reach this Worker: the events feed, and lifecycle jobs.
-  queue: (batch, env) => (batch.queue === EVENTS_QUEUE ? consumeEvents(batch, env) : queue(batch, env)),
+  // Three queues reach this Worker: the events feed, the dead letters, and lifecycle jobs.
+  queue: (batch, env) => (consumers[batch.queue] ?? queue)(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -23,7 +23,8 @@ type NumericVars =
   | "ARCHIVE_RETRY_DELAY_SECONDS"
   | "EXPORT_RETENTION_DAYS"
   | "EXPORT_LINK_SECONDS"
-  | "TENANT_DELETION_GRACE_DAYS";
+  | "TENANT_DELETION_GRACE_DAYS"
+  | "JOB_RETRY_DELAY_SECONDS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
   const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
@@ -42,6 +43,7 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     archiveRetryDelaySeconds: Math.floor(nonNegative(env.ARCHIVE_RETRY_DELAY_SECONDS, 1)),
     exportRetentionMs: positive(env.EXPORT_RETENTION_DAYS, 7) * 86_400_000,
     exportLinkMs: positive(env.EXPORT_LINK_SECONDS, 600) * 1000,
+    jobRetryDelaySeconds: nonNegative(env.JOB_RETRY_DELAY_SECONDS, 5),
     // A soft-deleted tenant can be restored this long; the daily purge removes it after.
     deletionGraceMs: positive(env.TENANT_DELETION_GRACE_DAYS, 30) * 86_400_000,
     // Past every request that may still use the old route: its deadline plus a route's staleness.

@@ -1,3 +1,18 @@
+CREATE TABLE `dead_letters` (
+	`id` text PRIMARY KEY NOT NULL,
+	`message_id` text NOT NULL,
+	`source` text NOT NULL,
+	`kind` text,
+	`tenant_id` text,
+	`body` text NOT NULL,
+	`received_at` integer NOT NULL,
+	`replays` integer DEFAULT 0 NOT NULL,
+	`replayed_at` integer
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `dead_letters_message_id_unique` ON `dead_letters` (`message_id`);--> statement-breakpoint
+CREATE INDEX `dead_letters_tenant_idx` ON `dead_letters` (`tenant_id`,`id`);--> statement-breakpoint
+CREATE INDEX `dead_letters_received_idx` ON `dead_letters` (`received_at`);--> statement-breakpoint
 CREATE TABLE `tenant_archives` (
 	`id` text PRIMARY KEY NOT NULL,
 	`tenant_id` text NOT NULL,

@@ -5,6 +5,7 @@ import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
 import type { EventType } from "../events/event";
+import { nudgeRelay } from "../events/nudge";
 import { outboxEvent } from "../events/outbox";
 import { enqueue } from "../jobs/enqueue";
 import { JOB_LEASE_MS, JOB_LEASE_RENEW_MS, JOB_OVERDUE_MS, leasesOf, retryDelaySeconds } from "../jobs/lease";
@@ -102,6 +103,8 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
     ? (await db.batch([record, archiveEvent(db, archive, outcome.event, now)]))[0]
     : await record;
   if (!recorded) return leaseLost(archive, "recording its step");
+  // No request follows a job's event to nudge the relay: the job does, so the feed has it at once.
+  if (outcome.event) await nudgeRelay(env, db, archive.tenantId);
   if (!done) await enqueue(env, archiveStepMessage, { archiveId: archive.id, seq: archive.stepSeq });
 }
 
@@ -244,6 +247,7 @@ async function stepFailed(env: Env, db: ControlDb, archive: TenantArchive, token
       .where(holding(archive.id, token));
     const failed = archive.kind === "export" ? [archiveEvent(db, archive, "export.failed", now)] : [];
     await db.batch([fail, ...failed]);
+    if (failed.length > 0) await nudgeRelay(env, db, archive.tenantId);
     return;
   }
   const backoffSeconds = retryDelaySeconds(settings(env).archiveRetryDelaySeconds, attempts);

@@ -1,5 +1,6 @@
 import { archiveRecords } from "../archives/dataset";
 import { auditCheckpointSet, auditTrail } from "../audit/dataset";
+import { tenantDeadLetters } from "../dead-letters/dataset";
 import { entryData, entryTagIndex } from "../entries/dataset";
 import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
 import { gateState } from "../gate/dataset";
@@ -26,6 +27,7 @@ export const DATASETS: readonly Dataset[] = [
   idempotencyData,
   controlOutbox,
   feedCursor,
+  tenantDeadLetters,
   entryData,
   entryTagIndex,
   eventFeed,

@@ -1,6 +1,7 @@
 // Every table of the control database, for drizzle-kit and the typed client.
 export { tenantArchives } from "../archives/table";
 export { platformAuditCheckpoints, platformAuditEvents } from "../audit/table";
+export { deadLetters } from "../dead-letters/table";
 export { eventCursors } from "../events/cursor-table";
 export { outbox } from "../events/outbox-table";
 export { idempotencyRecords } from "../http/idempotency-table";

@@ -1,4 +1,5 @@
 import { errorText } from "../db/errors";
+import { settings } from "../settings";
 import type { JobKind } from "./kind";
 import { byName, KINDS } from "./registry";
 
@@ -53,6 +54,13 @@ async function deadLetter(env: Env, message: Message, kind: string | null, issue
   message.ack();
 }
 
+/**
+ * The wait before a failed message's next try: JOB_RETRY_DELAY_SECONDS (5) doubling per try, at
+ * most 5 minutes; after the consumer's max_retries (10) the queue sets it on the dead-letter queue.
+ */
+export const retryDelayOf = (env: Env, attempts: number) =>
+  Math.min(300, settings(env).jobRetryDelaySeconds * 2 ** Math.max(0, attempts - 1));
+
 async function consume(env: Env, kinds: ReadonlyMap<string, JobKind>, message: Message) {
   const checked = read(kinds, message.body);
   if ("issues" in checked) return deadLetter(env, message, checked.kind, checked.issues);
@@ -68,10 +76,11 @@ async function consume(env: Env, kinds: ReadonlyMap<string, JobKind>, message: M
         kind: kind.name,
         id: message.id,
         ...kind.logFields?.(body),
+        attempts: message.attempts,
         error: errorText(error),
       }),
     );
-    message.retry();
+    message.retry({ delaySeconds: retryDelayOf(env, message.attempts) });
   }
 }
 
@@ -79,7 +88,7 @@ async function consume(env: Env, kinds: ReadonlyMap<string, JobKind>, message: M
  * A consumer of the lifecycle queue for these kinds. Each message is one bounded step of some
  * longer job, which queues its successor and records and re-queues its own failures; so a message
  * is acknowledged once its job has run, and only a job that throws (its bookkeeping failed: the
- * control database down) is left to the queue's own retries.
+ * control database down; a purge's shard unreachable) is left to the queue's retries, with backoff.
  */
 export function createQueueHandler(kinds: readonly JobKind[]) {
   const named = byName(kinds);

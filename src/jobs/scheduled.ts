@@ -2,6 +2,7 @@ import { resumeStalledArchives } from "../archives/job";
 import { expireArchives } from "../archives/retention";
 import { applyAuditRetention } from "../audit/retention";
 import { type ControlDb, controlDb } from "../db/client";
+import { dropOldDeadLetters } from "../dead-letters/service";
 import { sweepRelay } from "../events/relay";
 import { applyEventRetention } from "../events/retention";
 import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
@@ -31,13 +32,15 @@ export const SCHEDULE = {
     cron: "17 * * * *",
     jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools, (db, env) => expireArchives(db, env)],
   },
-  // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message.
+  // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message;
+  // dead letters older than 30 days go.
   retention: {
     cron: "0 3 * * *",
     jobs: [
       (db, env) => applyAuditRetention(db, env),
       (db, env) => applyEventRetention(db, env),
       (_, env, at) => startFanOut(env, duePurges, at),
+      (db) => dropOldDeadLetters(db),
     ],
   },
 } as const satisfies Record<string, { cron: string; jobs: readonly CronJob[] }>;

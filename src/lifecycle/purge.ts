@@ -7,6 +7,7 @@ import { purgeControlRows } from "../datasets/control";
 import { purgeGate } from "../datasets/gate";
 import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
+import { nudgeRelay } from "../events/nudge";
 import { enqueue } from "../jobs/enqueue";
 import type { FanOut } from "../jobs/fan-out";
 import { tenantMoves, unfinished } from "../moves/table";
@@ -132,6 +133,8 @@ export async function purgeTenantPass(
       .where(and(eq(tenants.id, tenantId), eq(tenants.status, "DELETED"), isNotNull(tenants.purgeStartedAt))),
     record,
   ]);
+  // Links the platform trail's new record now rather than at the next sweep.
+  await nudgeRelay(env, db, null);
   return "purged";
 }
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { createHash } from "node:crypto";
-import { type Column, getTableColumns } from "drizzle-orm";
+import { type Column, eq, getTableColumns } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CanonicalRow, canonicalJson, copiedColumns, orderKeyOf } from "../../src/datasets/canonical";
 import {
@@ -14,6 +14,8 @@ import {
 import type { TableDataset } from "../../src/datasets/dataset";
 import { datasetsIn } from "../../src/datasets/registry";
 import { controlDb } from "../../src/db/client";
+import { storeDeadLetter } from "../../src/dead-letters/service";
+import { deadLetters } from "../../src/dead-letters/table";
 import { outbox } from "../../src/events/outbox-table";
 import { newId } from "../../src/http/ids";
 import { adminKey, call, createTenant, settled, tenantKey } from "../helpers";
@@ -39,6 +41,7 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   },
   outbox: { sql: "SELECT * FROM outbox WHERE tenant_id = ?1 ORDER BY id", json: ["payload"] },
   "event-cursor": { sql: "SELECT * FROM event_cursors WHERE tenant_id = ?1", json: ["ahead"] },
+  "dead-letters": { sql: "SELECT * FROM dead_letters WHERE tenant_id = ?1 ORDER BY id", json: ["body"] },
 };
 
 async function stored(name: string, tenantId: string): Promise<Record<string, unknown>[]> {
@@ -86,6 +89,7 @@ type Fixture = {
   records: [string, string][];
   moveId?: string;
   exportId: string;
+  deadLetterId: string;
   outboxId: number;
 };
 
@@ -152,7 +156,20 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     .insert(outbox)
     .values({ tenantId: tenant.id, kind: "event", payload: { type: "tenant.updated" }, createdAt: Date.now() })
     .returning();
-  return { tenantId: tenant.id, userIds, keyIds, records, moveId, exportId, outboxId: (held as { id: number }).id };
+  // An event of the tenant's that its queue gave up on, as the dead-letter consumer stores it.
+  const messageId = crypto.randomUUID();
+  await storeDeadLetter(db, messageId, { id: "evt_x", tenant_id: tenant.id, seq: 1, type: "entry.created" });
+  const letter = await db.query.deadLetters.findFirst({ where: eq(deadLetters.messageId, messageId) });
+  return {
+    tenantId: tenant.id,
+    userIds,
+    keyIds,
+    records,
+    moveId,
+    exportId,
+    deadLetterId: letter?.id as string,
+    outboxId: (held as { id: number }).id,
+  };
 }
 
 /** An export of the tenant, through the API, once completed. */
@@ -189,6 +206,7 @@ describe("the control datasets' rows", () => {
       "idempotency-records": [...one.records].sort(),
       outbox: [[one.outboxId]],
       "event-cursor": [[one.tenantId]],
+      "dead-letters": [[one.deadLetterId]],
     };
     for (const d of DATASETS) {
       const expected = await expectedRows(d.name, one.tenantId);
@@ -282,7 +300,7 @@ describe("a tenant's control data", () => {
     );
     const exported = new Map<string, CanonicalRow[]>();
     for (const d of DATASETS) exported.set(d.name, await readAll(d, subject.tenantId, 2));
-    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 1, 3, 1, 1]);
+    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 1, 3, 1, 1, 1]);
 
     for (const d of [...DATASETS].reverse()) {
       let purged = 0;
@@ -331,6 +349,7 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "dead-letters": [1, 0],
       "event-cursor": [1, 0],
       outbox: [1, 0],
       "idempotency-records": [2, 1, 0],

@@ -32,6 +32,7 @@ describe("the dataset registry", () => {
     expect(undeclaredTenantTables([{ otherTenants }, shard], DATASETS)).toEqual(["tenants"]);
     expect(undeclaredTenantTables([control], [])).toEqual([
       "tenant_archives",
+      "dead_letters",
       "event_cursors",
       "outbox",
       "api_keys",
@@ -141,6 +142,7 @@ describe("the dataset registry", () => {
       "idempotency-records",
       "outbox",
       "event-cursor",
+      "dead-letters",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

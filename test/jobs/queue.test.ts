@@ -105,6 +105,7 @@ describe("the lifecycle queue consumer", () => {
         kind: "failing",
         id: outcome.id,
         tenant_id: "ten_1",
+        attempts: 1,
         error: "Error: control database down",
       },
     ]);

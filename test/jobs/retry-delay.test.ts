@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { retryDelaySeconds } from "../../src/jobs/lease";
+import { retryDelayOf } from "../../src/jobs/queue";
 import { settings } from "../../src/settings";
 
 describe("the retry delay of a failed move step", () => {
@@ -16,5 +17,15 @@ describe("the retry delay of a failed move step", () => {
     expect(settings({ MOVE_RETRY_DELAY_SECONDS: "0" }).moveRetryDelaySeconds).toBe(0);
     expect(settings({ MOVE_RETRY_DELAY_SECONDS: "" }).moveRetryDelaySeconds).toBe(1);
     expect(settings({ MOVE_RETRY_DELAY_SECONDS: "-3" }).moveRetryDelaySeconds).toBe(1);
+  });
+});
+
+describe("the retry delay of a lifecycle message whose job throws", () => {
+  it("doubles from JOB_RETRY_DELAY_SECONDS (5 s) per try and stops at 5 minutes", () => {
+    const env = {} as Env;
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 10].map((attempts) => retryDelayOf(env, attempts))).toEqual([
+      5, 10, 20, 40, 80, 160, 300, 300, 300,
+    ]);
+    expect(retryDelayOf({ JOB_RETRY_DELAY_SECONDS: "0" } as unknown as Env, 4)).toBe(0);
   });
 });

@@ -8,6 +8,7 @@ import { controlRows } from "../../src/datasets/control";
 import { exportGate } from "../../src/datasets/gate";
 import { DATASETS } from "../../src/datasets/registry";
 import { controlDb } from "../../src/db/client";
+import { storeDeadLetter } from "../../src/dead-letters/service";
 import { outbox } from "../../src/events/outbox-table";
 import { newId } from "../../src/http/ids";
 import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
@@ -212,6 +213,13 @@ describe("the purge", () => {
     await db
       .insert(outbox)
       .values({ tenantId: tenant.id, kind: "event", payload: { type: "tenant.updated" }, createdAt: Date.now() });
+    // And an event of the tenant's that its queue gave up on.
+    await storeDeadLetter(db, crypto.randomUUID(), {
+      id: "evt_x",
+      tenant_id: tenant.id,
+      seq: 1,
+      type: "entry.created",
+    });
     const before = await whatIsLeft(tenant.id);
     for (const [name, rows] of Object.entries(before)) expect(rows, `${name} before the purge`).toBeGreaterThan(0);
 
