@@ -32,9 +32,10 @@ async function migrate(db, dir) {
  * Bundles the Worker as `wrangler deploy` would, starts it in workerd with the bindings of
  * wrangler.toml (in-memory storage: every bench starts from empty databases), applies the control
  * database's migrations, mints a platform-admin key and runs the deploy step that migrates every
- * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`.
+ * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`. With `persistTo`,
+ * storage lives on disk there instead (the export bench: the archive's bytes are not the Worker's).
  */
-export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {} } = {}) {
+export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {}, persistTo } = {}) {
   rmSync(outDir, { recursive: true, force: true });
   wrangler(["deploy", "--dry-run", "--outdir", outDir], { quiet: true });
 
@@ -45,6 +46,8 @@ export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port,
+      // Storage on disk under this folder instead of in memory (databases, buckets, objects).
+      ...(persistTo ? { resourcePersistencePath: persistTo } : {}),
       workers: [
         {
           name: config.name,

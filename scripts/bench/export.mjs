@@ -1,0 +1,142 @@
+// The export of a large tenant (issue 8's bench), measured in one run at two sizes:
+// - seed SIZES entries into one tenant's D1 shard (inside SQLite, as scale.mjs does), POST an
+//   export and poll it to `completed`; rows/s of the writing step (rows written over the time from
+//   `writing` to `verifying`, as the poll sees the states) and of the whole job;
+// - the Worker's memory: workerd is one process here, so its resident set is what the Worker uses
+//   plus the runtime and the in-memory databases. Before each export its peak (VmHWM) is reset to
+//   the current resident set (`echo 5 > /proc/PID/clear_refs`), and the export's cost is the peak
+//   during the job minus the resident set before it. This platform keeps its storage on disk (the
+//   databases, the archives bucket), so neither the rows nor the archive's bytes count as the
+//   Worker's memory. The target: that cost flat (±20 %)
+//   between the smaller and the larger tenant.
+// Standalone: `node scripts/bench/export.mjs` (BENCH_EXPORT_SIZES=100000,1000000 to change sizes).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startWorkerd } from "../lib/workerd.mjs";
+
+const SIZES = (process.env.BENCH_EXPORT_SIZES ?? "100000,1000000").split(",").map(Number);
+const TARGET_MEMORY_SPREAD = 0.2;
+const CHUNK = 50_000;
+
+const kib = (status, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+
+/** The workerd process Miniflare started for this platform (a child of this process). */
+function workerdPid() {
+  const out = execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,comm="], { encoding: "utf8" });
+  const line = out.split("\n").find((l) => /workerd/.test(l));
+  if (!line) throw new Error("no workerd child process");
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+const memory = (pid) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return { rssKiB: kib(status, "VmRSS"), peakKiB: kib(status, "VmHWM") };
+};
+const resetPeak = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, "5");
+
+async function seedEntries(db, tenantId, count) {
+  for (let from = 1; from <= count; from += CHUNK) {
+    const to = Math.min(count, from + CHUNK - 1);
+    await db
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         INSERT INTO entries (tenant_id, id, data, tags, version, size_bytes, created_at, updated_at)
+         SELECT ?3, 'ent_' || printf('%026d', i), '{"i":' || i || ',"title":"entry number ' || i || '"}', '["bench"]', 1,
+                length('{"i":' || i || ',"title":"entry number ' || i || '"}'), ?4, ?4 FROM n`,
+      )
+      .bind(from, to, tenantId, Date.now())
+      .run();
+  }
+}
+
+/**
+ * Runs the export bench on its own platform (the archives bucket on disk); returns one result per
+ * size and whether the memory target held.
+ */
+export async function runExportBench({ port = 8799, log = (line) => process.stdout.write(`${line}\n`) } = {}) {
+  const r2Dir = mkdtempSync(join(tmpdir(), "bench-export-"));
+  const platform = await startWorkerd({ port, outDir: ".wrangler/bench/dist-export", persistTo: r2Dir });
+  try {
+    const pid = workerdPid();
+    const api = async (method, path, body) => {
+      const res = await fetch(`${platform.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${platform.adminKey}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+      return JSON.parse(text);
+    };
+    const shard = await platform.d1("SHARD_D1_0");
+    const results = [];
+    for (const size of SIZES) {
+      const tenant = await api("POST", "/v1/tenants", {
+        name: "Export bench",
+        slug: `export-bench-${size}-${Date.now().toString(36)}`,
+        tier: "STANDARD",
+        shard_id: "d1-shared-0",
+      });
+      const seedStart = performance.now();
+      await seedEntries(shard, tenant.id, size);
+      log(
+        `export: ${size.toLocaleString("en")} entries seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
+      );
+
+      const before = memory(pid);
+      resetPeak(pid);
+      const started = performance.now();
+      const job = await api("POST", `/v1/tenants/${tenant.id}/exports`);
+      let writingAt = null;
+      let verifyingAt = null;
+      let view = job;
+      while (view.state !== "completed") {
+        if (view.state === "failed") throw new Error(`the export failed: ${view.error}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        view = await api("GET", `/v1/tenants/${tenant.id}/exports/${job.id}`);
+        const now = performance.now();
+        if (view.state === "writing" && writingAt === null) writingAt = now;
+        if ((view.state === "verifying" || view.state === "completed") && verifyingAt === null) verifyingAt = now;
+      }
+      const doneAt = performance.now();
+      const after = memory(pid);
+      const writingMs = verifyingAt - (writingAt ?? started);
+      const result = {
+        entries: size,
+        rows: view.rows,
+        bytes: view.bytes,
+        writingMs,
+        totalMs: doneAt - started,
+        rowsPerSecond: view.rows / (writingMs / 1000),
+        rssBeforeMiB: before.rssKiB / 1024,
+        peakMiB: after.peakKiB / 1024,
+        addedMiB: (after.peakKiB - before.rssKiB) / 1024,
+      };
+      results.push(result);
+      log(
+        `export: ${size.toLocaleString("en")} entries → ${view.rows.toLocaleString("en")} rows, ${(view.bytes / 1048576).toFixed(1)} MiB ZIP; ` +
+          `writing ${(writingMs / 1000).toFixed(1)} s (${Math.round(result.rowsPerSecond).toLocaleString("en")} rows/s), ` +
+          `with read-back ${(result.totalMs / 1000).toFixed(1)} s; workerd resident ${result.rssBeforeMiB.toFixed(0)} MiB before, ` +
+          `peak ${result.peakMiB.toFixed(0)} MiB: +${result.addedMiB.toFixed(1)} MiB during the export`,
+      );
+      // The next size starts from the same shard without this tenant's rows.
+      await shard.prepare("DELETE FROM entries WHERE tenant_id = ?").bind(tenant.id).run();
+    }
+    const added = results.map((r) => r.addedMiB);
+    const spread = Math.max(...added) / Math.min(...added) - 1;
+    return { results, spread, flat: spread <= TARGET_MEMORY_SPREAD };
+  } finally {
+    await platform.stop();
+    rmSync(r2Dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { results, spread, flat } = await runExportBench();
+  process.stdout.write(
+    `${JSON.stringify({ results, spread }, null, 2)}\nmemory during the export ${flat ? "flat" : "NOT FLAT"}: ` +
+      `largest/smallest − 1 = ${(spread * 100).toFixed(0)} % (target ≤ ${TARGET_MEMORY_SPREAD * 100} %)\n`,
+  );
+}
