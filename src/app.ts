@@ -4,6 +4,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { auditTrail } from "./audit/middleware";
 import { platformAuditRoutes, tenantAuditRoutes } from "./audit/routes";
 import { authenticate } from "./auth/authenticate";
+import { backupRoutes } from "./backups/routes";
 import { deadLetterRoutes } from "./dead-letters/routes";
 import { docsRoutes } from "./docs/routes";
 import { entryRoutes } from "./entries/routes";
@@ -66,6 +67,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/events", eventRoutes);
   app.route("/v1/tenants/:tenantId/audit", tenantAuditRoutes);
   app.route("/v1/tenants/:tenantId/exports", exportRoutes);
+  app.route("/v1/tenants/:tenantId/backups", backupRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/shards", shardRoutes);

@@ -39,13 +39,19 @@ CREATE TABLE `tenant_archives` (
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
 	`completed_at` integer,
-	`expires_at` integer
+	`expires_at` integer,
+	`dedupe_key` text
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `tenant_archives_one_running` ON `tenant_archives` (`tenant_id`,`kind`) WHERE "tenant_archives"."state" IN ('queued', 'writing', 'verifying');--> statement-breakpoint
 CREATE INDEX `tenant_archives_tenant_idx` ON `tenant_archives` (`tenant_id`,`kind`,`id`);--> statement-breakpoint
 CREATE INDEX `tenant_archives_state_idx` ON `tenant_archives` (`state`,`next_step_at`);--> statement-breakpoint
 CREATE INDEX `tenant_archives_expiry_idx` ON `tenant_archives` (`expires_at`);--> statement-breakpoint
+CREATE UNIQUE INDEX `tenant_archives_dedupe` ON `tenant_archives` (`tenant_id`,`kind`,`dedupe_key`);--> statement-breakpoint
+ALTER TABLE `plans` ADD `backups_kept` integer DEFAULT 5 NOT NULL;--> statement-breakpoint
+-- Backups kept per plan: FREE 3, STANDARD 5 (the column's default), ENTERPRISE 14.
+UPDATE `plans` SET `backups_kept` = 3 WHERE `tier` = 'FREE';--> statement-breakpoint
+UPDATE `plans` SET `backups_kept` = 14 WHERE `tier` = 'ENTERPRISE';--> statement-breakpoint
 ALTER TABLE `tenants` ADD `deleted_at` integer;--> statement-breakpoint
 ALTER TABLE `tenants` ADD `status_before_delete` text;--> statement-breakpoint
 ALTER TABLE `tenants` ADD `purge_after` integer;--> statement-breakpoint

@@ -36,6 +36,62 @@ const memory = (pid) => {
 };
 const resetPeak = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, "5");
 
+/**
+ * The V8 heap of one of the process's isolates, through its inspector (the Worker's own is
+ * `core:user:<name>`; D1 and R2 run as isolates of their own beside it locally): `sample()` reads
+ * its used size, `peak` is the largest read.
+ */
+async function heapOf(inspectorPort, target) {
+  const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/${target}`);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (message) => {
+    const data = JSON.parse(message.data);
+    pending.get(data.id)?.(data.result);
+    pending.delete(data.id);
+  };
+  const command = (method) =>
+    new Promise((resolve) => {
+      id += 1;
+      pending.set(id, resolve);
+      ws.send(JSON.stringify({ id, method }));
+    });
+  await command("HeapProfiler.enable");
+  const heap = {
+    peak: 0,
+    samples: 0,
+    series: [],
+    /**
+     * The isolate's live heap now: a full collection first (the inspector runs it when the isolate
+     * next takes a task, so `wake` sends it requests meanwhile), then the used size.
+     */
+    async sample(wake) {
+      const collected = command("HeapProfiler.collectGarbage");
+      let waiting = true;
+      const waking = (async () => {
+        while (waiting) {
+          await wake().catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+      await collected;
+      waiting = false;
+      await waking;
+      const { usedSize } = await command("Runtime.getHeapUsage");
+      heap.peak = Math.max(heap.peak, usedSize);
+      heap.samples++;
+      heap.series.push([Math.round(performance.now()), Math.round(usedSize / 1048576)]);
+      return usedSize;
+    },
+    close: () => ws.close(),
+  };
+  return heap;
+}
+
 async function seedEntries(db, tenantId, count) {
   for (let from = 1; from <= count; from += CHUNK) {
     const to = Math.min(count, from + CHUNK - 1);
@@ -56,9 +112,30 @@ async function seedEntries(db, tenantId, count) {
  * size and whether the memory target held.
  */
 export async function runExportBench({ port = 8799, log = (line) => process.stdout.write(`${line}\n`) } = {}) {
-  const r2Dir = mkdtempSync(join(tmpdir(), "bench-export-"));
-  const platform = await startWorkerd({ port, outDir: ".wrangler/bench/dist-export", persistTo: r2Dir });
+  const results = [];
+  for (const size of SIZES) results.push(await exportOnce(size, port, log));
+  // The Worker's own memory (its isolate's live heap), not the process's: locally workerd also
+  // holds D1's and R2's storage, which a deployed Worker does not.
+  const heaps = results.map((r) => r.heapPeakMiB);
+  const spread = Math.max(...heaps) / Math.min(...heaps) - 1;
+  return { results, spread, flat: spread <= TARGET_MEMORY_SPREAD };
+}
+
+/** One size on a platform of its own, so each starts from the same process state. */
+async function exportOnce(size, port, log) {
+  const dir = mkdtempSync(join(tmpdir(), "bench-export-"));
+  const inspectorPort = port + 100;
+  const bindings = process.env.BENCH_EXPORT_PAGE_ROWS ? { ARCHIVE_PAGE_ROWS: process.env.BENCH_EXPORT_PAGE_ROWS } : {};
+  const platform = await startWorkerd({
+    port,
+    outDir: ".wrangler/bench/dist-export",
+    persistTo: dir,
+    inspectorPort,
+    bindings,
+  });
   try {
+    const worker = await heapOf(inspectorPort, "core:user:edge-tenancy");
+    const wake = () => fetch(`${platform.baseUrl}/ping`).then((res) => res.arrayBuffer());
     const pid = workerdPid();
     const api = async (method, path, body) => {
       const res = await fetch(`${platform.baseUrl}${path}`, {
@@ -71,8 +148,7 @@ export async function runExportBench({ port = 8799, log = (line) => process.stdo
       return JSON.parse(text);
     };
     const shard = await platform.d1("SHARD_D1_0");
-    const results = [];
-    for (const size of SIZES) {
+    {
       const tenant = await api("POST", "/v1/tenants", {
         name: "Export bench",
         slug: `export-bench-${size}-${Date.now().toString(36)}`,
@@ -86,7 +162,17 @@ export async function runExportBench({ port = 8799, log = (line) => process.stdo
       );
 
       const before = memory(pid);
+      const heapBefore = await worker.sample(wake);
+      worker.peak = 0;
+      worker.samples = 0;
       resetPeak(pid);
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          await worker.sample(wake);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      })();
       const started = performance.now();
       const job = await api("POST", `/v1/tenants/${tenant.id}/exports`);
       let writingAt = null;
@@ -101,7 +187,11 @@ export async function runExportBench({ port = 8799, log = (line) => process.stdo
         if ((view.state === "verifying" || view.state === "completed") && verifyingAt === null) verifyingAt = now;
       }
       const doneAt = performance.now();
+      sampling = false;
+      await sampler;
       const after = memory(pid);
+      // What the Worker still holds once the export is over: only what it retained.
+      const heapAfter = await worker.sample(wake);
       const writingMs = verifyingAt - (writingAt ?? started);
       const result = {
         entries: size,
@@ -113,23 +203,31 @@ export async function runExportBench({ port = 8799, log = (line) => process.stdo
         rssBeforeMiB: before.rssKiB / 1024,
         peakMiB: after.peakKiB / 1024,
         addedMiB: (after.peakKiB - before.rssKiB) / 1024,
+        heapBeforeMiB: heapBefore / 1048576,
+        heapPeakMiB: worker.peak / 1048576,
+        heapAfterMiB: heapAfter / 1048576,
+        heapSamples: worker.samples,
       };
-      results.push(result);
       log(
         `export: ${size.toLocaleString("en")} entries → ${view.rows.toLocaleString("en")} rows, ${(view.bytes / 1048576).toFixed(1)} MiB ZIP; ` +
           `writing ${(writingMs / 1000).toFixed(1)} s (${Math.round(result.rowsPerSecond).toLocaleString("en")} rows/s), ` +
           `with read-back ${(result.totalMs / 1000).toFixed(1)} s; workerd resident ${result.rssBeforeMiB.toFixed(0)} MiB before, ` +
-          `peak ${result.peakMiB.toFixed(0)} MiB: +${result.addedMiB.toFixed(1)} MiB during the export`,
+          `peak ${result.peakMiB.toFixed(0)} MiB: +${result.addedMiB.toFixed(1)} MiB during the export ` +
+          `; the Worker's live V8 heap ${result.heapBeforeMiB.toFixed(1)} MiB before, at most ${result.heapPeakMiB.toFixed(1)} MiB ` +
+          `during it (${result.heapSamples} samples after a full GC), ${result.heapAfterMiB.toFixed(1)} MiB after`,
       );
-      // The next size starts from the same shard without this tenant's rows.
-      await shard.prepare("DELETE FROM entries WHERE tenant_id = ?").bind(tenant.id).run();
+      if (process.env.BENCH_EXPORT_PROFILE) {
+        const t0 = Math.round(started);
+        log(
+          `live heap (s: MiB): ${worker.series.map(([t, mib]) => `${((t - t0) / 1000).toFixed(1)}: ${mib}`).join(", ")}`,
+        );
+      }
+      worker.close();
+      return result;
     }
-    const added = results.map((r) => r.addedMiB);
-    const spread = Math.max(...added) / Math.min(...added) - 1;
-    return { results, spread, flat: spread <= TARGET_MEMORY_SPREAD };
   } finally {
     await platform.stop();
-    rmSync(r2Dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

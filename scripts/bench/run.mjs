@@ -14,6 +14,7 @@
 // Exit codes: 0 whatever the performance targets say; 1 on errors, unexpected statuses or NOT EXACT.
 import os from "node:os";
 import { startWorkerd } from "../lib/workerd.mjs";
+import { runExportBench } from "./export.mjs";
 import { burst, runLoad } from "./load.mjs";
 import { runScale } from "./scale.mjs";
 import { rounded, summarize } from "./stats.mjs";
@@ -53,6 +54,49 @@ try {
 } finally {
   await platform.stop();
   await untracked.stop();
+}
+
+// The export of a large tenant, each size on a Worker of its own (see export.mjs).
+try {
+  log();
+  log("export: a seeded tenant of 100,000 then 1,000,000 entries, each on a fresh Worker with its storage on disk");
+  reportExport(await runExportBench({ log }));
+} catch (error) {
+  process.stderr.write(`export bench failed: ${error.stack ?? error}\n`);
+  process.exitCode = 1;
+}
+
+function reportExport({ results, spread, flat }) {
+  log(
+    table(
+      [
+        "export",
+        "rows",
+        "ZIP MiB",
+        "writing s",
+        "rows/s",
+        "with read-back s",
+        "live heap max MiB",
+        "workerd RSS + MiB",
+      ],
+      results.map((r) => [
+        `${r.entries.toLocaleString("en")} entries`,
+        r.rows.toLocaleString("en"),
+        (r.bytes / 1048576).toFixed(1),
+        (r.writingMs / 1000).toFixed(1),
+        Math.round(r.rowsPerSecond).toLocaleString("en"),
+        (r.totalMs / 1000).toFixed(1),
+        r.heapPeakMiB.toFixed(1),
+        r.addedMiB.toFixed(0),
+      ]),
+    ),
+  );
+  log(
+    table(
+      ["export memory", "value", "target", "result"],
+      [["live heap max, largest / smallest − 1", `${(spread * 100).toFixed(0)} %`, "≤ 20 %", flat ? "PASS" : "MISS"]],
+    ),
+  );
 }
 
 async function main({ baseUrl, adminKey, d1 }, withoutTrail) {

@@ -35,7 +35,7 @@ async function migrate(db, dir) {
  * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`. With `persistTo`,
  * storage lives on disk there instead (the export bench: the archive's bytes are not the Worker's).
  */
-export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {}, persistTo } = {}) {
+export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {}, persistTo, inspectorPort } = {}) {
   rmSync(outDir, { recursive: true, force: true });
   wrangler(["deploy", "--dry-run", "--outdir", outDir], { quiet: true });
 
@@ -48,6 +48,8 @@ export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {
       port,
       // Storage on disk under this folder instead of in memory (databases, buckets, objects).
       ...(persistTo ? { resourcePersistencePath: persistTo } : {}),
+      // The V8 inspector of the Worker's isolate (the export bench reads its heap through it).
+      ...(inspectorPort ? { inspectorPort } : {}),
       workers: [
         {
           name: config.name,

@@ -16,8 +16,9 @@ import { getShard } from "../shards/service";
 import { getTenant } from "../tenants/service";
 import type { TenantStatus } from "../tenants/table";
 import { archiveRecords } from "./dataset";
-import { FORMAT_VERSION } from "./format";
+import { type ArchiveKind, FORMAT_VERSION } from "./format";
 import { archiveStepMessage } from "./messages";
+import { pruneBackups } from "./retention";
 import { type TenantArchive, tenantArchives, unfinishedArchive } from "./table";
 import { validateArchive } from "./validate";
 import { writeArchive } from "./writer";
@@ -36,6 +37,10 @@ class ArchiveAborted extends Error {}
 
 /** What was read back is not what was written: the next try writes it again. */
 class ArchiveCorrupt extends Error {}
+
+/** The events a finished archive announces, by kind (a hibernation archive's are its tenant's status changes). */
+const COMPLETED: Partial<Record<ArchiveKind, EventType>> = { export: "export.completed", backup: "backup.completed" };
+const FAILED: Partial<Record<ArchiveKind, EventType>> = { export: "export.failed", backup: "backup.failed" };
 
 /** Test hooks: told the rows written so far; a throw stands for the consumer dying there. */
 export type StepHooks = { progress?: (rows: number) => void | Promise<void> };
@@ -105,6 +110,7 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
   if (!recorded) return leaseLost(archive, "recording its step");
   // No request follows a job's event to nudge the relay: the job does, so the feed has it at once.
   if (outcome.event) await nudgeRelay(env, db, archive.tenantId);
+  if (done && archive.kind === "backup") await pruneBackups(db, env, archive.tenantId);
   if (!done) await enqueue(env, archiveStepMessage, { archiveId: archive.id, seq: archive.stepSeq });
 }
 
@@ -212,7 +218,7 @@ async function verify(env: Env, db: ControlDb, archive: TenantArchive): Promise<
       completedAt: now,
       expiresAt: archive.kind === "export" ? now + settings(env).exportRetentionMs : null,
     },
-    event: archive.kind === "export" ? "export.completed" : undefined,
+    event: COMPLETED[archive.kind],
   };
 }
 
@@ -245,7 +251,8 @@ async function stepFailed(env: Env, db: ControlDb, archive: TenantArchive, token
       .update(tenantArchives)
       .set({ state: "failed", attempts, error: reason, leaseUntil: 0, leaseToken: null, updatedAt: now })
       .where(holding(archive.id, token));
-    const failed = archive.kind === "export" ? [archiveEvent(db, archive, "export.failed", now)] : [];
+    const type = FAILED[archive.kind];
+    const failed = type ? [archiveEvent(db, archive, type, now)] : [];
     await db.batch([fail, ...failed]);
     if (failed.length > 0) await nudgeRelay(env, db, archive.tenantId);
     return;

@@ -18,6 +18,8 @@ export const objectKeyOf = (kind: ArchiveKind, tenantId: string, id: string) => 
 /**
  * Records a new archive of the tenant and queues its first step (src/archives/job.ts). One
  * archive of a kind is made at a time per tenant: asking for another meanwhile is a 409 naming it.
+ * With a `dedupeKey` (a scheduled backup's day), an archive of that key is made once: asking again
+ * answers the one already made or under way.
  */
 export async function startArchive(
   db: ControlDb,
@@ -25,6 +27,7 @@ export async function startArchive(
   tenantId: string,
   kind: ArchiveKind,
   origin: ChangeOrigin,
+  dedupeKey: string | null = null,
 ): Promise<TenantArchive> {
   const tenant = await getTenant(db, tenantId);
   if (!tenant.shardId || (tenant.status !== "ACTIVE" && tenant.status !== "SUSPENDED")) {
@@ -42,6 +45,7 @@ export async function startArchive(
       objectKey: objectKeyOf(kind, tenantId, id),
       requestedBy: origin.actor,
       requestId: origin.requestId,
+      dedupeKey,
       nextStepAt: now,
       createdAt: now,
       updatedAt: now,
@@ -49,6 +53,17 @@ export async function startArchive(
     .onConflictDoNothing()
     .returning();
   if (!archive) {
+    // The scheduled archive of this key was made already (or is being made): that one is the answer.
+    if (dedupeKey !== null) {
+      const made = await db.query.tenantArchives.findFirst({
+        where: and(
+          eq(tenantArchives.tenantId, tenantId),
+          eq(tenantArchives.kind, kind),
+          eq(tenantArchives.dedupeKey, dedupeKey),
+        ),
+      });
+      if (made) return made;
+    }
     const running = await db.query.tenantArchives.findFirst({
       where: and(eq(tenantArchives.tenantId, tenantId), eq(tenantArchives.kind, kind), unfinishedArchive()),
     });

@@ -55,6 +55,8 @@ export const tenantArchives = sqliteTable(
     completedAt: epochMs("completed_at"),
     /** When a completed archive's object goes (exports); null: kept until retention or deletion. */
     expiresAt: epochMs("expires_at"),
+    /** What makes a scheduled archive once only (`daily:2026-12-01` for the day's backup). */
+    dedupeKey: text("dedupe_key"),
   },
   (t) => [
     // One archive of a kind under way per tenant at a time, enforced by the database.
@@ -64,6 +66,7 @@ export const tenantArchives = sqliteTable(
     index("tenant_archives_tenant_idx").on(t.tenantId, t.kind, t.id),
     index("tenant_archives_state_idx").on(t.state, t.nextStepAt),
     index("tenant_archives_expiry_idx").on(t.expiresAt),
+    uniqueIndex("tenant_archives_dedupe").on(t.tenantId, t.kind, t.dedupeKey),
   ],
 );
 

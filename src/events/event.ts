@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   "key.revoked",
   "export.completed",
   "export.failed",
+  "backup.completed",
+  "backup.failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

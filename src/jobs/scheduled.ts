@@ -1,6 +1,7 @@
 import { resumeStalledArchives } from "../archives/job";
 import { expireArchives } from "../archives/retention";
 import { applyAuditRetention } from "../audit/retention";
+import { dueBackups } from "../backups/service";
 import { type ControlDb, controlDb } from "../db/client";
 import { dropOldDeadLetters } from "../dead-letters/service";
 import { sweepRelay } from "../events/relay";
@@ -32,6 +33,8 @@ export const SCHEDULE = {
     cron: "17 * * * *",
     jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools, (db, env) => expireArchives(db, env)],
   },
+  // Every tenant with data is backed up once a day, a page of tenants per queue message.
+  backups: { cron: "0 1 * * *", jobs: [(_, env, at) => startFanOut(env, dueBackups, at)] },
   // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message;
   // dead letters older than 30 days go.
   retention: {

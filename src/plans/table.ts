@@ -13,6 +13,8 @@ export const plans = sqliteTable("plans", {
   dedicatedShard: integer("dedicated_shard", { mode: "boolean" }).notNull().default(false),
   /** Days a tenant's audit records are kept (the daily retention job drops older ones). */
   auditRetentionDays: integer("audit_retention_days").notNull().default(30),
+  /** Completed backups a tenant keeps; a new one beyond this deletes the oldest. */
+  backupsKept: integer("backups_kept").notNull().default(5),
   createdAt: epochMs("created_at").notNull(),
 });
 
