@@ -49,25 +49,30 @@ async function tenantWithData(admin: string): Promise<Fixture> {
       createdAt: Date.now(),
       updatedAt: Date.now(),
     });
-  // A finished export on record.
-  const exportId = newId("exp");
-  await controlDb(env)
-    .insert(tenantArchives)
-    .values({
-      id: exportId,
-      tenantId: tenant.id,
-      kind: "export",
-      state: "completed",
-      objectKey: objectKeyOf("export", tenant.id, exportId),
-      requestedBy: systemActor("test"),
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
-      completedAt: Date.now(),
-    });
+  // A finished export and backup on record.
+  const archived = async (kind: "export" | "backup") => {
+    const id = newId(kind === "export" ? "exp" : "bak");
+    await controlDb(env)
+      .insert(tenantArchives)
+      .values({
+        id,
+        tenantId: tenant.id,
+        kind,
+        state: "completed",
+        objectKey: objectKeyOf(kind, tenant.id, id),
+        requestedBy: systemActor("test"),
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+        completedAt: Date.now(),
+      });
+    return id;
+  };
+  const exportId = await archived("export");
+  const backupId = await archived("backup");
   return {
     tenantId: tenant.id,
     key: key.secret,
-    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId, exportId },
+    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId, exportId, backupId },
   };
 }
 
@@ -103,6 +108,7 @@ describe("tenant isolation", () => {
     expect(paths).toContain("GET /v1/tenants/:tenantId/audit/verify");
     expect(paths).toContain("GET /v1/tenants/:tenantId/audit/export");
     expect(paths).toContain("GET /v1/tenants/:tenantId/exports/:exportId");
+    expect(paths).toContain("POST /v1/tenants/:tenantId/backups/:backupId/validate");
     expect(tenantScoped.length).toBeGreaterThanOrEqual(17);
   });
 
