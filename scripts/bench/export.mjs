@@ -70,7 +70,10 @@ async function heapOf(inspectorPort, target) {
      * next takes a task, so `wake` sends it requests meanwhile), then the used size.
      */
     async sample(wake) {
+      // Both commands go at once, so the inspector runs them in one turn: the heap is read right
+      // after the collection, before the job allocates anything more.
       const collected = command("HeapProfiler.collectGarbage");
+      const read = command("Runtime.getHeapUsage");
       let waiting = true;
       const waking = (async () => {
         while (waiting) {
@@ -78,10 +81,9 @@ async function heapOf(inspectorPort, target) {
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       })();
-      await collected;
+      const [, { usedSize }] = await Promise.all([collected, read]);
       waiting = false;
       await waking;
-      const { usedSize } = await command("Runtime.getHeapUsage");
       heap.peak = Math.max(heap.peak, usedSize);
       heap.samples++;
       heap.series.push([Math.round(performance.now()), Math.round(usedSize / 1048576)]);
