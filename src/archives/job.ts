@@ -1,4 +1,4 @@
-import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, eq, gte, type SQL, sql } from "drizzle-orm";
 import { checkpointKey } from "../audit/checkpoints";
 import type { Actor } from "../auth/actor";
 import { datasetsIn } from "../datasets/registry";
@@ -8,7 +8,7 @@ import type { EventType } from "../events/event";
 import { nudgeRelay } from "../events/nudge";
 import { outboxEvent } from "../events/outbox";
 import { enqueue } from "../jobs/enqueue";
-import { JOB_LEASE_MS, JOB_LEASE_RENEW_MS, JOB_OVERDUE_MS, leasesOf, retryDelaySeconds } from "../jobs/lease";
+import { leasesOf, retryDelaySeconds } from "../jobs/lease";
 import { tenantMoves } from "../moves/table";
 import { settings } from "../settings";
 import { openStore } from "../shards/connection";
@@ -30,7 +30,8 @@ const PROGRESS_EVERY_MS = 2_000;
 /** Tenants in these states have data that can be archived. */
 const ARCHIVABLE: TenantStatus[] = ["ACTIVE", "SUSPENDED"];
 
-const { holding, holdLease } = leasesOf(tenantArchives);
+const leases = leasesOf(tenantArchives, unfinishedArchive);
+const { holding } = leases;
 
 /** The try failed for good: retrying cannot help (the tenant cannot be archived now). */
 class ArchiveAborted extends Error {}
@@ -44,22 +45,6 @@ const FAILED: Partial<Record<ArchiveKind, EventType>> = { export: "export.failed
 
 /** Test hooks: told the rows written so far; a throw stands for the consumer dying there. */
 export type StepHooks = { progress?: (rows: number) => void | Promise<void> };
-
-async function claim(db: ControlDb, archiveId: string, seq: number, token: string, now: number) {
-  const [archive] = await db
-    .update(tenantArchives)
-    .set({ leaseUntil: now + JOB_LEASE_MS, leaseToken: token, stepSeq: sql`${tenantArchives.stepSeq} + 1` })
-    .where(
-      and(
-        eq(tenantArchives.id, archiveId),
-        lt(tenantArchives.leaseUntil, now),
-        unfinishedArchive(),
-        eq(tenantArchives.stepSeq, seq),
-      ),
-    )
-    .returning();
-  return archive;
-}
 
 type Outcome = { change: Partial<TenantArchive>; event?: EventType };
 
@@ -76,9 +61,9 @@ type Outcome = { change: Partial<TenantArchive>; event?: EventType };
 export async function runArchiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks = {}): Promise<void> {
   const db = controlDb(env);
   const token = crypto.randomUUID();
-  const archive = await claim(db, archiveId, seq, token, Date.now());
+  const archive = await leases.claim(db, archiveId, seq, token, Date.now());
   if (!archive) return;
-  const lease = holdLease(db, archive.id, token, JOB_LEASE_MS, JOB_LEASE_RENEW_MS);
+  const lease = leases.holdLease(db, archive.id, token);
   let outcome: Outcome;
   try {
     outcome =
@@ -258,20 +243,18 @@ async function stepFailed(env: Env, db: ControlDb, archive: TenantArchive, token
     return;
   }
   const backoffSeconds = retryDelaySeconds(settings(env).archiveRetryDelaySeconds, attempts);
-  const [recorded] = await db
-    .update(tenantArchives)
-    .set({
-      ...(error instanceof ArchiveCorrupt ? { state: "queued" as const } : {}),
-      attempts,
-      error: reason,
-      leaseUntil: 0,
-      leaseToken: null,
-      updatedAt: now,
-      nextStepAt: now + backoffSeconds * 1000,
-    })
-    .where(holding(archive.id, token))
-    .returning({ id: tenantArchives.id });
-  if (!recorded) return leaseLost(archive, "recording its failure");
+  const also = error instanceof ArchiveCorrupt ? { state: "queued" as const } : {};
+  if (
+    !(await leases.retryLater(
+      db,
+      archive.id,
+      token,
+      { attempts, error: reason, delaySeconds: backoffSeconds, also },
+      now,
+    ))
+  ) {
+    return leaseLost(archive, "recording its failure");
+  }
   await enqueue(
     env,
     archiveStepMessage,
@@ -284,24 +267,5 @@ async function stepFailed(env: Env, db: ControlDb, archive: TenantArchive, token
  * Queues a step for every archive that has stalled: its step is JOB_OVERDUE_MS late and nobody
  * holds it (a lost message, a consumer that died mid-write). Run by the per-minute cron.
  */
-export async function resumeStalledArchives(db: ControlDb, env: Env, now = Date.now()): Promise<string[]> {
-  const stalled = await db
-    .select({ id: tenantArchives.id, stepSeq: tenantArchives.stepSeq })
-    .from(tenantArchives)
-    .where(
-      and(unfinishedArchive(), lt(tenantArchives.nextStepAt, now - JOB_OVERDUE_MS), lt(tenantArchives.leaseUntil, now)),
-    )
-    .limit(100);
-  const resumed: string[] = [];
-  for (const { id, stepSeq } of stalled) {
-    const [still] = await db
-      .update(tenantArchives)
-      .set({ nextStepAt: now })
-      .where(and(eq(tenantArchives.id, id), eq(tenantArchives.stepSeq, stepSeq), lt(tenantArchives.leaseUntil, now)))
-      .returning({ id: tenantArchives.id });
-    if (!still) continue;
-    await enqueue(env, archiveStepMessage, { archiveId: id, seq: stepSeq });
-    resumed.push(id);
-  }
-  return resumed;
-}
+export const resumeStalledArchives = (db: ControlDb, env: Env, now = Date.now()): Promise<string[]> =>
+  leases.resumeStalled(db, (archiveId, seq) => enqueue(env, archiveStepMessage, { archiveId, seq }), now);

@@ -1,4 +1,4 @@
-import { and, eq, type SQL } from "drizzle-orm";
+import { and, eq, lt, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { ControlDb } from "../db/client";
 
@@ -13,23 +13,60 @@ export const JOB_OVERDUE_MS = 20_000;
 /** The wait before retrying after the `attempts`-th failure in a row: doubling from `first`, at most a minute. */
 export const retryDelaySeconds = (first: number, attempts: number) => Math.min(60, first * 2 ** (attempts - 1));
 
-/** A control table of jobs that consumers claim one at a time: an id, a lease's end and its holder. */
-export type LeasedTable = SQLiteTable & { id: SQLiteColumn; leaseUntil: SQLiteColumn; leaseToken: SQLiteColumn };
+/**
+ * A control table of jobs run as queued steps (moves, archives): an id, a lease's end and its
+ * holder, the step count messages name, when the next step is due, and the failures in a row.
+ */
+export type LeasedTable = SQLiteTable & {
+  id: SQLiteColumn;
+  leaseUntil: SQLiteColumn;
+  leaseToken: SQLiteColumn;
+  stepSeq: SQLiteColumn;
+  nextStepAt: SQLiteColumn;
+  attempts: SQLiteColumn;
+  error: SQLiteColumn;
+  updatedAt: SQLiteColumn;
+};
 
 /**
  * How a job's steps hold it: a claim sets `lease_until` and a random `lease_token`; only the
  * claim holding the token writes to the job, and it renews the lease while its step runs,
- * however slow it is, so a consumer that dies mid-step frees the job within the lease.
+ * however slow it is, so a consumer that dies mid-step frees the job within the lease. Each
+ * claim counts a step (`step_seq`): a message queued at another count is stale and dropped, so a
+ * late original and the sweep's copy of a step run once. `unfinished` selects the jobs a step
+ * may still run for.
  */
-export function leasesOf(table: LeasedTable) {
+export function leasesOf<T extends LeasedTable>(table: T, unfinished: () => SQL) {
+  type Row = T["$inferSelect"];
+
   /** Only the claim holding `token` writes to the job; false if it lost the job meanwhile. */
   const holding = (id: string, token: string): SQL => and(eq(table.id, id), eq(table.leaseToken, token)) as SQL;
+
+  /**
+   * Takes the job for this step unless another consumer holds it, it is finished, or the message
+   * is stale (`seq` is not the job's step count; undefined: a message from before steps were counted).
+   */
+  async function claim(db: ControlDb, id: string, seq: number | undefined, token: string, now: number) {
+    const [row] = await db
+      .update(table)
+      .set({ leaseUntil: now + JOB_LEASE_MS, leaseToken: token, stepSeq: sql`${table.stepSeq} + 1` } as never)
+      .where(
+        and(
+          eq(table.id, id),
+          lt(table.leaseUntil, now),
+          unfinished(),
+          seq === undefined ? undefined : eq(table.stepSeq, seq),
+        ),
+      )
+      .returning();
+    return row as Row | undefined;
+  }
 
   /**
    * Renews the claim's lease every `renewMs` until stopped. `lost()` says whether a renewal found
    * the job taken by another claim.
    */
-  function holdLease(db: ControlDb, id: string, token: string, leaseMs: number, renewMs: number) {
+  function holdLease(db: ControlDb, id: string, token: string, leaseMs = JOB_LEASE_MS, renewMs = JOB_LEASE_RENEW_MS) {
     let lost = false;
     const timer = setInterval(() => {
       db.update(table)
@@ -47,5 +84,63 @@ export function leasesOf(table: LeasedTable) {
     return { stop: () => clearInterval(timer), lost: () => lost };
   }
 
-  return { holding, holdLease };
+  /**
+   * Records a failed step to be tried again in `delaySeconds`, releasing the lease (with `also`,
+   * further columns of the job); false when the claim had lost the job meanwhile.
+   */
+  async function retryLater(
+    db: ControlDb,
+    id: string,
+    token: string,
+    failure: { attempts: number; error: string; delaySeconds: number; also?: Partial<Row> },
+    now = Date.now(),
+  ): Promise<boolean> {
+    const [recorded] = await db
+      .update(table)
+      .set({
+        ...failure.also,
+        attempts: failure.attempts,
+        error: failure.error,
+        leaseUntil: 0,
+        leaseToken: null,
+        updatedAt: now,
+        nextStepAt: now + failure.delaySeconds * 1000,
+      } as never)
+      .where(holding(id, token))
+      .returning({ id: table.id });
+    return recorded !== undefined;
+  }
+
+  /**
+   * The jobs whose step has stalled: JOB_OVERDUE_MS late and held by nobody (a running step
+   * renews its lease, however slow). Each is made due now at its current step count and handed to
+   * `requeue`, which queues a message of that count: should the original turn up late too,
+   * whichever runs second is stale. Returns the ids requeued.
+   */
+  async function resumeStalled(
+    db: ControlDb,
+    requeue: (id: string, seq: number) => Promise<void>,
+    now = Date.now(),
+    limit = 100,
+  ): Promise<string[]> {
+    const stalled = (await db
+      .select({ id: table.id, stepSeq: table.stepSeq })
+      .from(table as SQLiteTable)
+      .where(and(unfinished(), lt(table.nextStepAt, now - JOB_OVERDUE_MS), lt(table.leaseUntil, now)))
+      .limit(limit)) as { id: string; stepSeq: number }[];
+    const resumed: string[] = [];
+    for (const { id, stepSeq } of stalled) {
+      const [still] = await db
+        .update(table)
+        .set({ nextStepAt: now } as never)
+        .where(and(eq(table.id, id), eq(table.stepSeq, stepSeq), lt(table.leaseUntil, now)))
+        .returning({ id: table.id });
+      if (!still) continue;
+      await requeue(id, stepSeq);
+      resumed.push(id);
+    }
+    return resumed;
+  }
+
+  return { holding, claim, holdLease, retryLater, resumeStalled };
 }

@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
@@ -13,10 +13,10 @@ import { getShard } from "../shards/service";
 import type { ShardStore } from "../shards/store";
 import { getTenant, placeOn } from "../tenants/service";
 import { tenants } from "../tenants/table";
-import { holding, holdLease, LEASE_MS } from "./leases";
+import { holding, holdLease, moveLeases } from "./leases";
 import { moveStepMessage } from "./messages";
 import { moveToPlanPool } from "./service";
-import { type TenantMove, tenantMoves, unfinished } from "./table";
+import { type TenantMove, tenantMoves } from "./table";
 import { copyBatch, positionOf, positionText, syncDifferences, verifyCopies } from "./transfer";
 
 /** A step stops starting new batches after this long, so one message is one bounded piece of work. */
@@ -41,32 +41,6 @@ type Change = Partial<
   Pick<TenantMove, "state" | "copyCursor" | "rowsTotal" | "rowsCopied" | "rowsVerified" | "checksum">
 >;
 type StepOutcome = { change: Change; next: number | null };
-
-/**
- * Takes the move for this step unless another consumer holds it, it is finished, or the message
- * is stale (`seq` is not the move's step count: another message of that count already ran).
- */
-async function claim(
-  db: ControlDb,
-  moveId: string,
-  seq: number | undefined,
-  token: string,
-  now: number,
-): Promise<TenantMove | undefined> {
-  const [move] = await db
-    .update(tenantMoves)
-    .set({ leaseUntil: now + LEASE_MS, leaseToken: token, stepSeq: sql`${tenantMoves.stepSeq} + 1` })
-    .where(
-      and(
-        eq(tenantMoves.id, moveId),
-        lt(tenantMoves.leaseUntil, now),
-        unfinished(),
-        seq === undefined ? undefined : eq(tenantMoves.stepSeq, seq),
-      ),
-    )
-    .returning();
-  return move;
-}
 
 async function withStores<T>(
   env: Env,
@@ -106,7 +80,7 @@ async function withStores<T>(
 export async function runMoveStep(env: Env, moveId: string, seq?: number): Promise<void> {
   const db = controlDb(env);
   const token = crypto.randomUUID();
-  const move = await claim(db, moveId, seq, token, Date.now());
+  const move = await moveLeases.claim(db, moveId, seq, token, Date.now());
   if (!move) return;
   const lease = holdLease(db, move.id, token);
   let outcome: StepOutcome;
@@ -349,19 +323,11 @@ async function stepFailed(env: Env, db: ControlDb, move: TenantMove, token: stri
   }
   const now = Date.now();
   const backoffSeconds = retryDelaySeconds(settings(env).moveRetryDelaySeconds, attempts);
-  const [recorded] = await db
-    .update(tenantMoves)
-    .set({
-      attempts,
-      error: reason,
-      leaseUntil: 0,
-      leaseToken: null,
-      updatedAt: now,
-      nextStepAt: now + backoffSeconds * 1000,
-    })
-    .where(holding(move.id, token))
-    .returning({ id: tenantMoves.id });
-  if (!recorded) return leaseLost(move, "recording its failure");
+  if (
+    !(await moveLeases.retryLater(db, move.id, token, { attempts, error: reason, delaySeconds: backoffSeconds }, now))
+  ) {
+    return leaseLost(move, "recording its failure");
+  }
   await enqueue(env, moveStepMessage, { moveId: move.id, seq: move.stepSeq }, { delaySeconds: backoffSeconds });
 }
 

@@ -1,6 +1,6 @@
 import type { ControlDb } from "../db/client";
 import { JOB_LEASE_MS, JOB_LEASE_RENEW_MS, JOB_OVERDUE_MS, leasesOf } from "../jobs/lease";
-import { tenantMoves } from "./table";
+import { tenantMoves, unfinished } from "./table";
 
 // How a move's steps hold it (src/moves/job.ts), and how the sweep finds one that nobody holds
 // although it should be running (src/moves/service.ts).
@@ -23,7 +23,7 @@ export const OVERDUE_MS = JOB_OVERDUE_MS;
 export const SWEEP_INTERVAL_MS = 60_000;
 export const MAX_STALL_MS = Math.max(OVERDUE_MS, LEASE_MS) + SWEEP_INTERVAL_MS;
 
-const moveLeases = leasesOf(tenantMoves);
+export const moveLeases = leasesOf(tenantMoves, unfinished);
 
 /** Only the claim holding `token` writes to the move; false if it lost the move meanwhile. */
 export const holding = moveLeases.holding;

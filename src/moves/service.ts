@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
@@ -9,7 +9,7 @@ import { findShard, placeTenant, requireEligibleShard } from "../shards/service"
 import { shards } from "../shards/table";
 import { getTenant } from "../tenants/service";
 import { type TenantStatus, tenants } from "../tenants/table";
-import { OVERDUE_MS } from "./leases";
+import { moveLeases } from "./leases";
 import { moveStepMessage } from "./messages";
 import { type TenantMove, tenantMoves, unfinished } from "./table";
 
@@ -149,22 +149,5 @@ export async function listMoves(db: ControlDb, tenantId: string, page: PageReque
  * the move's current step count, so if the first one was only late, whichever runs second is
  * dropped as stale. Run by the per-minute cron; returns the ids resumed.
  */
-export async function resumeStalledMoves(db: ControlDb, env: Env, now = Date.now()): Promise<string[]> {
-  const stalled = await db
-    .select({ id: tenantMoves.id, stepSeq: tenantMoves.stepSeq })
-    .from(tenantMoves)
-    .where(and(unfinished(), lt(tenantMoves.nextStepAt, now - OVERDUE_MS), lt(tenantMoves.leaseUntil, now)));
-  const resumed: string[] = [];
-  for (const { id, stepSeq } of stalled) {
-    // The new message is due now: should it be lost too, the next sweep sends another.
-    const [still] = await db
-      .update(tenantMoves)
-      .set({ nextStepAt: now })
-      .where(and(eq(tenantMoves.id, id), eq(tenantMoves.stepSeq, stepSeq), lt(tenantMoves.leaseUntil, now)))
-      .returning({ id: tenantMoves.id });
-    if (!still) continue;
-    await enqueue(env, moveStepMessage, { moveId: id, seq: stepSeq });
-    resumed.push(id);
-  }
-  return resumed;
-}
+export const resumeStalledMoves = (db: ControlDb, env: Env, now = Date.now()): Promise<string[]> =>
+  moveLeases.resumeStalled(db, (moveId, seq) => enqueue(env, moveStepMessage, { moveId, seq }), now);
