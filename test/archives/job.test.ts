@@ -11,7 +11,8 @@ import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { JOB_OVERDUE_MS } from "../../src/jobs/lease";
 import { tenantMoves } from "../../src/moves/table";
-import { adminKey, call, createTenant, tenantKey } from "../helpers";
+import { adminKey, call } from "../helpers";
+import { tenantWithEntries as withEntries } from "./fixture";
 
 // The archive job's steps run one by one (src/archives/job.ts): a try that dies part-way leaves
 // nothing that looks like an archive, and the next try makes a whole one.
@@ -22,19 +23,7 @@ beforeAll(async () => {
   admin = await adminKey();
 });
 
-async function tenantWithEntries(entries: number) {
-  const tenant = await createTenant(admin);
-  const key = await tenantKey(admin, tenant.id);
-  for (let i = 0; i < entries; i++) {
-    const res = await call(`/v1/tenants/${tenant.id}/entries`, {
-      method: "POST",
-      key: key.secret,
-      body: { data: { i } },
-    });
-    expect(res.status, res.text).toBe(201);
-  }
-  return tenant;
-}
+const tenantWithEntries = async (entries: number) => (await withEntries(admin, entries)).tenant;
 
 /** An export's row as startArchive records it, but with no message queued: the test runs its steps. */
 async function queuedExport(tenantId: string, overrides: Partial<TenantArchive> = {}): Promise<TenantArchive> {

@@ -7,6 +7,7 @@ import { tenantArchives } from "../../src/archives/table";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
+import { waitForArchive, tenantWithEntries as withEntries } from "../archives/fixture";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 
 // POST/GET /v1/tenants/:id/backups, validation, keep-N retention and the daily backup.
@@ -19,30 +20,10 @@ beforeAll(async () => {
   admin = await adminKey();
 });
 
-async function tenantWithEntries(tier = "STANDARD", entries = 6) {
-  const tenant = await createTenant(admin, { tier });
-  const key = await tenantKey(admin, tenant.id);
-  for (let i = 0; i < entries; i++) {
-    const res = await call(`/v1/tenants/${tenant.id}/entries`, {
-      method: "POST",
-      key: key.secret,
-      body: { data: { i } },
-    });
-    expect(res.status, res.text).toBe(201);
-  }
-  return { tenant, key };
-}
+const tenantWithEntries = (tier = "STANDARD", entries = 6) => withEntries(admin, entries, { tier });
 
-async function waitForBackup(tenantId: string, backupId: string): Promise<Backup> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const res = await call(`/v1/tenants/${tenantId}/backups/${backupId}`, { key: admin });
-    expect(res.status, res.text).toBe(200);
-    if (res.json.state === "completed" || res.json.state === "failed") return res.json;
-    if (Date.now() > deadline) throw new Error(`backup still ${res.json.state}`);
-    await scheduler.wait(50);
-  }
-}
+const waitForBackup = (tenantId: string, backupId: string) =>
+  waitForArchive<Backup>(`/v1/tenants/${tenantId}/backups/${backupId}`, admin);
 
 async function backupNow(tenantId: string, key = admin): Promise<Backup> {
   const res = await call(`/v1/tenants/${tenantId}/backups`, { method: "POST", key });

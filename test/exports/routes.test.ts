@@ -8,6 +8,7 @@ import { tenantArchives } from "../../src/archives/table";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { tenants } from "../../src/tenants/table";
+import { waitForArchive, tenantWithEntries as withEntries } from "../archives/fixture";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 
 // POST/GET /v1/tenants/:id/exports and the signed download link, through the Worker, with the
@@ -29,19 +30,7 @@ beforeAll(async () => {
   admin = await adminKey();
 });
 
-async function tenantWithEntries(entries = 12) {
-  const tenant = await createTenant(admin);
-  const key = await tenantKey(admin, tenant.id);
-  for (let i = 0; i < entries; i++) {
-    const res = await call(`/v1/tenants/${tenant.id}/entries`, {
-      method: "POST",
-      key: key.secret,
-      body: { data: { i } },
-    });
-    expect(res.status, res.text).toBe(201);
-  }
-  return { tenant, key };
-}
+const tenantWithEntries = (entries = 12) => withEntries(admin, entries);
 
 async function startExport(tenantId: string, key: string): Promise<Export> {
   const res = await call(`/v1/tenants/${tenantId}/exports`, { method: "POST", key });
@@ -50,16 +39,8 @@ async function startExport(tenantId: string, key: string): Promise<Export> {
   return res.json;
 }
 
-async function waitForExport(tenantId: string, exportId: string, key: string, timeoutMs = 20_000): Promise<Export> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await call(`/v1/tenants/${tenantId}/exports/${exportId}`, { key });
-    expect(res.status, res.text).toBe(200);
-    if (res.json.state === "completed" || res.json.state === "failed") return res.json;
-    if (Date.now() > deadline) throw new Error(`export still ${res.json.state}: ${res.text}`);
-    await scheduler.wait(50);
-  }
-}
+const waitForExport = (tenantId: string, exportId: string, key: string) =>
+  waitForArchive<Export>(`/v1/tenants/${tenantId}/exports/${exportId}`, key);
 
 /** A link fetched through the Worker's own fetch handler, as a browser would: no API key. */
 const fetchLink = (url: string, init: RequestInit = {}) => {
