@@ -77,7 +77,7 @@ export const backupRoutes = createRouter()
       path: "/{backupId}/validate",
       tags,
       summary: "Read a backup back and check it whole: manifest, every file's rows and SHA-256, the audit chain inside",
-      meta: guard,
+      meta: { ...guard, audit: "backup.validated" },
       request: { params: BackupParams },
       responses: {
         200: { description: "ok, or the first problem found", ...json(ValidationSchema) },
