@@ -19,6 +19,7 @@ import { archiveRecords } from "./dataset";
 import { type ArchiveKind, FORMAT_VERSION } from "./format";
 import { archiveStepMessage } from "./messages";
 import { pruneBackups } from "./retention";
+import { tryObjectKey } from "./service";
 import { type TenantArchive, tenantArchives, unfinishedArchive } from "./table";
 import { validateArchive } from "./validate";
 import { writeArchive } from "./writer";
@@ -46,6 +47,9 @@ const FAILED: Partial<Record<ArchiveKind, EventType>> = { export: "export.failed
 /** Test hooks: told the rows written so far; a throw stands for the consumer dying there. */
 export type StepHooks = { progress?: (rows: number) => void | Promise<void> };
 
+/** The try lost its lease (another claim holds the archive now): it stops and records nothing. */
+class LeaseLost extends Error {}
+
 type Outcome = { change: Partial<TenantArchive>; event?: EventType };
 
 /**
@@ -58,7 +62,17 @@ type Outcome = { change: Partial<TenantArchive>; event?: EventType };
  * - then completed, with its event; only now is it offered for download or import.
  * A failing step is retried with backoff; MAX_ATTEMPTS in a row fail the archive for good.
  */
-export async function runArchiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks = {}): Promise<void> {
+export function runArchiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks = {}): Promise<void> {
+  // One archive step at a time per isolate: a batch of them (the daily backups) would otherwise
+  // hold a part buffer and a stream each at once, past an isolate's 128 MB.
+  const run = oneAtATime.then(() => archiveStep(env, archiveId, seq, hooks));
+  oneAtATime = run.catch(() => undefined);
+  return run;
+}
+
+let oneAtATime: Promise<unknown> = Promise.resolve();
+
+async function archiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks): Promise<void> {
   const db = controlDb(env);
   const token = crypto.randomUUID();
   const archive = await leases.claim(db, archiveId, seq, token, Date.now());
@@ -67,7 +81,9 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
   let outcome: Outcome;
   try {
     outcome =
-      archive.state === "verifying" ? await verify(env, db, archive) : await write(env, db, archive, token, hooks);
+      archive.state === "verifying"
+        ? await verify(env, db, archive)
+        : await write(env, db, archive, token, { ...hooks, lost: lease.lost });
   } catch (error) {
     await stepFailed(env, db, archive, token, error);
     return;
@@ -80,7 +96,9 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
     .update(tenantArchives)
     .set({
       ...outcome.change,
-      attempts: 0,
+      // Failures count over the whole archive, not per step: a write that succeeds after a
+      // read-back found it corrupt must not start the count again, or it could loop forever.
+      attempts: done ? 0 : archive.attempts,
       error: null,
       leaseUntil: 0,
       leaseToken: null,
@@ -92,7 +110,15 @@ export async function runArchiveStep(env: Env, archiveId: string, seq: number, h
   const [recorded] = outcome.event
     ? (await db.batch([record, archiveEvent(db, archive, outcome.event, now)]))[0]
     : await record;
-  if (!recorded) return leaseLost(archive, "recording its step");
+  if (!recorded) {
+    // Another claim took the archive over: the object this try wrote is nobody's.
+    if (outcome.change.objectKey) await env.ARCHIVES.delete(outcome.change.objectKey).catch(() => undefined);
+    return leaseLost(archive, "recording its step");
+  }
+  // The previous try's object (one found corrupt, say) is replaced by this one's.
+  if (outcome.change.objectKey && outcome.change.objectKey !== archive.objectKey) {
+    await env.ARCHIVES.delete(archive.objectKey).catch(() => undefined);
+  }
   // No request follows a job's event to nudge the relay: the job does, so the feed has it at once.
   if (outcome.event) await nudgeRelay(env, db, archive.tenantId);
   if (done && archive.kind === "backup") await pruneBackups(db, env, archive.tenantId);
@@ -122,7 +148,7 @@ async function write(
   db: ControlDb,
   archive: TenantArchive,
   token: string,
-  hooks: StepHooks,
+  hooks: StepHooks & { lost: () => boolean },
 ): Promise<Outcome> {
   const startedAt = Date.now();
   const tenant = await getTenant(db, archive.tenantId);
@@ -133,6 +159,7 @@ async function write(
   const store = await openStore(env, shard);
   let reported = startedAt;
   const progress = async (rows: number) => {
+    if (hooks.lost()) throw new LeaseLost("Another consumer took the archive over");
     await hooks.progress?.(rows);
     if (Date.now() - reported < PROGRESS_EVERY_MS) return;
     reported = Date.now();
@@ -150,18 +177,22 @@ async function write(
         updatedAt: startedAt,
       })
       .where(holding(archive.id, token));
+    // Each try writes its own object, so a try that lost its lease can never overwrite (or delete)
+    // the one another try completed; the step's record names the object that counts.
+    const key = tryObjectKey(archive, token);
     const written = await writeArchive(
       { env, db, store, tenantId: tenant.id, pageRows: settings(env).archivePageRows },
-      { kind: archive.kind, archiveId: archive.id, key: archive.objectKey, tenant, shard, progress },
+      { kind: archive.kind, archiveId: archive.id, key, tenant, shard, progress },
     );
     // Rows read from a shard the tenant has since left may miss what it wrote on the new one.
     if (await movedSince(db, tenant.id, shard.id, startedAt)) {
-      await env.ARCHIVES.delete(archive.objectKey);
+      await env.ARCHIVES.delete(key);
       throw new Error("The tenant moved to another shard while it was read; writing it again");
     }
     return {
       change: {
         state: "verifying",
+        objectKey: key,
         rowsWritten: written.rows,
         rows: written.rows,
         bytes: written.bytes,
@@ -229,9 +260,14 @@ async function stepFailed(env: Env, db: ControlDb, archive: TenantArchive, token
     }),
   );
   const now = Date.now();
+  // A try that lost its lease leaves the archive to the claim that took it.
+  if (error instanceof LeaseLost) {
+    await env.ARCHIVES.delete(tryObjectKey(archive, token)).catch(() => undefined);
+    return leaseLost(archive, "finishing its write");
+  }
   if (error instanceof ArchiveAborted || attempts >= MAX_ATTEMPTS) {
     // Never leave an object behind that a listing of the bucket could take for an archive.
-    await env.ARCHIVES.delete(archive.objectKey).catch(() => undefined);
+    await env.ARCHIVES.delete([archive.objectKey, tryObjectKey(archive, token)]).catch(() => undefined);
     const fail = db
       .update(tenantArchives)
       .set({ state: "failed", attempts, error: reason, leaseUntil: 0, leaseToken: null, updatedAt: now })

@@ -74,7 +74,19 @@ const fileEntry = (entries: Entry[], name: string): FileEntry => {
 };
 
 async function text(entry: FileEntry): Promise<string> {
-  return entry.getData(new TextWriter(), { checkCrc32: true });
+  try {
+    return await entry.getData(new TextWriter(), { checkCrc32: true });
+  } catch (error) {
+    throw new ArchiveInvalid(`${entry.filename} is corrupt: ${String(error)}`);
+  }
+}
+
+function parseManifest(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ArchiveInvalid("The manifest is not JSON");
+  }
 }
 
 /**
@@ -99,7 +111,7 @@ export async function openArchive(bucket: R2Bucket, key: string, recordedSha256?
     if (recordedSha256 && recordedSha256 !== manifestSha256) {
       throw new ArchiveInvalid("The manifest is not the one recorded when the archive was made");
     }
-    const parsed = Manifest.safeParse(JSON.parse(manifestText));
+    const parsed = Manifest.safeParse(parseManifest(manifestText));
     if (!parsed.success) throw new ArchiveInvalid(`The manifest is malformed: ${parsed.error.issues[0]?.message}`);
     const manifest = parsed.data;
     if (manifest.format !== FORMAT_NAME || manifest.format_version > FORMAT_VERSION) {

@@ -15,6 +15,10 @@ const ID_PREFIX = { export: "exp", backup: "bak", archive: "arc" } as const;
 /** Where an archive's ZIP lives in the bucket: one prefix per kind (an R2 lifecycle rule can expire exports/). */
 export const objectKeyOf = (kind: ArchiveKind, tenantId: string, id: string) => `${kind}s/${tenantId}/${id}.zip`;
 
+/** The object one try of writing the archive writes (the claim's token tells tries apart). */
+export const tryObjectKey = (archive: { kind: ArchiveKind; tenantId: string; id: string }, token: string) =>
+  `${archive.kind}s/${archive.tenantId}/${archive.id}-${token.slice(0, 8)}.zip`;
+
 /**
  * Records a new archive of the tenant and queues its first step (src/archives/job.ts). One
  * archive of a kind is made at a time per tenant: asking for another meanwhile is a 409 naming it.

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
-import { auditTrail } from "../audit/dataset";
+import { auditCheckpointSet, auditTrail } from "../audit/dataset";
 import { type CanonicalRow, canonicalJson } from "../datasets/canonical";
 import type { Dataset } from "../datasets/dataset";
 import { eventFeed } from "../events/dataset";
@@ -52,6 +52,7 @@ function ndjson(
   pages: AsyncGenerator<CanonicalRow[]>,
   file: ManifestFile,
   seen: (rows: CanonicalRow[]) => Promise<void>,
+  keep: (row: CanonicalRow) => boolean = () => true,
 ) {
   const hash = createHash("sha256");
   const encoder = new TextEncoder();
@@ -63,11 +64,12 @@ function ndjson(
         controller.close();
         return;
       }
-      const bytes = encoder.encode(next.value.map((row) => `${canonicalJson(row)}\n`).join(""));
+      const rows = next.value.filter(keep);
+      const bytes = encoder.encode(rows.map((row) => `${canonicalJson(row)}\n`).join(""));
       hash.update(bytes);
-      file.rows += next.value.length;
+      file.rows += rows.length;
       file.bytes += bytes.byteLength;
-      await seen(next.value);
+      await seen(rows);
       controller.enqueue(bytes);
     },
     async cancel() {
@@ -107,6 +109,9 @@ export async function writeArchive(sources: TenantSources, request: ArchiveReque
     const files: ManifestFile[] = [];
     let rows = 0;
     let head: Manifest["audit_chain_head"] = null;
+    // The trail is read before its checkpoints: one signed meanwhile would name a record the
+    // archive does not hold (and fail its verification), so only those up to the last record read go in.
+    let lastAuditSeq = 0;
     for (const dataset of archivedDatasets()) {
       const file: ManifestFile = {
         name: datasetFile(dataset.name),
@@ -118,10 +123,14 @@ export async function writeArchive(sources: TenantSources, request: ArchiveReque
       };
       const seen = async (page: CanonicalRow[]) => {
         rows += page.length;
-        if (dataset === auditTrail) head = chainHeadOf(page) ?? head;
+        if (dataset === auditTrail) {
+          head = chainHeadOf(page) ?? head;
+          lastAuditSeq = Number(page.at(-1)?.seq ?? lastAuditSeq);
+        }
         await request.progress?.(rows);
       };
-      await zip.add(file.name, ndjson(datasetPages(sources, dataset as Dataset), file, seen));
+      const keep = dataset === auditCheckpointSet ? (row: CanonicalRow) => Number(row.seq) <= lastAuditSeq : undefined;
+      await zip.add(file.name, ndjson(datasetPages(sources, dataset as Dataset), file, seen, keep));
       files.push(file);
     }
     const manifest: Manifest = {

@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
+import { purging } from "../lifecycle/state";
 import { type EventCursor, eventCursors } from "./cursor-table";
 
 // The events queue's consumer in this Worker: it proves the feed end to end by keeping, per
@@ -61,6 +62,8 @@ export async function recordDeliveries(db: ControlDb, tenantId: string, seqs: re
       version: (current?.version ?? 0) + 1,
       updatedAt: now,
     };
+    // A tenant purged (or being purged) gets no cursor again: a late delivery is dropped.
+    if (!current && (await purging(db, tenantId))) return;
     const written = current
       ? await db
           .update(eventCursors)

@@ -10,8 +10,16 @@ import { outbox } from "./outbox-table";
 // batch; the relay (./relay.ts) carries it to the tenant's feed in its shard.
 
 /**
+ * D1 allows a SQL function at most 32 arguments: json_object takes the first 16 columns, and each
+ * json_set around it 15 more (its first argument is the object so far).
+ */
+const FIRST_PAIRS = 16;
+const MORE_PAIRS = 15;
+
+/**
  * The row as its dataset exports it, built by SQLite inside the statement (json_object over the
- * copied columns, by SQL name): the event's data is exactly the state the batch committed.
+ * copied columns, by SQL name, then json_set for the columns past the 16th): the event's data is
+ * exactly the state the batch committed.
  */
 function rowJson(dataset: TableDataset): SQL {
   const pairs = copiedColumns(dataset, dataset.tables.sqlite).map(([, column]) => {
@@ -22,9 +30,17 @@ function rowJson(dataset: TableDataset): SQL {
         : c.columnType === "SQLiteBoolean"
           ? sql`json(case when ${c} then 'true' else 'false' end)`
           : sql`${c}`;
-    return sql`${c.name}, ${value}`;
+    return { name: c.name, value };
   });
-  return sql`json_object(${sql.join(pairs, sql`, `)})`;
+  let row = sql`json_object(${sql.join(
+    pairs.slice(0, FIRST_PAIRS).map(({ name, value }) => sql`${name}, ${value}`),
+    sql`, `,
+  )})`;
+  for (let i = FIRST_PAIRS; i < pairs.length; i += MORE_PAIRS) {
+    const more = pairs.slice(i, i + MORE_PAIRS).map(({ name, value }) => sql`${`$.${name}`}, ${value}`);
+    row = sql`json_set(${row}, ${sql.join(more, sql`, `)})`;
+  }
+  return row;
 }
 
 /** A control-plane change's event, of each row of `dataset` that `where` selects after the change. */

@@ -1,6 +1,7 @@
 import type { ControlDb } from "../db/client";
 import { gateOf } from "../gate/client";
 import type { WriteResult } from "../gate/protocol";
+import { purging } from "../lifecycle/state";
 import { loadRoute } from "../routing/route";
 import { openStore } from "../shards/connection";
 import type { ShardStore } from "../shards/store";
@@ -19,6 +20,8 @@ export async function onTenantShard(
   const route = await loadRoute(db, tenantId);
   // Not before provisioning has settled: a retry may still place the tenant on another shard.
   if (!route?.shard || route.status === "PROVISIONING" || route.status === "PROVISION_ERROR") return false;
+  // Nor once its purge has begun: what it would append is being deleted.
+  if (route.status === "DELETED" && (await purging(db, tenantId))) return false;
   const gate = gateOf(env, tenantId);
   const admitted = (await gate.admitWrite(tenantId, route.shard.id)) as WriteResult;
   if (!admitted.admitted) return false;

@@ -63,10 +63,12 @@ export async function exportObject(
     const head = await env.ARCHIVES.head(archive.objectKey);
     if (!head) throw new AppError("export-expired");
     const parsed = parseRange(head.size, rangeHeader);
-    if (parsed.code & 2) {
+    const [only, ...more] = parsed.ranges;
+    // Only a bytes range none of whose parts fits is 416; other units and malformed headers are
+    // ignored, and several ranges get the whole file (no multipart/byteranges here).
+    if (parsed.type === "bytes" && parsed.code === 2 && parsed.ranges.length === 0) {
       throw new AppError("range-not-satisfiable", undefined, { headers: { "Content-Range": `bytes */${head.size}` } });
     }
-    const [only, ...more] = parsed.ranges;
     if (parsed.code === 0 && parsed.type === "bytes" && only && more.length === 0) {
       range = { offset: only.start, length: only.end - only.start + 1 };
     }

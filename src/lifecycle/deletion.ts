@@ -86,7 +86,8 @@ export async function deleteTenant(
         .update(tenants)
         .set({
           status: "DELETED",
-          statusBeforeDelete: tenant.status,
+          // As the row stands in this statement, not as read before it.
+          statusBeforeDelete: sql`${tenants.status}`,
           statusReason: null,
           deletedAt: now,
           purgeAfter,
@@ -105,14 +106,19 @@ export async function deleteTenant(
   return deleted;
 }
 
-/** Brings a DELETED tenant back as it was (its status before), while its purge has not begun. */
+/**
+ * Brings a DELETED tenant back as it was (its status before; PROVISION_ERROR for one that was
+ * still PROVISIONING), while its purge has not begun.
+ */
 export async function restoreTenant(db: ControlDb, emit: Emit, tenantId: string): Promise<Tenant> {
   const now = Date.now();
   const [restored] = await db.batch([
     db
       .update(tenants)
       .set({
-        status: sql`coalesce(${tenants.statusBeforeDelete}, 'ACTIVE')`,
+        // A tenant deleted while it was being provisioned comes back in PROVISION_ERROR, from which
+        // POST …/provision places it again; any other comes back as it was.
+        status: sql`case coalesce(${tenants.statusBeforeDelete}, 'ACTIVE') when 'PROVISIONING' then 'PROVISION_ERROR' else coalesce(${tenants.statusBeforeDelete}, 'ACTIVE') end`,
         statusBeforeDelete: null,
         deletedAt: null,
         purgeAfter: null,

@@ -4,6 +4,7 @@ import { tenantArchives, unfinishedArchive } from "../archives/table";
 import { platformRecordInsert } from "../audit/platform";
 import { systemActor } from "../auth/actor";
 import { purgeControlRows } from "../datasets/control";
+import { ownedBy } from "../datasets/dataset";
 import { purgeGate } from "../datasets/gate";
 import { datasetsIn } from "../datasets/registry";
 import { type ControlDb, controlDb } from "../db/client";
@@ -13,7 +14,7 @@ import type { FanOut } from "../jobs/fan-out";
 import { tenantMoves, unfinished } from "../moves/table";
 import { settings } from "../settings";
 import { openStore } from "../shards/connection";
-import { getShard } from "../shards/service";
+import { findShard } from "../shards/service";
 import { tenantRow } from "../tenants/dataset";
 import { type Tenant, tenants } from "../tenants/table";
 import { purgeTenantMessage } from "./messages";
@@ -48,6 +49,34 @@ async function busy(db: ControlDb, tenantId: string): Promise<boolean> {
     db.query.tenantArchives.findFirst({ where: and(eq(tenantArchives.tenantId, tenantId), unfinishedArchive()) }),
   ]);
   return move !== undefined || archive !== undefined;
+}
+
+/** The shards that may hold rows of the tenant: its own, and both ends of each of its moves. */
+async function shardsOf(db: ControlDb, tenant: Tenant): Promise<string[]> {
+  const moves = await db
+    .select({ source: tenantMoves.sourceShardId, target: tenantMoves.targetShardId })
+    .from(tenantMoves)
+    .where(eq(tenantMoves.tenantId, tenant.id));
+  const ids = new Set<string>(moves.flatMap((move) => [move.source, move.target]));
+  if (tenant.shardId) ids.add(tenant.shardId);
+  return [...ids];
+}
+
+/** Deletes the tenant's rows on these shards in bounded batches; true once none is left on any. */
+async function purgeShards(env: Env, db: ControlDb, tenantId: string, shardIds: string[], deadline: number) {
+  const batch = settings(env).moveBatchSize;
+  for (const shardId of shardIds) {
+    const shard = await findShard(db, shardId);
+    // A shard since removed from the registry holds nothing reachable.
+    if (!shard) continue;
+    const store = await openStore(env, shard);
+    try {
+      while ((await store.purgeTenant(tenantId, batch)) > 0) if (Date.now() > deadline) return false;
+    } finally {
+      await store.close();
+    }
+  }
+  return true;
 }
 
 /** Deletes the tenant's objects in the archives bucket, a listing page at a time; true once none is left. */
@@ -88,18 +117,10 @@ export async function purgeTenantPass(
     await enqueue(env, purgeTenantMessage, { tenantId });
     return "later" as const;
   };
-  if (tenant.shardId) {
-    const store = await openStore(env, await getShard(db, tenant.shardId));
-    try {
-      const batch = settings(env).moveBatchSize;
-      for (;;) {
-        if ((await store.purgeTenant(tenantId, batch)) === 0) break;
-        if (Date.now() > deadline) return again();
-      }
-    } finally {
-      await store.close();
-    }
-  }
+  // Its shard, and every shard a move of it went to or from (a failed move's partial copy may be
+  // left on its target): read before the moves' own rows go with the control data.
+  const shardIds = await shardsOf(db, tenant);
+  if (!(await purgeShards(env, db, tenantId, shardIds, deadline))) return again();
   if (!(await purgeObjects(env, tenantId, deadline))) return again();
   await purgeGate(env, tenantId);
   // Dependents first (idempotency records belong to the tenant through its keys, keys to users).
@@ -109,6 +130,20 @@ export async function purgeTenantPass(
       if (Date.now() > deadline) return again();
     }
   }
+  // Once more, as the last step: a relay pass or a delivery under way when the purge began may
+  // have written after the first sweep (none starts once purge_started_at is set).
+  if (
+    !(await purgeShards(
+      env,
+      db,
+      tenantId,
+      [tenant.shardId].filter((id) => id !== null),
+      deadline,
+    ))
+  ) {
+    return again();
+  }
+  await purgeGate(env, tenantId);
   const record = platformRecordInsert(
     db,
     {
@@ -126,13 +161,17 @@ export async function purgeTenantPass(
     },
     sql`changes() > 0`,
   );
-  // The record only if this pass removed the row (a pass run twice records the purge once).
-  await db.batch([
-    db
-      .delete(tenants)
-      .where(and(eq(tenants.id, tenantId), eq(tenants.status, "DELETED"), isNotNull(tenants.purgeStartedAt))),
-    record,
-  ]);
+  // The record only if this pass removed the row (a pass run twice records the purge once); the
+  // last control rows (a cursor, an outbox row written meanwhile) go in the same batch.
+  const last = datasetsIn("control")
+    .reverse()
+    .filter((dataset) => dataset !== tenantRow)
+    .map((dataset) => db.delete(dataset.tables.sqlite).where(ownedBy(dataset, dataset.tables.sqlite, tenantId)));
+  const removal = db
+    .delete(tenants)
+    .where(and(eq(tenants.id, tenantId), eq(tenants.status, "DELETED"), isNotNull(tenants.purgeStartedAt)));
+  // The platform record right after the tenant row's delete: `changes()` is that statement's.
+  await db.batch([last[0] ?? removal, ...last.slice(1), ...(last.length > 0 ? [removal] : []), record]);
   // Links the platform trail's new record now rather than at the next sweep.
   await nudgeRelay(env, db, null);
   return "purged";

@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import type { Emit } from "../events/domain";
@@ -69,7 +69,8 @@ async function setStatus(
     db
       .update(tenants)
       .set({ status, statusReason: reason, updatedAt: Date.now() })
-      .where(eq(tenants.id, tenantId))
+      // A deletion that landed meanwhile (during provisioning) is never undone by it.
+      .where(and(eq(tenants.id, tenantId), ne(tenants.status, "DELETED")))
       .returning(),
     tenantEvent(db, emit, event, tenantId),
   ]);
@@ -196,7 +197,7 @@ export async function updateTenant(db: ControlDb, emit: Emit, tenantId: string, 
         ...(patch.status !== undefined ? { status: patch.status, statusReason: null } : {}),
         updatedAt: Date.now(),
       })
-      .where(eq(tenants.id, tenantId))
+      .where(and(eq(tenants.id, tenantId), ne(tenants.status, "DELETED")))
       .returning(),
     tenantEvent(db, emit, "tenant.updated", tenantId),
   ]);

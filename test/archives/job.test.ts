@@ -63,6 +63,10 @@ async function takeOver(id: string): Promise<number> {
   return row?.stepSeq as number;
 }
 
+/** Every object of the archive in the bucket (each try writes its own). */
+const objectsOf = async (archive: TenantArchive) =>
+  (await env.ARCHIVES.list({ prefix: `exports/${archive.tenantId}/${archive.id}` })).objects.map((o) => o.key);
+
 const validate = (archive: TenantArchive) =>
   validateArchive(env.ARCHIVES, archive.objectKey, {
     tenantId: archive.tenantId,
@@ -85,13 +89,14 @@ describe("an archive step", () => {
     const seq = await takeOver(archive.id);
     const failed = await stored(archive.id);
     expect(failed).toMatchObject({ state: "writing", attempts: 1, error: "the consumer died here", completedAt: null });
-    expect(await env.ARCHIVES.head(archive.objectKey)).toBeNull();
+    expect(await objectsOf(archive)).toEqual([]);
     const view = await call(`/v1/tenants/${tenant.id}/exports/${archive.id}`, { key: admin });
     expect(view.json).toMatchObject({ state: "writing", download: null, error: "the consumer died here" });
 
     await runArchiveStep(env, archive.id, seq);
     const written = await stored(archive.id);
-    expect(written).toMatchObject({ state: "verifying", attempts: 0, error: null });
+    // The failure still counts (over the whole archive) until it completes.
+    expect(written).toMatchObject({ state: "verifying", attempts: 1, error: null });
     // Written, but not offered until read back and checked.
     expect((await call(`/v1/tenants/${tenant.id}/exports/${archive.id}`, { key: admin })).json.download).toBeNull();
     await runArchiveStep(env, archive.id, await takeOver(archive.id));
@@ -99,6 +104,7 @@ describe("an archive step", () => {
     expect(done.state).toBe("completed");
     expect(await validate(done)).toMatchObject({ ok: true });
     expect(done.rows).toBeGreaterThan(30);
+    expect(await objectsOf(archive)).toEqual([done.objectKey]);
   });
 
   it("that finds the archive changed when reading it back writes it again", async () => {
@@ -106,17 +112,22 @@ describe("an archive step", () => {
     const archive = await queuedExport(tenant.id);
     await runArchiveStep(env, archive.id, 0);
     const seq = await takeOver(archive.id);
-    const object = (await env.ARCHIVES.get(archive.objectKey)) as R2ObjectBody;
+    const { objectKey } = await stored(archive.id);
+    const object = (await env.ARCHIVES.get(objectKey)) as R2ObjectBody;
     const bytes = new Uint8Array(await object.arrayBuffer());
     bytes[120] = (bytes[120] as number) ^ 0xff;
-    await env.ARCHIVES.put(archive.objectKey, bytes);
+    await env.ARCHIVES.put(objectKey, bytes);
     await runArchiveStep(env, archive.id, seq);
     expect(await stored(archive.id)).toMatchObject({ state: "queued", attempts: 1 });
+    // The rewrite keeps the count: read-backs that keep failing end the archive, they never loop.
     await runArchiveStep(env, archive.id, await takeOver(archive.id));
+    expect(await stored(archive.id)).toMatchObject({ state: "verifying", attempts: 1 });
     await runArchiveStep(env, archive.id, await takeOver(archive.id));
     const done = await stored(archive.id);
-    expect(done.state).toBe("completed");
+    expect(done).toMatchObject({ state: "completed", attempts: 0 });
     expect(await validate(done)).toMatchObject({ ok: true });
+    // The corrupt try's object is gone; only the one that counts is left.
+    expect(await objectsOf(archive)).toEqual([done.objectKey]);
   });
 
   it("writes again when the tenant's shard was switched while it read", async () => {
@@ -147,7 +158,7 @@ describe("an archive step", () => {
       attempts: 1,
       error: expect.stringMatching(/moved to another shard/),
     });
-    expect(await env.ARCHIVES.head(archive.objectKey)).toBeNull();
+    expect(await objectsOf(archive)).toEqual([]);
   });
 
   it("gives up after five failed tries: failed, export.failed announced, no object", async () => {
@@ -159,7 +170,7 @@ describe("an archive step", () => {
       },
     });
     expect(await stored(archive.id)).toMatchObject({ state: "failed", attempts: 5, error: "still failing" });
-    expect(await env.ARCHIVES.head(archive.objectKey)).toBeNull();
+    expect(await objectsOf(archive)).toEqual([]);
     const outbox = await env.CONTROL_DB.prepare(
       "SELECT payload FROM outbox WHERE tenant_id = ? AND json_extract(payload, '$.type') = 'export.failed'",
     )
@@ -170,6 +181,24 @@ describe("an archive step", () => {
       outbox.results.length + events.json.data.filter((e: { type: string }) => e.type === "export.failed").length;
     expect(announced).toBe(1);
   });
+
+  it("that lost its lease meanwhile stops, records nothing and leaves no object", async () => {
+    const tenant = await tenantWithEntries(20);
+    const archive = await queuedExport(tenant.id);
+    let stolen = false;
+    const run = runArchiveStep(env, archive.id, 0, {
+      progress: async () => {
+        if (stolen) return;
+        stolen = true;
+        // Another consumer's claim: the lease renewal finds the token changed.
+        await db.update(tenantArchives).set({ leaseToken: "theirs" }).where(eq(tenantArchives.id, archive.id));
+      },
+    });
+    await run;
+    const after = await stored(archive.id);
+    expect(after).toMatchObject({ leaseToken: "theirs", rows: null, manifestSha256: null });
+    expect(await objectsOf(archive)).toEqual([]);
+  }, 30_000);
 
   it("drops a message of a step count already claimed", async () => {
     const tenant = await tenantWithEntries(1);
