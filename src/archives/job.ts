@@ -60,7 +60,7 @@ type Outcome = { change: Partial<TenantArchive>; event?: EventType };
  *   never completed). A move that switches the tenant's shard meanwhile fails the try too.
  * - verifying: read it all back over ranged GETs and check it (src/archives/validate.ts).
  * - then completed, with its event; only now is it offered for download or import.
- * A failing step is retried with backoff; MAX_ATTEMPTS in a row fail the archive for good.
+ * A failing step is retried with backoff; MAX_ATTEMPTS failed tries (over the whole archive) fail it for good.
  */
 export function runArchiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks = {}): Promise<void> {
   // One archive step at a time per isolate: a batch of them (the daily backups) would otherwise

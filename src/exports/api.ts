@@ -34,7 +34,7 @@ export const ExportSchema = z
     bytes: z.number().int().nullable().openapi({ description: "Size of the ZIP" }),
     format_version: z.number().int().nullable(),
     manifest_sha256: z.string().nullable().openapi({ description: "SHA-256 of the archive's manifest.json" }),
-    attempts: z.number().int().openapi({ description: "Failed tries of the current step" }),
+    attempts: z.number().int().openapi({ description: "Failed tries so far (five fail the export)" }),
     error: z.string().nullable(),
     created_at: Timestamp,
     updated_at: Timestamp,
