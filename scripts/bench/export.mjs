@@ -1,4 +1,4 @@
-// The export of a large tenant (issue 8's bench), measured in one run at two sizes:
+// The export of a large tenant, measured in one run at two sizes:
 // - seed SIZES entries into one tenant's D1 shard (inside SQLite, as scale.mjs does), POST an
 //   export and poll it to `completed`; rows/s of the writing step (rows written over the time from
 //   `writing` to `verifying`, as the poll sees the states) and of the whole job;
