@@ -10,7 +10,7 @@ export const AuditRecordSchema = z
     seq: z.number().int().openapi({ description: "The record's place in its trail, from 1 without gaps" }),
     tenant_id: z.string().nullable().openapi({ description: "null on the platform's trail" }),
     actor: z.object({
-      type: z.enum(["api_key", "user", "platform_admin", "system"]),
+      type: z.enum(["api_key", "user", "platform_admin", "system", "download_link"]),
       id: z.string().nullable(),
       key_prefix: z.string().nullable(),
     }),

@@ -5,12 +5,11 @@ import { LRUCache } from "lru-cache";
 import { type Actor, actorOf } from "../auth/actor";
 import { errorText } from "../db/errors";
 import type { AppEnv } from "../env";
-import type { RelayedAudit } from "../events/engines/feed";
 import { nudgeRelay } from "../events/nudge";
-import { outbox } from "../events/outbox-table";
 import { problemResponse } from "../http/problem-response";
 import { AppError, type ProblemType } from "../http/problems";
 import { routeMetaOf } from "../http/route-meta";
+import { recordThroughOutbox } from "./outbox";
 import { recordPlatform } from "./platform";
 import type { AuditTarget, NewAuditRecord } from "./record";
 import { auditContextOf, trailOn } from "./request";
@@ -95,8 +94,7 @@ async function write(c: Context<AppEnv>, tenantId: string | null, record: NewAud
     await recordPlatform(c.var.db, record, now);
     c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, null));
   } else {
-    const payload: RelayedAudit = { ...record, occurredAt: now };
-    await c.var.db.insert(outbox).values({ tenantId, kind: "audit", payload, createdAt: now });
+    await recordThroughOutbox(c.var.db, tenantId, record, now);
   }
   // The trail's tenant, and a tenant the request created (it has its own events in the outbox).
   // A refused key's request nudges nothing but its trail: anyone can send one.

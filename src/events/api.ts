@@ -7,7 +7,7 @@ import { EVENT_TYPES, eventId } from "./event";
 
 const Actor = z
   .object({
-    type: z.enum(["api_key", "user", "platform_admin", "system"]),
+    type: z.enum(["api_key", "user", "platform_admin", "system", "download_link"]),
     id: z.string().nullable(),
     key_prefix: z.string().nullable(),
   })

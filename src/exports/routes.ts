@@ -1,6 +1,10 @@
 import { checkLink, downloadPath } from "../archives/links";
 import { getArchive, listArchives } from "../archives/service";
+import { recordThroughOutbox } from "../audit/outbox";
+import { auditContextOf } from "../audit/request";
+import { linkActor } from "../auth/actor";
 import { controlDb } from "../db/client";
+import { nudgeRelay } from "../events/nudge";
 import {
   conflictResponse,
   errorResponses,
@@ -92,7 +96,7 @@ const download = defineRoute({
   tags,
   summary: "Download an export's ZIP through a signed link (no API key)",
   description:
-    "The link an export gives: its path and expiry signed with HMAC-SHA-256. A changed link is 403 link-invalid, an expired one 410 link-expired, a deleted tenant's 404, an export past its retention 410 export-expired. Range requests give 206; HEAD works alike.",
+    "The link an export gives: its path and expiry signed with HMAC-SHA-256. A changed link is 403 link-invalid, an expired one 410 link-expired, a deleted tenant's 404, an export past its retention 410 export-expired. Range requests give 206; HEAD works alike. Each download is recorded in the tenant's audit trail (export.downloaded) before a byte is sent.",
   security: [],
   meta: {},
   request: { params: ExportParams, query: DownloadQuery },
@@ -103,6 +107,7 @@ const download = defineRoute({
     404: problemResponseOf("The tenant or the export is gone"),
     410: problemResponseOf("The link or the export has expired"),
     416: problemResponseOf("The range is outside the file"),
+    503: problemResponseOf("The download could not be recorded in the tenant's audit trail"),
   },
 });
 
@@ -117,6 +122,28 @@ export const downloadRoutes = createRouter().openapi(download, async (c) => {
   const db = controlDb(c.env);
   const { tenant, archive } = await exportToDownload(db, tenantId, exportId);
   const { object, range } = await exportObject(c.env, archive, c.req.header("range"));
+  // The data leaves: recorded in the tenant's trail before a byte is sent, once per download
+  // (a GET of the whole file or of a part from its start; not a HEAD, not the later parts).
+  if (c.req.method === "GET" && (range === null || range.offset === 0)) {
+    try {
+      await recordThroughOutbox(db, tenantId, {
+        action: "export.downloaded",
+        actor: linkActor,
+        targets: [
+          { type: "tenant", id: tenantId },
+          { type: "export", id: exportId },
+        ],
+        context: auditContextOf(c),
+        status: range ? 206 : 200,
+      });
+    } catch (error) {
+      await object.body.cancel();
+      throw new AppError("audit-unavailable", "The download could not be recorded in the audit trail; retry", {
+        cause: error,
+      });
+    }
+    c.executionCtx.waitUntil(nudgeRelay(c.env, db, tenantId));
+  }
   const date = new Date(archive.completedAt ?? archive.createdAt).toISOString().slice(0, 10);
   const headers: Record<string, string> = {
     "Content-Type": "application/zip",

@@ -142,6 +142,30 @@ describe("an export", () => {
     });
   });
 
+  it("records each download in the tenant's audit trail, once: not a HEAD, not a later part", async () => {
+    const { tenant, key, done } = await completedExport();
+    const url = done.download?.url as string;
+    const headers = { "User-Agent": "export-test/1" };
+    expect((await fetchLink(url, { headers })).status).toBe(200);
+    expect((await fetchLink(url, { headers: { ...headers, Range: "bytes=20-29" } })).status).toBe(206);
+    expect((await fetchLink(url, { method: "HEAD", headers })).status).toBe(200);
+    expect((await fetchLink(url, { headers: { ...headers, Range: "bytes=0-9" } })).status).toBe(206);
+    await settled(tenant.id);
+    const res = await call(`/v1/tenants/${tenant.id}/audit?action=export.downloaded`, { key: key.secret });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.data.map((r: { outcome: { status: number } }) => r.outcome.status)).toEqual([206, 200]);
+    expect(res.json.data[0]).toMatchObject({
+      actor: { type: "download_link", id: null, key_prefix: null },
+      targets: [
+        { type: "tenant", id: tenant.id },
+        { type: "export", id: done.id },
+      ],
+      context: { user_agent: "export-test/1" },
+    });
+    const verified = await call(`/v1/tenants/${tenant.id}/audit/verify`, { key: key.secret });
+    expect(verified.json.ok).toBe(true);
+  });
+
   it("lists newest first, each completed one with a fresh link", async () => {
     const { tenant, key, done } = await completedExport();
     const second = await startExport(tenant.id, key.secret);
