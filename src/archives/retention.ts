@@ -9,6 +9,27 @@ const EXPIRE_PAGE = 90;
 const MAX_PAGES = 11;
 
 /**
+ * Expires these completed archives: their objects deleted first, then the rows marked, so an
+ * archive marked expired never has its file still served, and one whose delete failed is tried
+ * again. At most EXPIRE_PAGE at a time.
+ */
+async function expire(db: ControlDb, env: Env, page: { id: string; objectKey: string }[], now: number) {
+  await env.ARCHIVES.delete(page.map((archive) => archive.objectKey));
+  await db
+    .update(tenantArchives)
+    .set({ state: "expired", updatedAt: now })
+    .where(
+      and(
+        inArray(
+          tenantArchives.id,
+          page.map((archive) => archive.id),
+        ),
+        eq(tenantArchives.state, "completed"),
+      ),
+    );
+}
+
+/**
  * Deletes the files of completed archives past their expiry (exports, after EXPORT_RETENTION_DAYS)
  * and marks them expired; returns how many. The object goes first: an archive marked expired
  * never has its file still served, and one whose delete failed is tried again next pass.
@@ -22,12 +43,7 @@ export async function expireArchives(db: ControlDb, env: Env, now = Date.now()):
       .where(and(eq(tenantArchives.state, "completed"), lte(tenantArchives.expiresAt, now)))
       .limit(EXPIRE_PAGE);
     if (due.length === 0) break;
-    await env.ARCHIVES.delete(due.map((archive) => archive.objectKey));
-    const ids = due.map((archive) => archive.id);
-    await db
-      .update(tenantArchives)
-      .set({ state: "expired", updatedAt: now })
-      .where(and(inArray(tenantArchives.id, ids), eq(tenantArchives.state, "completed")));
+    await expire(db, env, due, now);
     expired += due.length;
     if (due.length < EXPIRE_PAGE) break;
   }
@@ -61,18 +77,7 @@ export async function pruneBackups(db: ControlDb, env: Env, tenantId: string): P
     )
     .orderBy(desc(tenantArchives.id));
   const surplus = completed.slice(kept);
-  for (let i = 0; i < surplus.length; i += EXPIRE_PAGE) {
-    const page = surplus.slice(i, i + EXPIRE_PAGE);
-    await env.ARCHIVES.delete(page.map((archive) => archive.objectKey));
-    await db
-      .update(tenantArchives)
-      .set({ state: "expired", updatedAt: Date.now() })
-      .where(
-        inArray(
-          tenantArchives.id,
-          page.map((archive) => archive.id),
-        ),
-      );
-  }
+  for (let i = 0; i < surplus.length; i += EXPIRE_PAGE)
+    await expire(db, env, surplus.slice(i, i + EXPIRE_PAGE), Date.now());
   return surplus.length;
 }

@@ -1,4 +1,4 @@
-import { and, asc, gt, inArray, isNotNull } from "drizzle-orm";
+import { and, inArray, isNotNull } from "drizzle-orm";
 import { getArchive, startArchive } from "../archives/service";
 import { validateArchive } from "../archives/validate";
 import { checkpointKey } from "../audit/checkpoints";
@@ -8,6 +8,7 @@ import type { ChangeOrigin } from "../events/event";
 import { systemOrigin } from "../events/listeners";
 import { AppError } from "../http/problems";
 import type { FanOut } from "../jobs/fan-out";
+import { tenantIdsAfter } from "../tenants/service";
 import { tenants } from "../tenants/table";
 import { backupTenantMessage } from "./messages";
 
@@ -63,19 +64,6 @@ export const dueBackups: FanOut<typeof backupTenantMessage.body> = {
   name: "daily-backups",
   kind: backupTenantMessage,
   body: (tenantId, at) => ({ tenantId, day: dayOf(at) }),
-  due: async (db, after, limit) => {
-    const rows = await db
-      .select({ id: tenants.id })
-      .from(tenants)
-      .where(
-        and(
-          inArray(tenants.status, ["ACTIVE", "SUSPENDED"]),
-          isNotNull(tenants.shardId),
-          after === null ? undefined : gt(tenants.id, after),
-        ),
-      )
-      .orderBy(asc(tenants.id))
-      .limit(limit);
-    return rows.map((row) => row.id);
-  },
+  due: (db, after, limit) =>
+    tenantIdsAfter(db, and(inArray(tenants.status, ["ACTIVE", "SUSPENDED"]), isNotNull(tenants.shardId)), after, limit),
 };

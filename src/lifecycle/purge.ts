@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNotNull, lte, sql } from "drizzle-orm";
+import { and, eq, isNotNull, lte, sql } from "drizzle-orm";
 import { ARCHIVE_KINDS } from "../archives/format";
 import { tenantArchives, unfinishedArchive } from "../archives/table";
 import { platformRecordInsert } from "../audit/platform";
@@ -16,6 +16,7 @@ import { settings } from "../settings";
 import { openStore } from "../shards/connection";
 import { findShard } from "../shards/service";
 import { tenantRow } from "../tenants/dataset";
+import { tenantIdsAfter } from "../tenants/service";
 import { type Tenant, tenants } from "../tenants/table";
 import { purgeTenantMessage } from "./messages";
 
@@ -182,19 +183,6 @@ export const duePurges: FanOut<typeof purgeTenantMessage.body> = {
   name: "purge-deleted-tenants",
   kind: purgeTenantMessage,
   body: (tenantId) => ({ tenantId }),
-  due: async (db, after, limit, at) => {
-    const rows = await db
-      .select({ id: tenants.id })
-      .from(tenants)
-      .where(
-        and(
-          eq(tenants.status, "DELETED"),
-          lte(tenants.purgeAfter, at),
-          after === null ? undefined : gt(tenants.id, after),
-        ),
-      )
-      .orderBy(asc(tenants.id))
-      .limit(limit);
-    return rows.map((row) => row.id);
-  },
+  due: (db, after, limit, at) =>
+    tenantIdsAfter(db, and(eq(tenants.status, "DELETED"), lte(tenants.purgeAfter, at)), after, limit),
 };

@@ -1,4 +1,4 @@
-import { and, eq, ne } from "drizzle-orm";
+import { and, asc, eq, gt, ne, type SQL } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import type { Emit } from "../events/domain";
@@ -160,6 +160,20 @@ export async function retryProvisioning(db: ControlDb, emit: Emit, env: Env, ten
   const provisioned = await provision(db, emit, env, provisioning);
   await emit({ type: "tenant.provisioned", tenantId });
   return provisioned;
+}
+
+/**
+ * Up to `limit` ids of the tenants `where` selects, in ascending id order after `after` (null:
+ * from the first): a fan-out's page (src/jobs/fan-out.ts).
+ */
+export async function tenantIdsAfter(db: ControlDb, where: SQL | undefined, after: string | null, limit: number) {
+  const rows = await db
+    .select({ id: tenants.id })
+    .from(tenants)
+    .where(and(where, after === null ? undefined : gt(tenants.id, after)))
+    .orderBy(asc(tenants.id))
+    .limit(limit);
+  return rows.map((row) => row.id);
 }
 
 export async function listTenants(db: ControlDb, filter: TenantFilter, page: PageRequest) {
