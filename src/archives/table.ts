@@ -1,7 +1,7 @@
 import { inArray, notInArray, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Actor } from "../auth/actor";
-import { epochMs, jsonText } from "../db/columns";
+import { epochMs, jsonText, leasedStepColumns } from "../db/columns";
 import type { ArchiveKind } from "./format";
 
 /**
@@ -39,14 +39,8 @@ export const tenantArchives = sqliteTable(
     /** The tenant's feed around the read (see the manifest's `feed`), for a point-in-time restore. */
     feedBeforeSeq: integer("feed_before_seq"),
     feedAfterSeq: integer("feed_after_seq"),
-    /** Failed tries in a row; reset by a step that succeeds. */
-    attempts: integer("attempts").notNull().default(0),
-    error: text("error"),
-    /** As a move's (src/moves/leases.ts): the consumer working on it holds it until then. */
-    leaseUntil: epochMs("lease_until").notNull().default(0),
-    leaseToken: text("lease_token"),
-    nextStepAt: epochMs("next_step_at").notNull().default(0),
-    stepSeq: integer("step_seq").notNull().default(0),
+    /** The lease of its steps; `attempts`: failed tries over the whole archive, reset once it completes. */
+    ...leasedStepColumns(),
     /** Who asked for it, and in which request: the origin of the events it announces. */
     requestedBy: jsonText<Actor>("requested_by").notNull(),
     requestId: text("request_id"),

@@ -14,8 +14,8 @@ export const JOB_OVERDUE_MS = 20_000;
 export const retryDelaySeconds = (first: number, attempts: number) => Math.min(60, first * 2 ** (attempts - 1));
 
 /**
- * A control table of jobs run as queued steps (moves, archives): an id, a lease's end and its
- * holder, the step count messages name, when the next step is due, and the failures in a row.
+ * A control table of jobs run as queued steps (moves, archives): an id, the columns of
+ * `leasedStepColumns` (src/db/columns.ts) and its `updated_at`.
  */
 export type LeasedTable = SQLiteTable & {
   id: SQLiteColumn;

@@ -1,6 +1,6 @@
 import { notInArray, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { epochMs } from "../db/columns";
+import { epochMs, leasedStepColumns } from "../db/columns";
 
 /**
  * A tenant move's steps, in order. `cleaning-up` starts once the tenant's route names the target:
@@ -34,20 +34,8 @@ export const tenantMoves = sqliteTable(
     /** Entries the final check found identical on both shards, and the checksum they share. */
     rowsVerified: integer("rows_verified"),
     checksum: text("checksum"),
-    /** Steps that failed in a row; reset by a step that succeeds. */
-    attempts: integer("attempts").notNull().default(0),
-    error: text("error"),
-    /**
-     * A consumer working on the move holds it until then and renews it while its step runs; a
-     * duplicate delivery leaves it alone, and a consumer that died lets it lapse within seconds.
-     */
-    leaseUntil: epochMs("lease_until").notNull().default(0),
-    /** Random per claim: only the consumer holding it may renew the lease or record its step. */
-    leaseToken: text("lease_token"),
-    /** When the move's next queued step is due; the sweep resumes a move whose step is long overdue. */
-    nextStepAt: epochMs("next_step_at").notNull().default(0),
-    /** Steps claimed so far; each message names the count it was queued at, so a duplicate is dropped. */
-    stepSeq: integer("step_seq").notNull().default(0),
+    /** The lease of its steps; `attempts`: steps that failed in a row, reset by one that succeeds. */
+    ...leasedStepColumns(),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
     switchedAt: epochMs("switched_at"),
