@@ -229,7 +229,7 @@ export class TenantGate extends DurableObject<Env> {
 
     if (now - (this.touchedAt.get(key.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
       this.touchedAt.set(key.id, now);
-      this.ctx.waitUntil(touchKey(controlDb(this.env), key.id, now).catch(() => undefined));
+      this.ctx.waitUntil(touchKey(controlDb(this.env), key.id, now, request.tenantId).catch(() => undefined));
     }
 
     const circuits: Record<string, { state: "open" | "half_open"; retryAfterMs: number }> = {};

@@ -24,6 +24,7 @@ import { onError } from "./http/on-error";
 import { adminKeyRoutes, tenantKeyRoutes } from "./keys/routes";
 import { meRoutes } from "./me/routes";
 import { moveRoutes } from "./moves/routes";
+import { restoreRoutes } from "./restores/routes";
 import { shardRoutes } from "./shards/routes";
 import { tenantRoutes } from "./tenants/routes";
 import { userRoutes } from "./users/routes";
@@ -70,6 +71,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/backups", backupRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
+  app.route("/v1/tenants", restoreRoutes);
   app.route("/v1/shards", shardRoutes);
   app.route("/downloads", downloadRoutes);
 

@@ -24,6 +24,7 @@ type NumericVars =
   | "EXPORT_RETENTION_DAYS"
   | "EXPORT_LINK_SECONDS"
   | "TENANT_DELETION_GRACE_DAYS"
+  | "ARCHIVE_INACTIVE_DAYS"
   | "JOB_RETRY_DELAY_SECONDS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
@@ -46,6 +47,8 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     jobRetryDelaySeconds: nonNegative(env.JOB_RETRY_DELAY_SECONDS, 5),
     // A soft-deleted tenant can be restored this long; the daily purge removes it after.
     deletionGraceMs: positive(env.TENANT_DELETION_GRACE_DAYS, 30) * 86_400_000,
+    // A trial tenant whose trial has ended and whose keys nobody has used this long is archived.
+    archiveInactiveMs: positive(env.ARCHIVE_INACTIVE_DAYS, 90) * 86_400_000,
     // Past every request that may still use the old route: its deadline plus a route's staleness.
     moveCleanupDelaySeconds: Math.ceil(
       positive(env.MOVE_CLEANUP_DELAY_SECONDS, (shardTimeoutMs + gateMaxStalenessMs) / 1000 + 5),

@@ -7,14 +7,16 @@ import { errorText } from "../db/errors";
 import type { EventType } from "../events/event";
 import { nudgeRelay } from "../events/nudge";
 import { outboxEvent } from "../events/outbox";
+import { gateOf, tenantChanged } from "../gate/client";
 import { enqueue } from "../jobs/enqueue";
 import { leasesOf, retryDelaySeconds } from "../jobs/lease";
 import { tenantMoves } from "../moves/table";
+import { routeCache } from "../routing/cache";
 import { settings } from "../settings";
 import { openStore } from "../shards/connection";
 import { getShard } from "../shards/service";
 import { getTenant } from "../tenants/service";
-import type { TenantStatus } from "../tenants/table";
+import { type TenantStatus, tenants } from "../tenants/table";
 import { archiveRecords } from "./dataset";
 import { type ArchiveKind, FORMAT_VERSION } from "./format";
 import { archiveStepMessage } from "./messages";
@@ -28,8 +30,10 @@ import { writeArchive } from "./writer";
 const MAX_ATTEMPTS = 5;
 /** Progress is written to the archive's row at most this often while it is written. */
 const PROGRESS_EVERY_MS = 2_000;
-/** Tenants in these states have data that can be archived. */
-const ARCHIVABLE: TenantStatus[] = ["ACTIVE", "SUSPENDED"];
+/** Tenants in these states have data that can be archived; a hibernation archive's tenant is ARCHIVED first. */
+const archivable = (kind: ArchiveKind): TenantStatus[] => (kind === "archive" ? ["ARCHIVED"] : ["ACTIVE", "SUSPENDED"]);
+/** Rows a hibernated tenant's shard loses per dataset per statement, once its archive is verified. */
+const DROP_ROWS = 1_000;
 
 const leases = leasesOf(tenantArchives, unfinishedArchive);
 const { holding } = leases;
@@ -82,7 +86,7 @@ async function archiveStep(env: Env, archiveId: string, seq: number, hooks: Step
   try {
     outcome =
       archive.state === "verifying"
-        ? await verify(env, db, archive)
+        ? await verify(env, db, archive, lease.lost)
         : await write(env, db, archive, token, { ...hooks, lost: lease.lost });
   } catch (error) {
     await stepFailed(env, db, archive, token, error);
@@ -152,9 +156,10 @@ async function write(
 ): Promise<Outcome> {
   const startedAt = Date.now();
   const tenant = await getTenant(db, archive.tenantId);
-  if (!ARCHIVABLE.includes(tenant.status) || !tenant.shardId) {
+  if (!archivable(archive.kind).includes(tenant.status) || !tenant.shardId) {
     throw new ArchiveAborted(`A tenant in ${tenant.status} has no data to archive`);
   }
+  if (archive.kind === "archive") await drainWrites(env, archive);
   const shard = await getShard(db, tenant.shardId);
   const store = await openStore(env, shard);
   let reported = startedAt;
@@ -218,15 +223,50 @@ async function movedSince(db: ControlDb, tenantId: string, shardId: string, sinc
   return switched.length > 0;
 }
 
-async function verify(env: Env, db: ControlDb, archive: TenantArchive): Promise<Outcome> {
+/**
+ * A hibernating tenant is ARCHIVED before it is read, so its gate admits no new write; a write
+ * admitted just before may still be running. The moves' fence waits those out, and is lifted at
+ * once: the status keeps writes out from here on.
+ */
+async function drainWrites(env: Env, archive: TenantArchive) {
+  const { shardTimeoutMs } = settings(env);
+  const gate = gateOf(env, archive.tenantId);
+  const fenceId = `archive:${archive.id}`;
+  const fence = await gate.raiseFence(fenceId, shardTimeoutMs + 2_000, shardTimeoutMs + 1_000);
+  await gate.liftFence(archive.tenantId, fenceId);
+  if (!fence.drained) throw new Error("Writes admitted before the tenant was archived were still running");
+}
+
+/** A verified hibernation archive holds the tenant's shard data: the shard lets it go, and the tenant its shard. */
+async function dropShardData(env: Env, db: ControlDb, tenantId: string, lost: () => boolean) {
+  const tenant = await getTenant(db, tenantId);
+  if (!tenant.shardId) return;
+  const store = await openStore(env, await getShard(db, tenant.shardId));
+  try {
+    while ((await store.purgeTenant(tenantId, DROP_ROWS)) > 0) {
+      if (lost()) throw new LeaseLost("Another consumer took the archive over");
+    }
+  } finally {
+    await store.close();
+  }
+  await db
+    .update(tenants)
+    .set({ shardId: null, updatedAt: Date.now() })
+    .where(and(eq(tenants.id, tenantId), eq(tenants.status, "ARCHIVED")));
+  routeCache(env).delete(tenantId);
+  await tenantChanged(env, tenantId);
+}
+
+async function verify(env: Env, db: ControlDb, archive: TenantArchive, lost: () => boolean): Promise<Outcome> {
   const tenant = await getTenant(db, archive.tenantId);
-  if (!ARCHIVABLE.includes(tenant.status)) throw new ArchiveAborted(`The tenant is ${tenant.status} now`);
+  if (!archivable(archive.kind).includes(tenant.status)) throw new ArchiveAborted(`The tenant is ${tenant.status} now`);
   const check = await validateArchive(env.ARCHIVES, archive.objectKey, {
     tenantId: archive.tenantId,
     manifestSha256: archive.manifestSha256,
     checkpointKey: checkpointKey(env),
   });
   if (!check.ok) throw new ArchiveCorrupt(`The archive read back is not the one written: ${check.problem}`);
+  if (archive.kind === "archive") await dropShardData(env, db, archive.tenantId, lost);
   const now = Date.now();
   return {
     change: {

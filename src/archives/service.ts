@@ -34,7 +34,9 @@ export async function startArchive(
   dedupeKey: string | null = null,
 ): Promise<TenantArchive> {
   const tenant = await getTenant(db, tenantId);
-  if (!tenant.shardId || (tenant.status !== "ACTIVE" && tenant.status !== "SUSPENDED")) {
+  const readable =
+    kind === "archive" ? tenant.status === "ARCHIVED" : tenant.status === "ACTIVE" || tenant.status === "SUSPENDED";
+  if (!tenant.shardId || !readable) {
     throw new AppError("tenant-not-ready", `A tenant in ${tenant.status} has no data to archive yet`);
   }
   const now = Date.now();

@@ -19,9 +19,10 @@ export const requirePlatformAdmin = () =>
  * gets the same 404 as a tenant that does not exist, so ids of other tenants cannot be probed.
  * A tenant key's own route comes from its gate, so its requests need no control-database read.
  * A soft-deleted tenant is 410 to a platform admin (its keys are refused by its gate), unless
- * the route serves deleted tenants.
+ * the route serves deleted tenants. An ARCHIVED or RESTORING tenant is 409 to both, unless the
+ * route serves those (rehydrate, restores).
  */
-export const tenantAccess = (options: { deleted: boolean } = { deleted: false }) =>
+export const tenantAccess = (options: { deleted: boolean; dormant: boolean } = { deleted: false, dormant: false }) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const tenantId = c.req.param("tenantId") ?? "";
     const principal = c.var.principal;
@@ -35,6 +36,13 @@ export const tenantAccess = (options: { deleted: boolean } = { deleted: false })
       if (route.status === "DELETED" && !options.deleted) throw await tenantDeleted(c.var.db, tenantId);
       c.set("route", route);
     }
+    const status = c.var.route.status;
+    if (!options.dormant && status === "ARCHIVED") {
+      throw new AppError("tenant-archived", undefined, {
+        extensions: { rehydrate: { method: "POST", path: `/v1/tenants/${tenantId}/rehydrate` } },
+      });
+    }
+    if (!options.dormant && status === "RESTORING") throw new AppError("tenant-restoring");
     await next();
   });
 

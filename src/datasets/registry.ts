@@ -7,6 +7,7 @@ import { gateState } from "../gate/dataset";
 import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
 import { moveHistory } from "../moves/dataset";
+import { restoreHistory } from "../restores/dataset";
 import { shardRegistration } from "../shards/dataset";
 import { tenantRow } from "../tenants/dataset";
 import { tenantUsers } from "../users/dataset";
@@ -24,6 +25,7 @@ export const DATASETS: readonly Dataset[] = [
   keyMetadata,
   moveHistory,
   archiveRecords,
+  restoreHistory,
   idempotencyData,
   controlOutbox,
   feedCursor,

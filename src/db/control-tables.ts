@@ -8,6 +8,7 @@ export { idempotencyRecords } from "../http/idempotency-table";
 export { apiKeys } from "../keys/table";
 export { tenantMoves } from "../moves/table";
 export { plans } from "../plans/table";
+export { tenantRestores } from "../restores/table";
 export { placementCursors, shards } from "../shards/table";
 export { tenants } from "../tenants/table";
 export { users } from "../users/table";

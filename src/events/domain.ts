@@ -7,7 +7,13 @@ import type { ChangeOrigin } from "./event";
  */
 export type DomainEvent =
   | {
-      type: "tenant.created" | "tenant.updated" | "tenant.provisioned" | "tenant.deleted" | "tenant.restored";
+      type:
+        | "tenant.created"
+        | "tenant.updated"
+        | "tenant.provisioned"
+        | "tenant.deleted"
+        | "tenant.restored"
+        | "tenant.archived";
       tenantId: string;
     }
   /** `tenantId` null: a platform-admin key. */

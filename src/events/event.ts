@@ -22,6 +22,10 @@ export const EVENT_TYPES = [
   "export.failed",
   "backup.completed",
   "backup.failed",
+  "tenant.archived",
+  "tenant.rehydrated",
+  "restore.completed",
+  "restore.failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -15,6 +15,7 @@ const gateInvalidation: Listener = {
     "tenant.provisioned",
     "tenant.deleted",
     "tenant.restored",
+    "tenant.archived",
     "key.revoked",
     "user.updated",
     "user.deleted",

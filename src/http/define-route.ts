@@ -8,7 +8,9 @@ import { metaMarker, type RouteMeta } from "./route-meta";
 /** The guards a route's metadata asks for, in the order their refusals take precedence. */
 function guards(meta: RouteMeta): MiddlewareHandler<AppEnv>[] {
   return [
-    ...(meta.tenant ? [tenantAccess({ deleted: meta.deletedTenant ?? false })] : []),
+    ...(meta.tenant
+      ? [tenantAccess({ deleted: meta.deletedTenant ?? false, dormant: meta.dormantTenant ?? false })]
+      : []),
     ...(meta.platformAdmin ? [requirePlatformAdmin()] : []),
     ...(meta.scope ? [requireScope(meta.scope)] : []),
     ...(meta.shard ? [tenantShard({ write: meta.shard === "write" })] : []),

@@ -82,6 +82,17 @@ export const PROBLEMS = {
     title: "The tenant is deleted",
     detail: "The tenant was deleted; a platform admin can restore it until `purge_after`, when its data is purged",
   },
+  "tenant-archived": {
+    status: 409,
+    title: "The tenant is archived",
+    detail:
+      "The tenant was archived after a long inactivity; POST /v1/tenants/{id}/rehydrate (a tenant admin or platform admin) brings it back",
+  },
+  "tenant-restoring": {
+    status: 409,
+    title: "The tenant's data is being restored",
+    detail: "The tenant is a clone whose data is still being written; it opens once its restore completes",
+  },
   "export-expired": {
     status: 410,
     title: "The export has expired",

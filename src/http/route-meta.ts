@@ -26,6 +26,11 @@ export type RouteMeta = {
    * a DELETED tenant's platform admin 410 tenant-deleted with the purge date (its keys are refused).
    */
   deletedTenant?: boolean;
+  /**
+   * It serves an ARCHIVED or RESTORING tenant too (rehydrate, its restores). Any other tenant
+   * route answers 409 tenant-archived (with how to rehydrate) or tenant-restoring.
+   */
+  dormantTenant?: boolean;
 };
 
 const META = Symbol("route meta");

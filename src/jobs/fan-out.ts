@@ -13,7 +13,7 @@ import { defineMessage, type MessageKind } from "./kind";
 export type FanOut<Body extends z.ZodObject = z.ZodObject> = {
   name: string;
   /** Up to `limit` ids of the tenants due, in ascending id order after `after` (null: from the first). */
-  due(db: ControlDb, after: string | null, limit: number, at: number): Promise<string[]>;
+  due(db: ControlDb, after: string | null, limit: number, at: number, env: Env): Promise<string[]>;
   /** The per-tenant job's message kind, and its body for one tenant of a run started at `at`. */
   kind: MessageKind<string, Body>;
   body(tenantId: string, at: number): z.input<Body>;
@@ -39,7 +39,7 @@ export async function runFanOutPage(
   fanOut: FanOut,
   page: { after: string | null; at: number },
 ): Promise<number> {
-  const ids = await fanOut.due(db, page.after, FAN_OUT_PAGE, page.at);
+  const ids = await fanOut.due(db, page.after, FAN_OUT_PAGE, page.at, env);
   if (ids.length > 0) {
     await env.LIFECYCLE_QUEUE.sendBatch(
       ids.map((id) => ({ body: { ...fanOut.kind.body.parse(fanOut.body(id, page.at)), kind: fanOut.kind.name } })),

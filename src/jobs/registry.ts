@@ -2,14 +2,16 @@ import { archiveStep } from "../archives/jobs";
 import { backupTenant } from "../backups/jobs";
 import { dueBackups } from "../backups/service";
 import { controlDb } from "../db/client";
-import { purgeTenant } from "../lifecycle/jobs";
+import { dueArchivals } from "../lifecycle/archival";
+import { archiveTenant, purgeTenant } from "../lifecycle/jobs";
 import { duePurges } from "../lifecycle/purge";
 import { moveStep } from "../moves/jobs";
+import { restoreStep } from "../restores/jobs";
 import { type FanOut, fanOutMessage, runFanOutPage } from "./fan-out";
 import { defineJob, type JobKind } from "./kind";
 
 /** Every fan-out a cron starts (src/jobs/fan-out.ts), by name. */
-export const FAN_OUTS: readonly FanOut[] = [duePurges, dueBackups];
+export const FAN_OUTS: readonly FanOut[] = [duePurges, dueBackups, dueArchivals];
 
 const fanOutPage = defineJob(fanOutMessage, {
   run: async (env, { fanOut, after, at }) => {
@@ -24,7 +26,15 @@ const fanOutPage = defineJob(fanOutMessage, {
  * Every kind the lifecycle queue carries, with its job: each domain declares its message kinds in
  * messages.ts and their jobs in jobs.ts, and adds them here (test/jobs/registry.test.ts fails on one left out).
  */
-export const KINDS = [moveStep, archiveStep, purgeTenant, backupTenant, fanOutPage] as const;
+export const KINDS = [
+  moveStep,
+  archiveStep,
+  restoreStep,
+  purgeTenant,
+  archiveTenant,
+  backupTenant,
+  fanOutPage,
+] as const;
 
 /** The kinds by name. Two of one name would leave one unreachable, so that throws. */
 export function byName(kinds: readonly JobKind[]): ReadonlyMap<string, JobKind> {

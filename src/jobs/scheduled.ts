@@ -7,8 +7,10 @@ import { dropOldDeadLetters } from "../dead-letters/service";
 import { sweepRelay } from "../events/relay";
 import { applyEventRetention } from "../events/retention";
 import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
+import { dueArchivals } from "../lifecycle/archival";
 import { duePurges } from "../lifecycle/purge";
 import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
+import { resumeStalledRestores } from "../restores/job";
 import { probeAllShards } from "../shards/health";
 import { startFanOut } from "./fan-out";
 
@@ -20,11 +22,16 @@ type CronJob = (db: ControlDb, env: Env, at: number) => Promise<unknown>;
  * fails when the two disagree.
  */
 export const SCHEDULE = {
-  // A move or an archive whose message was lost (or whose consumer died) goes on from where it
+  // A move, archive or restore whose message was lost (or whose consumer died) goes on from where it
   // stopped, and whatever a lost nudge left to the event relay is carried.
   everyMinute: {
     cron: "* * * * *",
-    jobs: [resumeStalledMoves, (db, env) => resumeStalledArchives(db, env), (db, env) => sweepRelay(db, env)],
+    jobs: [
+      resumeStalledMoves,
+      (db, env) => resumeStalledArchives(db, env),
+      (db, env) => resumeStalledRestores(db, env),
+      (db, env) => sweepRelay(db, env),
+    ],
   },
   probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
   // A tenant left on the wrong pool (no shard of its plan's could take it then) is moved once one can.
@@ -35,6 +42,8 @@ export const SCHEDULE = {
   },
   // Every tenant with data is backed up once a day, a page of tenants per queue message.
   backups: { cron: "0 1 * * *", jobs: [(_, env, at) => startFanOut(env, dueBackups, at)] },
+  // Trial tenants nobody has used for ARCHIVE_INACTIVE_DAYS are archived to R2, a page per message.
+  archival: { cron: "0 2 * * *", jobs: [(_, env, at) => startFanOut(env, dueArchivals, at)] },
   // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message;
   // dead letters older than 30 days go.
   retention: {

@@ -173,8 +173,17 @@ export async function findKeyByPrefix(db: ControlDb, prefix: string) {
 /** Recording every use would turn each read into a write; a minute's resolution is enough. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
 
-export async function touchKey(db: ControlDb, keyId: string, now = Date.now()) {
-  await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, keyId));
+/**
+ * Records a use of the key; with its tenant, the tenant's activity too (the gate's admissions:
+ * what archival reads to find tenants no one has used).
+ */
+export async function touchKey(db: ControlDb, keyId: string, now = Date.now(), tenantId: string | null = null) {
+  const key = db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, keyId));
+  if (tenantId === null) {
+    await key;
+    return;
+  }
+  await db.batch([key, db.update(tenants).set({ lastActiveAt: now }).where(eq(tenants.id, tenantId))]);
 }
 
 /** D1 binds at most 100 parameters per statement; a chunk of ids leaves room for the tenant id. */

@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, lte, sql } from "drizzle-orm";
+import { and, eq, isNotNull, lte, or, sql } from "drizzle-orm";
 import { ARCHIVE_KINDS } from "../archives/format";
 import { tenantArchives, unfinishedArchive } from "../archives/table";
 import { platformRecordInsert } from "../audit/platform";
@@ -12,6 +12,7 @@ import { nudgeRelay } from "../events/nudge";
 import { enqueue } from "../jobs/enqueue";
 import type { FanOut } from "../jobs/fan-out";
 import { tenantMoves, unfinished } from "../moves/table";
+import { tenantRestores, unfinishedRestore } from "../restores/table";
 import { settings } from "../settings";
 import { openStore } from "../shards/connection";
 import { findShard } from "../shards/service";
@@ -43,30 +44,52 @@ async function begin(db: ControlDb, tenantId: string, now: number): Promise<Tena
   return tenant;
 }
 
-/** Whether a move or an archive of the tenant is still under way (they end soon: the tenant is DELETED). */
+/** Whether a move, an archive or a restore of the tenant is still under way (they end soon: the tenant is DELETED). */
 async function busy(db: ControlDb, tenantId: string): Promise<boolean> {
-  const [move, archive] = await Promise.all([
+  const [move, archive, restore] = await Promise.all([
     db.query.tenantMoves.findFirst({ where: and(eq(tenantMoves.tenantId, tenantId), unfinished()) }),
     db.query.tenantArchives.findFirst({ where: and(eq(tenantArchives.tenantId, tenantId), unfinishedArchive()) }),
+    db.query.tenantRestores.findFirst({
+      where: and(
+        or(eq(tenantRestores.tenantId, tenantId), eq(tenantRestores.targetTenantId, tenantId)),
+        unfinishedRestore(),
+      ),
+    }),
   ]);
-  return move !== undefined || archive !== undefined;
+  return move !== undefined || archive !== undefined || restore !== undefined;
 }
 
-/** The shards that may hold rows of the tenant: its own, and both ends of each of its moves. */
-async function shardsOf(db: ControlDb, tenant: Tenant): Promise<string[]> {
-  const moves = await db
-    .select({ source: tenantMoves.sourceShardId, target: tenantMoves.targetShardId })
-    .from(tenantMoves)
-    .where(eq(tenantMoves.tenantId, tenant.id));
-  const ids = new Set<string>(moves.flatMap((move) => [move.source, move.target]));
-  if (tenant.shardId) ids.add(tenant.shardId);
-  return [...ids];
+/**
+ * Where rows of the tenant may be, by shard: its own shard, both ends of each of its moves (a
+ * failed move's partial copy may be left on its target), the target of each of its restores,
+ * and there, too, a restore's staging copy (a failed restore's may be left behind).
+ */
+async function rowsOf(db: ControlDb, tenant: Tenant): Promise<{ shardId: string; tenantId: string }[]> {
+  const [moves, restores] = await Promise.all([
+    db
+      .select({ source: tenantMoves.sourceShardId, target: tenantMoves.targetShardId })
+      .from(tenantMoves)
+      .where(eq(tenantMoves.tenantId, tenant.id)),
+    db
+      .select({ shardId: tenantRestores.targetShardId, stagingId: tenantRestores.stagingId })
+      .from(tenantRestores)
+      .where(or(eq(tenantRestores.tenantId, tenant.id), eq(tenantRestores.targetTenantId, tenant.id))),
+  ]);
+  const shards = new Set<string>(moves.flatMap((move) => [move.source, move.target]));
+  if (tenant.shardId) shards.add(tenant.shardId);
+  for (const restore of restores) if (restore.shardId) shards.add(restore.shardId);
+  return [
+    ...[...shards].map((shardId) => ({ shardId, tenantId: tenant.id })),
+    ...restores.flatMap((restore) =>
+      restore.shardId && restore.stagingId ? [{ shardId: restore.shardId, tenantId: restore.stagingId }] : [],
+    ),
+  ];
 }
 
-/** Deletes the tenant's rows on these shards in bounded batches; true once none is left on any. */
-async function purgeShards(env: Env, db: ControlDb, tenantId: string, shardIds: string[], deadline: number) {
+/** Deletes these rows, in bounded batches; true once none is left on any shard. */
+async function purgeShards(env: Env, db: ControlDb, places: { shardId: string; tenantId: string }[], deadline: number) {
   const batch = settings(env).moveBatchSize;
-  for (const shardId of shardIds) {
+  for (const { shardId, tenantId } of places) {
     const shard = await findShard(db, shardId);
     // A shard since removed from the registry holds nothing reachable.
     if (!shard) continue;
@@ -118,10 +141,9 @@ export async function purgeTenantPass(
     await enqueue(env, purgeTenantMessage, { tenantId });
     return "later" as const;
   };
-  // Its shard, and every shard a move of it went to or from (a failed move's partial copy may be
-  // left on its target): read before the moves' own rows go with the control data.
-  const shardIds = await shardsOf(db, tenant);
-  if (!(await purgeShards(env, db, tenantId, shardIds, deadline))) return again();
+  // Read before the moves' and restores' own rows go with the control data.
+  const places = await rowsOf(db, tenant);
+  if (!(await purgeShards(env, db, places, deadline))) return again();
   if (!(await purgeObjects(env, tenantId, deadline))) return again();
   await purgeGate(env, tenantId);
   // Dependents first (idempotency records belong to the tenant through its keys, keys to users).
@@ -133,15 +155,7 @@ export async function purgeTenantPass(
   }
   // Once more, as the last step: a relay pass or a delivery under way when the purge began may
   // have written after the first sweep (none starts once purge_started_at is set).
-  if (
-    !(await purgeShards(
-      env,
-      db,
-      tenantId,
-      [tenant.shardId].filter((id) => id !== null),
-      deadline,
-    ))
-  ) {
+  if (!(await purgeShards(env, db, tenant.shardId === null ? [] : [{ shardId: tenant.shardId, tenantId }], deadline))) {
     return again();
   }
   await purgeGate(env, tenantId);

@@ -5,6 +5,7 @@ import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { enqueue } from "../jobs/enqueue";
 import { plans } from "../plans/table";
+import { tenantRestores, unfinishedRestore } from "../restores/table";
 import { findShard, placeTenant, requireEligibleShard } from "../shards/service";
 import { shards } from "../shards/table";
 import { getTenant } from "../tenants/service";
@@ -33,6 +34,14 @@ export async function startMove(db: ControlDb, env: Env, tenantId: string, targe
     throw new AppError("tenant-not-ready", `A tenant in ${tenant.status} cannot be moved`);
   }
   if (!tenant.shardId) throw new AppError("tenant-not-ready", "The tenant has no shard yet");
+  const restoring = await db.query.tenantRestores.findFirst({
+    where: and(eq(tenantRestores.tenantId, tenantId), unfinishedRestore()),
+  });
+  if (restoring) {
+    throw new AppError("conflict", "A restore of the tenant is under way; move it once that is done", {
+      extensions: { restore_id: restoring.id },
+    });
+  }
   if (tenant.shardId === targetShardId) {
     throw new AppError("conflict", `The tenant is already on shard ${targetShardId}`);
   }

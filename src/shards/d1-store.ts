@@ -48,6 +48,7 @@ export function d1Store(database: D1Database, start: SessionStart = { bookmark: 
     countRows: (dataset, tenantId) => answer(shard.countRows(dataset, tenantId)),
     readRows: (dataset, tenantId, keys) => answer(shard.readRows(dataset, tenantId, keys)),
     importRows: (dataset, tenantId, rows) => answer(shard.importRows(dataset, tenantId, rows)),
+    applyChanges: (dataset, tenantId, changes) => answer(shard.applyChanges(dataset, tenantId, changes)),
     removeRows: (dataset, tenantId, keys) => answer(shard.removeRows(dataset, tenantId, keys)),
     purgeTenant: (tenantId, limit) => answer(shard.purgeTenant(tenantId, limit)),
     feed: wrapEach(feedOnD1(db), answer),

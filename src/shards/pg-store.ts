@@ -57,6 +57,7 @@ export async function openPgShard(connectionString: string): Promise<ShardStore>
     countRows: (dataset, tenantId) => one(() => shard.countRows(dataset, tenantId)),
     readRows: (dataset, tenantId, keys) => one(() => shard.readRows(dataset, tenantId, keys)),
     importRows: (dataset, tenantId, rows) => one(() => shard.importRows(dataset, tenantId, rows)),
+    applyChanges: (dataset, tenantId, changes) => one(() => shard.applyChanges(dataset, tenantId, changes)),
     removeRows: (dataset, tenantId, keys) => one(() => shard.removeRows(dataset, tenantId, keys)),
     purgeTenant: (tenantId, limit) => one(() => shard.purgeTenant(tenantId, limit)),
     feed: wrapEach(feedOnPg(db), one),

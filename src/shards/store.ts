@@ -4,6 +4,7 @@ import type { Page } from "../db/keyset";
 import type { Entry } from "../entries/table";
 import type { Change } from "../events/change";
 import type { FeedStatements } from "../events/engines/feed";
+import type { ChangeOrigin, NewEvent } from "../events/event";
 import type { TenantLimits } from "../routing/route";
 import type { ShardEngine } from "./table";
 
@@ -17,6 +18,14 @@ export type EntityTags = number[] | "*";
 export type Precondition = { ifMatch?: EntityTags; ifNoneMatch?: EntityTags } | undefined;
 export type StorageLimits = Pick<TenantLimits, "maxEntries" | "maxStorageBytes">;
 export type EntryPage = Page<Entry>;
+/** Rows written exactly as given and keys deleted, with the events that announce them (a restore in place). */
+export type AnnouncedChanges = {
+  rows: Record<string, unknown>[];
+  removes: string[];
+  events: NewEvent[];
+  origin: ChangeOrigin;
+  at: number;
+};
 export type TenantStorage = {
   entryCount: number;
   storedBytes: number;
@@ -79,6 +88,11 @@ export interface ShardStore {
    * next API write sets them again). The tenant must be registered.
    */
   importRows(dataset: TableDataset, tenantId: string, rows: Record<string, unknown>[]): Promise<void>;
+  /**
+   * Writes `rows` (as importRows does) and deletes `removes`, with the events announcing them, in
+   * one transaction: the feed has a change iff it committed.
+   */
+  applyChanges(dataset: TableDataset, tenantId: string, changes: AnnouncedChanges): Promise<void>;
   /** Deletes these rows (absent ones are ignored). */
   removeRows(dataset: TableDataset, tenantId: string, keys: string[]): Promise<void>;
   /**

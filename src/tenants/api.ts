@@ -42,6 +42,10 @@ export const TenantSchema = z
     created_at: Timestamp,
     updated_at: Timestamp,
     deleted_at: Timestamp.nullable().openapi({ description: "When it was soft-deleted (status DELETED)" }),
+    last_active_at: Timestamp.nullable().openapi({
+      description: "The last request of one of its keys the gate admitted (to a minute); archival reads it",
+    }),
+    archived_at: Timestamp.nullable().openapi({ description: "When it was archived (status ARCHIVED)" }),
     purge_after: Timestamp.nullable().openapi({
       description: "When a DELETED tenant's data is purged for good; until then POST …/restore brings it back",
     }),
@@ -104,5 +108,7 @@ export const tenantView = (t: Tenant) => ({
   created_at: iso(t.createdAt) as string,
   updated_at: iso(t.updatedAt) as string,
   deleted_at: iso(t.deletedAt),
+  last_active_at: iso(t.lastActiveAt),
+  archived_at: iso(t.archivedAt),
   purge_after: iso(t.purgeAfter),
 });

@@ -57,7 +57,7 @@ const get = defineRoute({
   path: "/{tenantId}",
   tags,
   summary: "Get a tenant (platform admin, or the tenant's key with tenant:admin)",
-  meta: { tenant: true, scope: "tenant:admin" },
+  meta: { tenant: true, scope: "tenant:admin", dormantTenant: true },
   request: { params: TenantParams },
   responses: { 200: { description: "The tenant", ...json(TenantSchema) }, ...errorResponses },
 });
@@ -100,7 +100,7 @@ const remove = defineRoute({
   summary: "Delete the tenant: soft, restorable for 30 days, then purged; or ?hard=true to purge now",
   description:
     "Answers 202 with the tenant in DELETED: its keys are refused within a second, its routes answer a platform admin 410 tenant-deleted with `purge_after`. The daily purge then removes it from every dataset (shards, control database, its gate, its archives). `hard=true` is for platform admins only; it also applies to a tenant already DELETED.",
-  meta: { tenant: true, scope: "tenant:admin", deletedTenant: true, audit: "tenant.deleted" },
+  meta: { tenant: true, scope: "tenant:admin", deletedTenant: true, dormantTenant: true, audit: "tenant.deleted" },
   request: { params: TenantParams, query: DeleteTenantQuery },
   responses: {
     202: { description: "The tenant, DELETED, with its purge date", ...json(TenantSchema) },

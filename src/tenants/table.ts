@@ -9,6 +9,10 @@ export const TENANT_STATUSES = [
   "PROVISION_ERROR",
   "MIGRATION_ERROR",
   "DELETED",
+  /** Hibernated: its shard data is in an archive in R2 (src/lifecycle/archival.ts) until rehydrated. */
+  "ARCHIVED",
+  /** A clone whose data is still being written (src/restores): no route serves it yet. */
+  "RESTORING",
 ] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
@@ -43,12 +47,17 @@ export const tenants = sqliteTable(
     purgeAfter: epochMs("purge_after"),
     /** Once the purge has begun, some data is gone: the tenant can no longer be restored. */
     purgeStartedAt: epochMs("purge_started_at"),
+    /** The gate's last admission of one of its keys' requests (to LAST_USED_RESOLUTION_MS): its activity. */
+    lastActiveAt: epochMs("last_active_at"),
+    /** When it was hibernated (status ARCHIVED). */
+    archivedAt: epochMs("archived_at"),
   },
   (t) => [
     index("tenants_status_idx").on(t.status, t.id),
     index("tenants_tier_idx").on(t.tier, t.id),
     index("tenants_shard_idx").on(t.shardId),
     index("tenants_purge_idx").on(t.purgeAfter, t.id),
+    index("tenants_trial_idx").on(t.trialEndsAt, t.id),
   ],
 );
 

@@ -165,7 +165,7 @@ describe.each(["d1-shared-0", "pg-0"])("an archive of a tenant on %s", (shardId)
       // Every request of the tenant's (keys, users, 42 entry writes) is in the trail; some may not be linked yet.
       expect((check.audit?.checked ?? 0) + (check.audit?.pending ?? 0)).toBeGreaterThan(42);
       const archive = await openArchive(env.ARCHIVES, written.key, written.manifestSha256);
-      await importShardData(archive, target, tenant.id, 4);
+      await importShardData(archive, target, { from: tenant.id, into: tenant.id, pageRows: 4 });
       await archive.close();
       const [there, here] = await Promise.all([summarize(store, tenant.id, 50), summarize(target, tenant.id, 50)]);
       expect(here.datasets).toEqual(there.datasets);

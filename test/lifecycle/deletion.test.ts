@@ -224,12 +224,12 @@ describe("the purge", () => {
     for (const [name, rows] of Object.entries(before)) expect(rows, `${name} before the purge`).toBeGreaterThan(0);
 
     const day29 = deletedAt + 29 * DAY;
-    expect(await duePurges.due(db, null, 100, day29)).not.toContain(tenant.id);
+    expect(await duePurges.due(db, null, 100, day29, env)).not.toContain(tenant.id);
     expect(await purgeTenantPass(env, tenant.id, day29)).toBe("not-due");
     expect(await whatIsLeft(tenant.id)).toEqual(before);
 
     const day31 = deletedAt + 31 * DAY;
-    expect(await duePurges.due(db, null, 100, day31)).toContain(tenant.id);
+    expect(await duePurges.due(db, null, 100, day31, env)).toContain(tenant.id);
     expect(await purgeTenantPass(env, tenant.id, day31)).toBe("purged");
     expect(await whatIsLeft(tenant.id)).toEqual(nothing());
     expectProblem(await call(`/v1/tenants/${tenant.id}`, { key: admin }), 404, "not-found");

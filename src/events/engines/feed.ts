@@ -95,6 +95,28 @@ export function feedStatements(db: AnyDb, tables: Tables, engine: "sqlite" | "pg
       );
     },
 
+    /**
+     * The seq of the tenant's newest event that happened at or before `at` (0: none did); null when
+     * the feed no longer reaches back that far (retention dropped the events after it).
+     */
+    async seqAt(tenantId: string, at: number): Promise<number | null> {
+      const [row] = await retryRead<{ seq: number | null; first: number | null }[]>(() =>
+        db
+          .select({
+            seq: max(sql`case when ${events.occurredAt} <= ${at} then ${events.seq} end`).mapWith(Number),
+            first: sql`min(${events.seq})`.mapWith(Number),
+          })
+          .from(events)
+          .where(eq(events.tenantId, tenantId)),
+      );
+      const first = row?.first ?? null;
+      const seq = row?.seq ?? null;
+      if (first === null) return 0;
+      // Nothing retained happened by `at`: it is before the feed's reach unless the feed starts at 1.
+      if (seq === null) return first === 1 ? 0 : null;
+      return seq;
+    },
+
     /** Tenants of this shard with events not yet on the queue. */
     async tenantsUnpublished(limit: number): Promise<string[]> {
       const rows: { tenantId: string }[] = await retryRead(() =>

@@ -4,7 +4,10 @@ import type { DatasetRow, TableDataset } from "../../datasets/dataset";
 import { datasetsIn } from "../../datasets/registry";
 import type { ShardDb } from "../../db/client";
 import { chunksOf, overwrite } from "../../db/sql";
+import { eventRow } from "../../events/event";
+import { events } from "../../events/table";
 import { retryRead } from "../../gate/retry";
+import type { AnnouncedChanges } from "../store";
 import { shardTenants } from "../tenant-table";
 import { parts, primaryKeyOf, shardReads } from "./rows";
 
@@ -48,6 +51,23 @@ export function d1Shard(db: ShardDb) {
           .where(eq(shardTenants.tenantId, tenantId)),
         ...upserts,
       ]);
+    },
+
+    /** Upserts `rows` and deletes `removes` with the events announcing them, in one batch. */
+    async applyChanges(dataset: TableDataset, tenantId: string, changes: AnnouncedChanges) {
+      const t = on(dataset, tenantId);
+      const key = primaryKeyOf(t.table, "sqlite");
+      const set = overwrite(t.table, key);
+      const { origin, at } = changes;
+      await db.batch([
+        db
+          .update(shardTenants)
+          .set({ maxEntries: null, maxStoredBytes: null })
+          .where(eq(shardTenants.tenantId, tenantId)),
+        ...changes.rows.map((row) => db.insert(t.table).values(t.own(row)).onConflictDoUpdate({ target: key, set })),
+        ...chunksOf(changes.removes, KEYS_PER_STATEMENT).map((chunk) => db.delete(t.table).where(t.among(chunk))),
+        ...changes.events.map((event) => db.insert(events).values(eventRow(events, tenantId, event, origin, at))),
+      ] as unknown as Batch);
     },
 
     /** Deletes these rows (absent ones are ignored), in one batch. */

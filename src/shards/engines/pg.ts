@@ -4,7 +4,10 @@ import { datasetsIn } from "../../datasets/registry";
 import type { PgShardDb } from "../../db/client";
 import { chunksOf, overwrite } from "../../db/sql";
 import { lockUsage } from "../../entries/engines/pg";
+import { eventRow } from "../../events/event";
+import { pgEvents } from "../../events/table";
 import { retryRead } from "../../gate/retry";
+import type { AnnouncedChanges } from "../store";
 import { pgShardTenants as shardTenants } from "../tenant-table";
 import { parts, primaryKeyOf, shardReads } from "./rows";
 
@@ -49,6 +52,28 @@ export function pgShard(db: PgShardDb) {
           .where(eq(shardTenants.tenantId, tenantId));
         for (const chunk of chunksOf(unique, perStatement)) {
           await tx.insert(t.table).values(chunk).onConflictDoUpdate({ target: key, set });
+        }
+      });
+    },
+
+    /** Upserts `rows` and deletes `removes` with the events announcing them, in one transaction. */
+    async applyChanges(dataset: TableDataset, tenantId: string, changes: AnnouncedChanges) {
+      const t = on(dataset, tenantId);
+      const key = primaryKeyOf(t.table, "pg");
+      const set = overwrite(t.table, key);
+      const perStatement = Math.floor(PARAMETERS_PER_STATEMENT / Object.keys(getTableColumns(t.table)).length);
+      await db.transaction(async (tx) => {
+        await tx
+          .update(shardTenants)
+          .set({ maxEntries: null, maxStoredBytes: null })
+          .where(eq(shardTenants.tenantId, tenantId));
+        for (const chunk of chunksOf(changes.rows.map(t.own), perStatement)) {
+          await tx.insert(t.table).values(chunk).onConflictDoUpdate({ target: key, set });
+        }
+        for (const chunk of chunksOf(changes.removes, KEYS_PER_STATEMENT))
+          await tx.delete(t.table).where(t.among(chunk));
+        for (const event of changes.events) {
+          await tx.insert(pgEvents).values(eventRow(pgEvents, tenantId, event, changes.origin, changes.at));
         }
       });
     },
