@@ -278,7 +278,8 @@ const verifying: Step = async (env, db, restore, lost) => {
     const checksum = await withStore(env, db, shardId, (store) =>
       contentChecksum(store, restore.targetTenantId, pageRows),
     );
-    return finish(env, db, restore, { checksum: checksum.sha256 }, "RESTORING");
+    await openTenant(env, db, restore, "RESTORING");
+    return finish(env, db, restore, { checksum: checksum.sha256 });
   }
   return withStore(env, db, shardId, async (store) => {
     let checksum = restore.checksum;
@@ -305,7 +306,7 @@ const verifying: Step = async (env, db, restore, lost) => {
       lost();
       if (Date.now() >= deadline) return { change: { checksum } };
     }
-    return finish(env, db, restore, { checksum }, null);
+    return finish(env, db, restore, { checksum });
   });
 };
 
@@ -313,71 +314,70 @@ async function verifyRehydration(env: Env, db: ControlDb, restore: TenantRestore
   const { archivePageRows: pageRows } = settings(env);
   const archive = await db.query.tenantArchives.findFirst({ where: eq(tenantArchives.id, restore.archiveId ?? "") });
   if (!archive) throw new RestoreAborted("The tenant's archive is gone");
-  const open = await openArchive(env.ARCHIVES, archive.objectKey, archive.manifestSha256);
-  const files = open.manifest.files.filter((file) => file.home === "shard");
-  await open.close();
   const shardId = restore.targetShardId as string;
-  await withStore(env, db, shardId, async (store) => {
-    const sources = { env, db, store, tenantId: restore.tenantId, pageRows };
-    for (const dataset of datasetsIn("shard")) {
-      const file = files.find((f) => f.dataset === dataset.name);
-      const digest = await datasetDigest(sources, dataset);
-      if (!file || digest.rows !== file.rows || digest.sha256 !== file.sha256) {
-        throw new Error(
-          `${dataset.name} on ${shardId} holds ${digest.rows} rows (${digest.sha256.slice(0, 12)}), the archive ${file?.rows} (${file?.sha256.slice(0, 12)}); importing again`,
-        );
+  const tenant = await getTenant(db, restore.tenantId);
+  // A try that died after opening the tenant: its data was checked, only the clean-up is left.
+  const opened = tenant.status === "ACTIVE" && tenant.shardId === shardId;
+  if (!opened) {
+    const open = await openArchive(env.ARCHIVES, archive.objectKey, archive.manifestSha256);
+    const files = open.manifest.files.filter((file) => file.home === "shard");
+    await open.close();
+    await withStore(env, db, shardId, async (store) => {
+      const sources = { env, db, store, tenantId: restore.tenantId, pageRows };
+      for (const dataset of datasetsIn("shard")) {
+        const file = files.find((f) => f.dataset === dataset.name);
+        const digest = await datasetDigest(sources, dataset);
+        if (!file || digest.rows !== file.rows || digest.sha256 !== file.sha256) {
+          throw new Error(
+            `${dataset.name} on ${shardId} holds ${digest.rows} rows (${digest.sha256.slice(0, 12)}), the archive ${file?.rows} (${file?.sha256.slice(0, 12)}); importing again`,
+          );
+        }
       }
-    }
-  });
-  const outcome = await finish(env, db, restore, { checksum: archive.manifestSha256 }, "ARCHIVED");
-  // The data is live again: the hibernation archive is no longer the tenant's copy of it.
+    });
+    await openTenant(env, db, restore, "ARCHIVED");
+  }
+  // The data is live again: the hibernation archive is no longer the tenant's copy of it. Gone
+  // before the restore says completed, so whoever sees it completed sees no stale copy either.
   await env.ARCHIVES.delete(archive.objectKey);
   await db
     .update(tenantArchives)
     .set({ state: "expired", updatedAt: Date.now() })
     .where(eq(tenantArchives.id, archive.id));
-  return outcome;
+  return finish(env, db, restore, { checksum: archive.manifestSha256 });
 }
 
-/**
- * Completes the restore: its row, its event and (rehydration, clone) the target tenant made ACTIVE
- * on its shard in one batch, the tenant only if it is still in `from` status; then the gate hears
- * of it. The outcome it returns is already recorded.
- */
+/** The target tenant ACTIVE on the restore's shard, if it is still in `from` status; its gate hears of it. */
+async function openTenant(env: Env, db: ControlDb, restore: TenantRestore, from: "ARCHIVED" | "RESTORING") {
+  await db
+    .update(tenants)
+    .set({
+      status: "ACTIVE",
+      shardId: restore.targetShardId,
+      archivedAt: null,
+      statusReason: null,
+      updatedAt: Date.now(),
+    })
+    .where(and(eq(tenants.id, restore.targetTenantId), eq(tenants.status, from)));
+  routeCache(env).delete(restore.targetTenantId);
+  await tenantChanged(env, restore.targetTenantId);
+}
+
+/** Completes the restore: its row and its event in one batch (the event only if the row changed). */
 async function finish(
   env: Env,
   db: ControlDb,
   restore: TenantRestore,
   change: Partial<TenantRestore>,
-  from: "ARCHIVED" | "RESTORING" | null,
 ): Promise<Outcome> {
   const now = Date.now();
-  const done = db
-    .update(tenantRestores)
-    .set({ ...change, state: "completed", completedAt: now, updatedAt: now })
-    .where(and(eq(tenantRestores.id, restore.id), unfinishedRestore()));
-  const opened =
-    from === null
-      ? []
-      : [
-          db
-            .update(tenants)
-            .set({
-              status: "ACTIVE",
-              shardId: restore.targetShardId,
-              archivedAt: null,
-              statusReason: null,
-              updatedAt: now,
-            })
-            .where(and(eq(tenants.id, restore.targetTenantId), eq(tenants.status, from))),
-        ];
-  // The event follows the restore's own update: it is written only if that changed the row.
-  const event = restoreEvent(db, restore, "restore.completed", now);
-  await (opened[0] ? db.batch([opened[0], done, event]) : db.batch([done, event]));
-  if (from !== null) {
-    routeCache(env).delete(restore.targetTenantId);
-    await tenantChanged(env, restore.targetTenantId);
-  }
+  await db.batch([
+    db
+      .update(tenantRestores)
+      .set({ ...change, state: "completed", completedAt: now, updatedAt: now })
+      .where(and(eq(tenantRestores.id, restore.id), unfinishedRestore())),
+    // The event follows the restore's own update: it is written only if that changed the row.
+    restoreEvent(db, restore, "restore.completed", now),
+  ]);
   await nudgeRelay(env, db, restore.tenantId);
   return { change: { ...change, state: "completed", completedAt: now } };
 }

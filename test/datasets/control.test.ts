@@ -20,6 +20,7 @@ import { outbox } from "../../src/events/outbox-table";
 import { newId } from "../../src/http/ids";
 import { adminKey, call, createTenant, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
+import { backedUpAndRestored } from "../restores/fixture";
 
 const db = controlDb(env);
 const DATASETS = datasetsIn("control");
@@ -35,6 +36,7 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   "api-keys": { sql: "SELECT * FROM api_keys WHERE tenant_id = ?1 ORDER BY id", json: ["scopes"] },
   moves: { sql: "SELECT * FROM tenant_moves WHERE tenant_id = ?1 ORDER BY id", json: [] },
   archives: { sql: "SELECT * FROM tenant_archives WHERE tenant_id = ?1 ORDER BY id", json: ["requested_by"] },
+  restores: { sql: "SELECT * FROM tenant_restores WHERE tenant_id = ?1 ORDER BY id", json: ["requested_by"] },
   "idempotency-records": {
     sql: "SELECT * FROM idempotency_records WHERE principal IN (SELECT id FROM api_keys WHERE tenant_id = ?1) ORDER BY principal, key",
     json: [],
@@ -89,6 +91,8 @@ type Fixture = {
   records: [string, string][];
   moveId?: string;
   exportId: string;
+  backupId: string;
+  restoreId: string;
   deadLetterId: string;
   outboxId: number;
 };
@@ -150,6 +154,7 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     await scheduler.wait(10);
   }
   const exportId = await completedExport(tenant.id);
+  const { backupId, restoreId } = await backedUpAndRestored(admin, tenant.id);
   // The relay carries the outbox away within moments; one row put there once it is done stays.
   await settled(tenant.id);
   const [held] = await db
@@ -167,6 +172,8 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     records,
     moveId,
     exportId,
+    backupId,
+    restoreId,
     deadLetterId: letter?.id as string,
     outboxId: (held as { id: number }).id,
   };
@@ -202,7 +209,8 @@ describe("the control datasets' rows", () => {
       users: one.userIds.map((id) => [id]).sort(),
       "api-keys": one.keyIds.map((id) => [id]).sort(),
       moves: [[one.moveId]],
-      archives: [[one.exportId]],
+      archives: [[one.backupId], [one.exportId]],
+      restores: [[one.restoreId]],
       "idempotency-records": [...one.records].sort(),
       outbox: [[one.outboxId]],
       "event-cursor": [[one.tenantId]],
@@ -300,7 +308,7 @@ describe("a tenant's control data", () => {
     );
     const exported = new Map<string, CanonicalRow[]>();
     for (const d of DATASETS) exported.set(d.name, await readAll(d, subject.tenantId, 2));
-    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 1, 3, 1, 1, 1]);
+    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 2, 1, 3, 1, 1, 1]);
 
     for (const d of [...DATASETS].reverse()) {
       let purged = 0;
@@ -353,7 +361,8 @@ describe("a tenant's control data", () => {
       "event-cursor": [1, 0],
       outbox: [1, 0],
       "idempotency-records": [2, 1, 0],
-      archives: [1, 0],
+      restores: [1, 0],
+      archives: [2, 0],
       moves: [0],
       "api-keys": [2, 2, 2, 1, 0],
       users: [2, 1, 0],

@@ -37,6 +37,7 @@ describe("the dataset registry", () => {
       "outbox",
       "api_keys",
       "tenant_moves",
+      "tenant_restores",
       "tenants",
       "users",
     ]);
@@ -139,6 +140,7 @@ describe("the dataset registry", () => {
       "api-keys",
       "moves",
       "archives",
+      "restores",
       "idempotency-records",
       "outbox",
       "event-cursor",

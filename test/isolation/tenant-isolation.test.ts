@@ -7,6 +7,7 @@ import { systemActor } from "../../src/auth/actor";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { tenantMoves } from "../../src/moves/table";
+import { tenantRestores } from "../../src/restores/table";
 import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
 
 /**
@@ -69,10 +70,26 @@ async function tenantWithData(admin: string): Promise<Fixture> {
   };
   const exportId = await archived("export");
   const backupId = await archived("backup");
+  // And a finished restore from that backup.
+  const restoreId = newId("rst");
+  await controlDb(env)
+    .insert(tenantRestores)
+    .values({
+      id: restoreId,
+      kind: "restore",
+      tenantId: tenant.id,
+      targetTenantId: tenant.id,
+      state: "completed",
+      archiveId: backupId,
+      requestedBy: systemActor("test"),
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+      completedAt: Date.now(),
+    });
   return {
     tenantId: tenant.id,
     key: key.secret,
-    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId, exportId, backupId },
+    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId, exportId, backupId, restoreId },
   };
 }
 

@@ -18,6 +18,7 @@ import { listShards } from "../../src/shards/service";
 import { tenants } from "../../src/tenants/table";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
+import { backedUpAndRestored } from "../restores/fixture";
 
 // DELETE /v1/tenants/:id, POST …/restore and the purge: soft deletion with a grace period, then
 // every dataset of the registry emptied of the tenant.
@@ -62,6 +63,7 @@ async function populatedTenant() {
     if (i > 400) throw new Error(`export not completed: ${state.text}`);
     await scheduler.wait(25);
   }
+  await backedUpAndRestored(admin, tenant.id);
   await settled(tenant.id);
   return { tenant, key };
 }

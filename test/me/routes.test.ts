@@ -46,6 +46,9 @@ describe("/v1/me", () => {
         created_at: tenant.created_at,
         updated_at: expect.any(String),
         deleted_at: null,
+        // The gate records the key's use as the tenant's activity, to the minute, after answering.
+        last_active_at: expect.toBeOneOf([null, expect.any(String)]),
+        archived_at: null,
         purge_after: null,
       },
     });

@@ -51,10 +51,12 @@ describe("POST /v1/tenants", () => {
     expect(Date.parse(res.json.updated_at)).toBeGreaterThanOrEqual(Date.parse(res.json.created_at));
     expect(Object.keys(res.json).sort()).toEqual(
       [
+        "archived_at",
         "created_at",
         "data_region",
         "deleted_at",
         "id",
+        "last_active_at",
         "limit_overrides",
         "name",
         "purge_after",

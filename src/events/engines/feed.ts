@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, max, notExists, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, lte, max, notExists, type SQL, sql } from "drizzle-orm";
 import type { RunAtomically } from "../../audit/engines/trail";
 import { auditRow, type NewAuditRecord } from "../../audit/record";
 import { chunksOf, selectRowWhere } from "../../db/sql";
@@ -96,14 +96,17 @@ export function feedStatements(db: AnyDb, tables: Tables, engine: "sqlite" | "pg
     },
 
     /**
-     * The seq of the tenant's newest event that happened at or before `at` (0: none did); null when
-     * the feed no longer reaches back that far (retention dropped the events after it).
+     * The seq of the tenant's newest event written at or before `at` in the transaction of its
+     * change (an entry write's; 0: none was), or null when the feed no longer reaches back that far
+     * (retention dropped the events after it). Relayed events are left out: they take their seq
+     * when the relay appends them, later than they happened, so their times are out of seq order.
      */
     async seqAt(tenantId: string, at: number): Promise<number | null> {
+      const written = and(isNull(events.origin), lte(events.occurredAt, at));
       const [row] = await retryRead<{ seq: number | null; first: number | null }[]>(() =>
         db
           .select({
-            seq: max(sql`case when ${events.occurredAt} <= ${at} then ${events.seq} end`).mapWith(Number),
+            seq: max(sql`case when ${written} then ${events.seq} end`).mapWith(Number),
             first: sql`min(${events.seq})`.mapWith(Number),
           })
           .from(events)
