@@ -75,6 +75,9 @@ const expectations = [
   [/"status": 410,\s*"purge_after": "\S+"/, "a platform admin gets 410 with the purge date"],
   [/"restored": "ACTIVE"/, "the tenant is restored"],
   [/"second, edited",\s*"first"/, "its entries are back"],
+  [/"restore": "completed",\s*"rows_changed": 1/, "the backup is restored in place, one entry changed"],
+  [/"after_restore": \[\s*"second, edited",\s*"first"\s*\]/, "the entries are as backed up"],
+  [/"clone": \[\s*"second, edited",\s*"first"\s*\]/, "the clone holds the tenant's entries"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {

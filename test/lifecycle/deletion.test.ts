@@ -9,12 +9,14 @@ import { exportGate } from "../../src/datasets/gate";
 import { DATASETS } from "../../src/datasets/registry";
 import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
+import { entryData } from "../../src/entries/dataset";
 import { outbox } from "../../src/events/outbox-table";
 import { newId } from "../../src/http/ids";
 import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
 import { duePurges, purgeTenantPass } from "../../src/lifecycle/purge";
+import { tenantRestores } from "../../src/restores/table";
 import { openStore } from "../../src/shards/connection";
-import { listShards } from "../../src/shards/service";
+import { getShard, listShards } from "../../src/shards/service";
 import { tenants } from "../../src/tenants/table";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
@@ -222,6 +224,18 @@ describe("the purge", () => {
       seq: 1,
       type: "entry.created",
     });
+    // A failed restore's staging copy left on its shard, as a crash in its clean-up would leave it.
+    const restore = await db.query.tenantRestores.findFirst({ where: eq(tenantRestores.tenantId, tenant.id) });
+    const stagingId = restore?.stagingId as string;
+    const stagingShard = await openStore(env, await getShard(db, restore?.targetShardId as string));
+    try {
+      await stagingShard.registerTenant(stagingId);
+      const [entry] = await stagingShard.rows(entryData, tenant.id, null, 1);
+      await stagingShard.importRows(entryData, stagingId, [entry as Record<string, unknown>]);
+      expect(await stagingShard.countRows(entryData, stagingId)).toBe(1);
+    } finally {
+      await stagingShard.close();
+    }
     const before = await whatIsLeft(tenant.id);
     for (const [name, rows] of Object.entries(before)) expect(rows, `${name} before the purge`).toBeGreaterThan(0);
 
@@ -235,6 +249,12 @@ describe("the purge", () => {
     expect(await purgeTenantPass(env, tenant.id, day31)).toBe("purged");
     expect(await whatIsLeft(tenant.id)).toEqual(nothing());
     expectProblem(await call(`/v1/tenants/${tenant.id}`, { key: admin }), 404, "not-found");
+    const staged = await openStore(env, await getShard(db, restore?.targetShardId as string));
+    try {
+      expect(await staged.storageOf(stagingId)).toBeNull();
+    } finally {
+      await staged.close();
+    }
 
     // What stays: the platform trail's records that it was deleted and purged, naming only its id.
     const records = (await db.select().from(platformAuditEvents)).filter((r) =>

@@ -287,6 +287,43 @@ describe("a clone", () => {
   });
 });
 
+describe("a restore that cannot finish", () => {
+  it("fails after its tries with restore.failed, leaving no staging copy and no fence", async () => {
+    const { tenant, key } = await tenantOn("pg-0");
+    const backup = await backupNow(tenant.id);
+    const row = await db.query.tenantArchives.findFirst({ where: eq(tenantArchives.id, backup.id) });
+    // The backup's object is lost after the backup completed.
+    await env.ARCHIVES.delete(row?.objectKey as string);
+    const res = await call(`/v1/tenants/${tenant.id}/restore-from`, {
+      method: "POST",
+      key,
+      body: { backup_id: backup.id },
+    });
+    expect(res.status, res.text).toBe(202);
+    const done = await waitForRestore(tenant.id, res.json.id);
+    expect(done).toMatchObject({ state: "failed", error: expect.stringMatching(/gone/) });
+    const restore = await db.query.tenantRestores.findFirst({ where: eq(tenantRestores.id, done.id) });
+    expect(restore?.attempts).toBe(5);
+    const store = await openStore(env, await getShard(db, "pg-0"));
+    try {
+      expect(await store.storageOf(restore?.stagingId as string)).toBeNull();
+    } finally {
+      await store.close();
+    }
+    await settled(tenant.id);
+    expect((await feedOf(tenant.id)).map((e) => e.type)).toContain("restore.failed");
+    // Writes go on, and another restore may start.
+    await write(tenant.id, key, "POST", "", { data: { after: "failure" } });
+    const again = await call(`/v1/tenants/${tenant.id}/restore-from`, {
+      method: "POST",
+      key,
+      body: { backup_id: backup.id },
+    });
+    expect(again.status, again.text).toBe(202);
+    await waitForRestore(tenant.id, again.json.id);
+  });
+});
+
 describe("restore routes' unhappy paths", () => {
   it("answer 404 for another tenant's backup or restore, 400 for a bad body, 403 without tenant:admin", async () => {
     const { tenant, key } = await tenantOn("d1-shared-1");
