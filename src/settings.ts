@@ -25,6 +25,7 @@ type NumericVars =
   | "EXPORT_LINK_SECONDS"
   | "TENANT_DELETION_GRACE_DAYS"
   | "ARCHIVE_INACTIVE_DAYS"
+  | "ARCHIVE_SAMPLE_PAUSE_ROWS"
   | "JOB_RETRY_DELAY_SECONDS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
@@ -41,6 +42,8 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     moveRetryDelaySeconds: Math.floor(nonNegative(env.MOVE_RETRY_DELAY_SECONDS, 1)),
     // Rows per read while an archive is written: one page is all of a tenant's rows it holds at once.
     archivePageRows: Math.floor(positive(env.ARCHIVE_PAGE_ROWS, 1_000)),
+    // A bench instrument (src/archives/sampling.ts): 0, never set in a deployment.
+    archiveSamplePauseRows: Math.floor(nonNegative(env.ARCHIVE_SAMPLE_PAUSE_ROWS, 0)),
     archiveRetryDelaySeconds: Math.floor(nonNegative(env.ARCHIVE_RETRY_DELAY_SECONDS, 1)),
     exportRetentionMs: positive(env.EXPORT_RETENTION_DAYS, 7) * 86_400_000,
     exportLinkMs: positive(env.EXPORT_LINK_SECONDS, 600) * 1000,

@@ -1,15 +1,17 @@
-// The export of a large tenant, measured in one run at two sizes:
-// - seed SIZES entries into one tenant's D1 shard (inside SQLite, as scale.mjs does), POST an
-//   export and poll it to `completed`; rows/s of the writing step (rows written over the time from
-//   `writing` to `verifying`, as the poll sees the states) and of the whole job;
-// - the Worker's memory: workerd is one process here, so its resident set is what the Worker uses
-//   plus the runtime and the in-memory databases. Before each export its peak (VmHWM) is reset to
-//   the current resident set (`echo 5 > /proc/PID/clear_refs`), and the export's cost is the peak
-//   during the job minus the resident set before it. This platform keeps its storage on disk (the
-//   databases, the archives bucket), so neither the rows nor the archive's bytes count as the
-//   Worker's memory. The target: that cost flat (±20 %)
-//   between the smaller and the larger tenant.
-// Standalone: `node scripts/bench/export.mjs` (BENCH_EXPORT_SIZES=100000,1000000 to change sizes).
+// The export of a large tenant, at two sizes, each exported twice on a fresh platform whose
+// storage is on disk (so neither the rows nor the archive's bytes sit in the process as the
+// Worker's): N entries are seeded into one tenant's D1 shard (inside SQLite, as scale.mjs does),
+// then `POST …/exports` and poll to `completed`.
+// - Timed: rows/s of the writing step (rows over the time from `writing` to `verifying`, as the
+//   poll sees the states) and the whole job's time with its read-back.
+// - Measured: the Worker's own memory, its isolate's live V8 heap through the inspector, after a
+//   full collection, every 200 ms. An isolate busy streaming gives the inspector no turn, so this
+//   run sets ARCHIVE_SAMPLE_PAUSE_ROWS: the job pauses for a moment every 100,000 rows of a file
+//   (src/archives/sampling.ts), mid-stream, and the samples fall there too. The target: the
+//   largest sample flat (±20 %) between the smaller and the larger tenant. The process's resident
+//   set is printed beside it; locally it holds D1's and R2's storage too.
+// Standalone: `node scripts/bench/export.mjs` (BENCH_EXPORT_SIZES=100000,1000000 to change sizes,
+// BENCH_EXPORT_PROFILE=1 to print every sample).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +20,10 @@ import { startWorkerd } from "../lib/workerd.mjs";
 
 const SIZES = (process.env.BENCH_EXPORT_SIZES ?? "100000,1000000").split(",").map(Number);
 const TARGET_MEMORY_SPREAD = 0.2;
+// The measured run's archive job pauses for a moment (src/archives/sampling.ts) every this many
+// rows of a file while writing and reading back, so the sampler can read the heap mid-stream; the
+// timed run has no pauses.
+const SAMPLE_EVERY_ROWS = Number(process.env.BENCH_EXPORT_SAMPLE_ROWS ?? 100_000);
 const CHUNK = 50_000;
 
 const kib = (status, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
@@ -86,12 +92,36 @@ async function heapOf(inspectorPort, target) {
       await waking;
       heap.peak = Math.max(heap.peak, usedSize);
       heap.samples++;
-      heap.series.push([Math.round(performance.now()), Math.round(usedSize / 1048576)]);
+      heap.series.push([Math.round(performance.now()), usedSize]);
       return usedSize;
     },
     close: () => ws.close(),
   };
   return heap;
+}
+
+/**
+ * What the job holds while it stands still: the samples fall in runs, one run per moment the
+ * isolate gave the inspector turns (a sampling pause, the end of a step), and within a run nothing
+ * of the job runs. A run's first sample swings by tens of MiB from one moment to the next in both
+ * sizes (what its collection could not free yet, or what was in flight at that instant); its
+ * lowest is what the job holds there. The largest of those over the job, in bytes.
+ */
+function heldMidStream(series) {
+  let held = 0;
+  let run = [];
+  const close = () => {
+    if (run.length > 1) held = Math.max(held, Math.min(...run));
+    run = [];
+  };
+  let last = -Infinity;
+  for (const [t, bytes] of series) {
+    if (t - last > 400) close();
+    run.push(bytes);
+    last = t;
+  }
+  close();
+  return held;
 }
 
 async function seedEntries(db, tenantId, count) {
@@ -115,19 +145,32 @@ async function seedEntries(db, tenantId, count) {
  */
 export async function runExportBench({ port = 8799, log = (line) => process.stdout.write(`${line}\n`) } = {}) {
   const results = [];
-  for (const size of SIZES) results.push(await exportOnce(size, port, log));
+  for (const size of SIZES) {
+    // Twice, each on a fresh platform: timed without the sampling pauses, measured with them.
+    const timed = await exportOnce(size, port, log, false);
+    const measured = await exportOnce(size, port, log, true);
+    results.push({
+      ...measured,
+      writingMs: timed.writingMs,
+      totalMs: timed.totalMs,
+      rowsPerSecond: timed.rowsPerSecond,
+    });
+  }
   // The Worker's own memory (its isolate's live heap), not the process's: locally workerd also
   // holds D1's and R2's storage, which a deployed Worker does not.
-  const heaps = results.map((r) => r.heapPeakMiB);
+  const heaps = results.map((r) => r.heapHeldMiB);
   const spread = Math.max(...heaps) / Math.min(...heaps) - 1;
   return { results, spread, flat: spread <= TARGET_MEMORY_SPREAD };
 }
 
 /** One size on a platform of its own, so each starts from the same process state. */
-async function exportOnce(size, port, log) {
+async function exportOnce(size, port, log, sampled) {
   const dir = mkdtempSync(join(tmpdir(), "bench-export-"));
   const inspectorPort = port + 100;
-  const bindings = process.env.BENCH_EXPORT_PAGE_ROWS ? { ARCHIVE_PAGE_ROWS: process.env.BENCH_EXPORT_PAGE_ROWS } : {};
+  const bindings = {
+    ...(sampled ? { ARCHIVE_SAMPLE_PAUSE_ROWS: String(SAMPLE_EVERY_ROWS) } : {}),
+    ...(process.env.BENCH_EXPORT_PAGE_ROWS ? { ARCHIVE_PAGE_ROWS: process.env.BENCH_EXPORT_PAGE_ROWS } : {}),
+  };
   const platform = await startWorkerd({
     port,
     outDir: ".wrangler/bench/dist-export",
@@ -207,21 +250,23 @@ async function exportOnce(size, port, log) {
         addedMiB: (after.peakKiB - before.rssKiB) / 1024,
         heapBeforeMiB: heapBefore / 1048576,
         heapPeakMiB: worker.peak / 1048576,
+        heapHeldMiB: heldMidStream(worker.series) / 1048576,
         heapAfterMiB: heapAfter / 1048576,
         heapSamples: worker.samples,
       };
       log(
-        `export: ${size.toLocaleString("en")} entries → ${view.rows.toLocaleString("en")} rows, ${(view.bytes / 1048576).toFixed(1)} MiB ZIP; ` +
+        `export (${sampled ? "measured, with sampling pauses" : "timed"}): ${size.toLocaleString("en")} entries → ${view.rows.toLocaleString("en")} rows, ${(view.bytes / 1048576).toFixed(1)} MiB ZIP; ` +
           `writing ${(writingMs / 1000).toFixed(1)} s (${Math.round(result.rowsPerSecond).toLocaleString("en")} rows/s), ` +
           `with read-back ${(result.totalMs / 1000).toFixed(1)} s; workerd resident ${result.rssBeforeMiB.toFixed(0)} MiB before, ` +
           `peak ${result.peakMiB.toFixed(0)} MiB: +${result.addedMiB.toFixed(1)} MiB during the export ` +
-          `; the Worker's live V8 heap ${result.heapBeforeMiB.toFixed(1)} MiB before, at most ${result.heapPeakMiB.toFixed(1)} MiB ` +
+          `; the Worker's live V8 heap ${result.heapBeforeMiB.toFixed(1)} MiB before, at most ${result.heapPeakMiB.toFixed(1)} MiB, ` +
+          `held mid-stream at most ${result.heapHeldMiB.toFixed(1)} MiB ` +
           `during it (${result.heapSamples} samples after a full GC), ${result.heapAfterMiB.toFixed(1)} MiB after`,
       );
       if (process.env.BENCH_EXPORT_PROFILE) {
         const t0 = Math.round(started);
         log(
-          `live heap (s: MiB): ${worker.series.map(([t, mib]) => `${((t - t0) / 1000).toFixed(1)}: ${mib}`).join(", ")}`,
+          `live heap (s: MiB): ${worker.series.map(([t, bytes]) => `${((t - t0) / 1000).toFixed(1)}: ${Math.round(bytes / 1048576)}`).join(", ")}`,
         );
       }
       worker.close();

@@ -21,6 +21,7 @@ import { archiveRecords } from "./dataset";
 import { type ArchiveKind, FORMAT_VERSION } from "./format";
 import { archiveStepMessage } from "./messages";
 import { pruneBackups } from "./retention";
+import { sampleEvery } from "./sampling";
 import { tryObjectKey } from "./service";
 import { type TenantArchive, tenantArchives, unfinishedArchive } from "./table";
 import { validateArchive } from "./validate";
@@ -77,6 +78,7 @@ export function runArchiveStep(env: Env, archiveId: string, seq: number, hooks: 
 let oneAtATime: Promise<unknown> = Promise.resolve();
 
 async function archiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks): Promise<void> {
+  sampleEvery(settings(env).archiveSamplePauseRows);
   const db = controlDb(env);
   const token = crypto.randomUUID();
   const archive = await leases.claim(db, archiveId, seq, token, Date.now());

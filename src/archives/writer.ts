@@ -19,6 +19,7 @@ import {
 } from "./format";
 import { MultipartSink } from "./multipart";
 import { archivedDatasets, datasetPages, derivedDatasets, type TenantSources } from "./rows";
+import { samplePause } from "./sampling";
 
 // Workers have no Web Workers; zip.js compresses in place with the runtime's CompressionStream.
 configure({ useWebWorkers: false });
@@ -71,6 +72,7 @@ function ndjson(
       file.bytes += bytes.byteLength;
       await seen(rows);
       controller.enqueue(bytes);
+      await samplePause(file.rows, rows.length);
     },
     async cancel() {
       await pages.return(undefined);

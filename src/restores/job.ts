@@ -1,6 +1,7 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import { importShardData } from "../archives/import";
 import { openArchive } from "../archives/reader";
+import { sampleEvery } from "../archives/sampling";
 import { tenantArchives } from "../archives/table";
 import type { Actor } from "../auth/actor";
 import { datasetsIn } from "../datasets/registry";
@@ -66,6 +67,7 @@ export function runRestoreStep(env: Env, restoreId: string, seq: number): Promis
 let oneAtATime: Promise<unknown> = Promise.resolve();
 
 async function restoreStep(env: Env, restoreId: string, seq: number) {
+  sampleEvery(settings(env).archiveSamplePauseRows);
   const db = controlDb(env);
   const token = crypto.randomUUID();
   const restore = await leases.claim(db, restoreId, seq, token, Date.now());
