@@ -10,7 +10,7 @@ import { openStore } from "../../src/shards/connection";
 import { getShard } from "../../src/shards/service";
 import { tenants } from "../../src/tenants/table";
 import { waitForArchive, tenantWithEntries as withEntries } from "../archives/fixture";
-import { adminKey, call, createTenant, expectProblem, listAll, settled, tenantKey } from "../helpers";
+import { adminKey, call, captureConsole, createTenant, expectProblem, listAll, settled, tenantKey } from "../helpers";
 
 // Restores in place from a backup, point-in-time restores (in place and into a clone), clones of
 // the live tenant and of a backup, on both engines and across them.
@@ -288,6 +288,8 @@ describe("a clone", () => {
 });
 
 describe("a restore that cannot finish", () => {
+  const warnings = captureConsole("warn");
+
   it("fails after its tries with restore.failed, leaving no staging copy and no fence", async () => {
     const { tenant, key } = await tenantOn("pg-0");
     const backup = await backupNow(tenant.id);
@@ -304,6 +306,7 @@ describe("a restore that cannot finish", () => {
     expect(done).toMatchObject({ state: "failed", error: expect.stringMatching(/gone/) });
     const restore = await db.query.tenantRestores.findFirst({ where: eq(tenantRestores.id, done.id) });
     expect(restore?.attempts).toBe(5);
+    expect(warnings().mock.calls.filter(([line]) => String(line).includes("restore step failed"))).toHaveLength(5);
     const store = await openStore(env, await getShard(db, "pg-0"));
     try {
       expect(await store.storageOf(restore?.stagingId as string)).toBeNull();
