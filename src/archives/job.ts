@@ -80,22 +80,18 @@ let oneAtATime: Promise<unknown> = Promise.resolve();
 async function archiveStep(env: Env, archiveId: string, seq: number, hooks: StepHooks): Promise<void> {
   sampleEvery(settings(env).archiveSamplePauseRows);
   const db = controlDb(env);
-  const token = crypto.randomUUID();
-  const archive = await leases.claim(db, archiveId, seq, token, Date.now());
-  if (!archive) return;
-  const lease = leases.holdLease(db, archive.id, token);
-  let outcome: Outcome;
-  try {
-    outcome =
+  const claimed = await leases.runClaimed(
+    db,
+    archiveId,
+    seq,
+    (archive, token, lost) =>
       archive.state === "verifying"
-        ? await verify(env, db, archive, lease.lost)
-        : await write(env, db, archive, token, { ...hooks, lost: lease.lost });
-  } catch (error) {
-    await stepFailed(env, db, archive, token, error);
-    return;
-  } finally {
-    lease.stop();
-  }
+        ? verify(env, db, archive, lost)
+        : write(env, db, archive, token, { ...hooks, lost }),
+    (archive, token, error) => stepFailed(env, db, archive, token, error),
+  );
+  if (!claimed) return;
+  const { row: archive, token, outcome } = claimed;
   const now = Date.now();
   const done = outcome.change.state === "completed";
   const record = db

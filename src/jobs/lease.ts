@@ -85,6 +85,34 @@ export function leasesOf<T extends LeasedTable>(table: T, unfinished: () => SQL)
   }
 
   /**
+   * One step of the job: claims it (`claim`), runs `step` while holding its lease (`holdLease`;
+   * `lost()` says whether another claim took the job meanwhile), and stops renewing once done.
+   * A step that throws goes to `failed`, the lease still held while it records the failure.
+   * Resolves to the step's outcome with the claimed row and token, or null when the job could not
+   * be claimed (held, finished, a stale message) or the step failed.
+   */
+  async function runClaimed<O>(
+    db: ControlDb,
+    id: string,
+    seq: number | undefined,
+    step: (row: Row, token: string, lost: () => boolean) => Promise<O>,
+    failed: (row: Row, token: string, error: unknown) => Promise<void>,
+  ): Promise<{ row: Row; token: string; outcome: O } | null> {
+    const token = crypto.randomUUID();
+    const row = await claim(db, id, seq, token, Date.now());
+    if (!row) return null;
+    const lease = holdLease(db, id, token);
+    try {
+      return { row, token, outcome: await step(row, token, lease.lost) };
+    } catch (error) {
+      await failed(row, token, error);
+      return null;
+    } finally {
+      lease.stop();
+    }
+  }
+
+  /**
    * Records a failed step to be tried again in `delaySeconds`, releasing the lease (with `also`,
    * further columns of the job); false when the claim had lost the job meanwhile.
    */
@@ -142,5 +170,5 @@ export function leasesOf<T extends LeasedTable>(table: T, unfinished: () => SQL)
     return resumed;
   }
 
-  return { holding, claim, holdLease, retryLater, resumeStalled };
+  return { holding, claim, holdLease, runClaimed, retryLater, resumeStalled };
 }

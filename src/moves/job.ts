@@ -13,7 +13,7 @@ import { getShard } from "../shards/service";
 import type { ShardStore } from "../shards/store";
 import { getTenant, placeOn } from "../tenants/service";
 import { tenants } from "../tenants/table";
-import { holding, holdLease, moveLeases } from "./leases";
+import { holding, moveLeases } from "./leases";
 import { moveStepMessage } from "./messages";
 import { moveToPlanPool } from "./service";
 import { type TenantMove, tenantMoves } from "./table";
@@ -79,19 +79,15 @@ async function withStores<T>(
  */
 export async function runMoveStep(env: Env, moveId: string, seq?: number): Promise<void> {
   const db = controlDb(env);
-  const token = crypto.randomUUID();
-  const move = await moveLeases.claim(db, moveId, seq, token, Date.now());
-  if (!move) return;
-  const lease = holdLease(db, move.id, token);
-  let outcome: StepOutcome;
-  try {
-    outcome = await step(env, db, move);
-  } catch (error) {
-    await stepFailed(env, db, move, token, error);
-    return;
-  } finally {
-    lease.stop();
-  }
+  const claimed = await moveLeases.runClaimed(
+    db,
+    moveId,
+    seq,
+    (move) => step(env, db, move),
+    (move, token, error) => stepFailed(env, db, move, token, error),
+  );
+  if (!claimed) return;
+  const { row: move, token, outcome } = claimed;
   const now = Date.now();
   const next = outcome.next;
   const [recorded] = await db

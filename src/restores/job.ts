@@ -69,22 +69,18 @@ let oneAtATime: Promise<unknown> = Promise.resolve();
 async function restoreStep(env: Env, restoreId: string, seq: number) {
   sampleEvery(settings(env).archiveSamplePauseRows);
   const db = controlDb(env);
-  const token = crypto.randomUUID();
-  const restore = await leases.claim(db, restoreId, seq, token, Date.now());
-  if (!restore) return;
-  const lease = leases.holdLease(db, restore.id, token);
-  const lost = () => {
-    if (lease.lost()) throw new LeaseLost("Another consumer took the restore over");
-  };
-  let outcome: Outcome;
-  try {
-    outcome = await STEPS[restore.state](env, db, restore, lost);
-  } catch (error) {
-    await stepFailed(env, db, restore, token, error);
-    return;
-  } finally {
-    lease.stop();
-  }
+  const claimed = await leases.runClaimed(
+    db,
+    restoreId,
+    seq,
+    (restore, _, lost) =>
+      STEPS[restore.state](env, db, restore, () => {
+        if (lost()) throw new LeaseLost("Another consumer took the restore over");
+      }),
+    (restore, token, error) => stepFailed(env, db, restore, token, error),
+  );
+  if (!claimed) return;
+  const { row: restore, token, outcome } = claimed;
   const now = Date.now();
   const done = outcome.change.state === "completed";
   const [recorded] = await db
