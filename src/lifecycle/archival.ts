@@ -32,7 +32,7 @@ const inactiveTrial = (at: number, inactiveMs: number): SQL =>
  * Archives the tenant if it still qualifies: ARCHIVED first (its keys' requests get 409 from
  * then on, so nothing writes while it is read), with its event, then the archive job, which
  * drops the shard data once the archive is verified (src/archives/job.ts). A tenant that no
- * longer qualifies (used meanwhile, a message run twice) is left alone; false then.
+ * longer qualifies (used meanwhile) is left alone; false then.
  */
 export async function hibernate(db: ControlDb, emit: Emit, env: Env, tenantId: string, at: number): Promise<boolean> {
   const now = Date.now();
@@ -50,8 +50,15 @@ export async function hibernate(db: ControlDb, emit: Emit, env: Env, tenantId: s
       where: and(eq(tenants.id, tenantId), sql`changes() > 0`) as SQL,
     }),
   ]);
-  if (!archived) return false;
-  await emit({ type: "tenant.archived", tenantId });
+  if (archived) {
+    await emit({ type: "tenant.archived", tenantId });
+  } else {
+    // A message run again after the status changed but before its archive was asked for (the
+    // first run died in between) asks for it now; any other tenant is left alone.
+    const tenant = await db.query.tenants.findFirst({ where: eq(tenants.id, tenantId) });
+    if (tenant?.status !== "ARCHIVED" || tenant.shardId === null || tenant.archivedAt === null) return false;
+  }
+  // Once per run: asked again, the archive already made or under way is the answer.
   await startArchive(db, env, tenantId, "archive", emit.origin, `hibernate:${at}`);
   return true;
 }

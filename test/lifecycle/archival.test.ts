@@ -4,8 +4,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { tenantArchives } from "../../src/archives/table";
 import { datasetsIn } from "../../src/datasets/registry";
 import { controlDb } from "../../src/db/client";
+import { domainEvents } from "../../src/events/listeners";
 import { runFanOutPage } from "../../src/jobs/fan-out";
-import { dueArchivals } from "../../src/lifecycle/archival";
+import { dueArchivals, hibernate } from "../../src/lifecycle/archival";
 import { openStore } from "../../src/shards/connection";
 import { getShard } from "../../src/shards/service";
 import { tenants } from "../../src/tenants/table";
@@ -113,7 +114,8 @@ describe.each([
       .where(eq(tenants.id, tenant.id));
 
     // The 02:00 run, at a moment past the trial: a page of the fan-out queues the tenant's message.
-    await runFanOutPage(env, db, dueArchivals, { after: tenant.id.slice(0, -1), at: Date.now() + 2_000 });
+    const at = Date.now() + 2_000;
+    await runFanOutPage(env, db, dueArchivals, { after: tenant.id.slice(0, -1), at });
     const archived = await waitFor(
       "archival",
       () => tenantRow(tenant.id),
@@ -127,6 +129,10 @@ describe.each([
       where: eq(tenantArchives.tenantId, tenant.id),
     });
     expect(archive).toMatchObject({ kind: "archive", state: "completed" });
+    // The run's message delivered again finds the tenant archived: no second archive.
+    expect(await hibernate(db, domainEvents(env), env, tenant.id, at)).toBe(false);
+    const archives = await db.query.tenantArchives.findMany({ where: eq(tenantArchives.tenantId, tenant.id) });
+    expect(archives).toHaveLength(1);
     expect(await env.ARCHIVES.head(archive?.objectKey as string)).not.toBeNull();
 
     const refused = await call(`/v1/tenants/${tenant.id}/entries`, { key: key.secret });
@@ -174,6 +180,24 @@ describe.each([
       body: { data: {} },
     });
     expect(wrote.status, wrote.text).toBe(201);
+  });
+});
+
+describe("an archival message run again", () => {
+  it("asks for the archive a first run that died after the status change never asked for", async () => {
+    const { tenant } = await tenantWithEntries(admin, 2, { trial_ends_at: new Date(Date.now() + 1_000).toISOString() });
+    await settled(tenant.id);
+    // The first run made it ARCHIVED and died before asking for its archive.
+    await db.update(tenants).set({ status: "ARCHIVED", archivedAt: Date.now() }).where(eq(tenants.id, tenant.id));
+    expect(await hibernate(db, domainEvents(env), env, tenant.id, Date.now())).toBe(true);
+    const archived = await waitFor(
+      "archival",
+      () => tenantRow(tenant.id),
+      (t) => t?.shardId === null,
+    );
+    expect(archived?.status).toBe("ARCHIVED");
+    const archive = await db.query.tenantArchives.findFirst({ where: eq(tenantArchives.tenantId, tenant.id) });
+    expect(archive).toMatchObject({ kind: "archive", state: "completed" });
   });
 });
 
