@@ -3,7 +3,7 @@ import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
 import { auditCheckpointSet, auditTrail } from "../audit/dataset";
 import { type CanonicalRow, canonicalJson } from "../datasets/canonical";
 import type { Dataset } from "../datasets/dataset";
-import { eventFeed } from "../events/dataset";
+import { feedHead } from "../events/dataset";
 import type { Shard } from "../shards/table";
 import type { Tenant } from "../tenants/table";
 import {
@@ -80,12 +80,6 @@ function ndjson(
   });
 }
 
-/** The newest seq of the tenant's feed (0: none). */
-async function feedHead(sources: TenantSources): Promise<number> {
-  const range = await sources.store.keyRange(eventFeed, sources.tenantId);
-  return range ? Number(range.last) : 0;
-}
-
 /**
  * Streams the tenant's every dataset into a ZIP under `key` in the archives bucket, in the
  * archive format (./format.ts), by a multipart upload: memory holds one page of rows and one
@@ -107,7 +101,7 @@ export async function writeArchive(sources: TenantSources, request: ArchiveReque
       keepOrder: true,
       lastModDate: generatedAt,
     });
-    const beforeSeq = await feedHead(sources);
+    const beforeSeq = await feedHead(sources.store, sources.tenantId);
     const files: ManifestFile[] = [];
     let rows = 0;
     let head: Manifest["audit_chain_head"] = null;
@@ -148,7 +142,7 @@ export async function writeArchive(sources: TenantSources, request: ArchiveReque
       },
       generated_at: generatedAt.toISOString(),
       source: { shard_id: request.shard.id, engine: request.shard.engine },
-      feed: { before_seq: beforeSeq, after_seq: await feedHead(sources) },
+      feed: { before_seq: beforeSeq, after_seq: await feedHead(sources.store, sources.tenantId) },
       audit_chain_head: head,
       derived: derivedDatasets(),
       files,

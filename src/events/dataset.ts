@@ -1,4 +1,5 @@
 import type { TableDataset } from "../datasets/dataset";
+import type { ShardStore } from "../shards/store";
 import { eventCursors } from "./cursor-table";
 import { outbox } from "./outbox-table";
 import { events, pgEvents } from "./table";
@@ -15,6 +16,12 @@ export const eventFeed = {
   bookkeeping: ["publishedAt"],
   appendOnly: true,
 } satisfies TableDataset;
+
+/** The newest seq of the tenant's feed on `store` (0: none yet): where an archive or a copy reads from. */
+export async function feedHead(store: ShardStore, tenantId: string): Promise<number> {
+  const range = await store.keyRange(eventFeed, tenantId);
+  return range ? Number(range.last) : 0;
+}
 
 /** What the control database still owes the tenant's shard (normally empty within a second). */
 export const controlOutbox = {

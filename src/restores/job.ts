@@ -9,7 +9,7 @@ import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
 import { entryData } from "../entries/dataset";
 import type { Entry } from "../entries/table";
-import { eventFeed } from "../events/dataset";
+import { feedHead } from "../events/dataset";
 import type { EventType } from "../events/event";
 import { nudgeRelay } from "../events/nudge";
 import { outboxEvent } from "../events/outbox";
@@ -193,11 +193,6 @@ const replayOrNext = (restore: TenantRestore) =>
     : restore.stagingId
       ? "applying"
       : "verifying";
-
-async function feedHead(store: ShardStore, tenantId: string): Promise<number> {
-  const range = await store.keyRange(eventFeed, tenantId);
-  return range ? Number(range.last) : 0;
-}
 
 /** The source's events after the snapshot up to the moment asked for, onto the target. */
 const replaying: Step = async (env, db, restore) => {
