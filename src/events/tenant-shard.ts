@@ -22,6 +22,9 @@ export async function onTenantShard(
   if (!route?.shard || route.status === "PROVISIONING" || route.status === "PROVISION_ERROR") return false;
   // Nor once its purge has begun: what it would append is being deleted.
   if (route.status === "DELETED" && (await purging(db, tenantId))) return false;
+  // Nor while it is archived: rows appended after its archive was read would be dropped with the
+  // shard data; they wait in the outbox for the shard it is rehydrated onto.
+  if (route.status === "ARCHIVED") return false;
   const gate = gateOf(env, tenantId);
   const admitted = (await gate.admitWrite(tenantId, route.shard.id)) as WriteResult;
   if (!admitted.admitted) return false;

@@ -165,11 +165,21 @@ describe.each([
     expect(done, JSON.stringify(done)).toMatchObject({ kind: "rehydrate", state: "completed" });
     const back = await tenantRow(tenant.id);
     expect(back).toMatchObject({ status: "ACTIVE", shardId: to, archivedAt: null });
-    // Every shard dataset is back, row for row, and the archive has gone.
-    expect(await shardRows(to, tenant.id)).toEqual(rowsBefore);
+    // Every shard dataset is back, row for row, and the archive has gone. The events of the
+    // archival and the rehydration, held in the outbox meanwhile, follow on the new shard.
+    await settled(tenant.id);
+    const rowsAfter = await shardRows(to, tenant.id);
+    const feedAfter = (await call(`/v1/tenants/${tenant.id}/events?limit=100`, { key: admin })).json.data;
+    const since = feedAfter.slice(feedBefore.length).map((event: { type: string }) => event.type);
+    expect(since).toEqual(["tenant.archived", "restore.completed"]);
+    // Each of those two events is audited, and so is the rehydration's request.
+    expect(rowsAfter).toEqual({
+      ...rowsBefore,
+      events: rowsBefore.events + 2,
+      "audit-events": rowsBefore["audit-events"] + 3,
+    });
     expect(await env.ARCHIVES.head(archive?.objectKey as string)).toBeNull();
     expect((await listAll(`/v1/tenants/${tenant.id}/entries`, key.secret)).items).toEqual(entriesBefore);
-    const feedAfter = (await call(`/v1/tenants/${tenant.id}/events?limit=100`, { key: admin })).json.data;
     expect(feedAfter.slice(0, feedBefore.length)).toEqual(feedBefore);
     const tagged = await call(`/v1/tenants/${tenant.id}/entries?tag=x`, { key: key.secret });
     expect(tagged.json.data).toHaveLength(1);
