@@ -59,6 +59,8 @@ export default defineConfig({
                 // The Worker secret that .dev.vars holds for `npm start`.
                 PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
                 AUDIT_CHECKPOINT_KEY: "test-audit-checkpoint-key-0123456789",
+                // The scraper's bearer token for GET /metrics.
+                METRICS_TOKEN: "test-metrics-token-0123456789abcdef",
               },
             },
           })),

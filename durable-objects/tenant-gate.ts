@@ -17,6 +17,7 @@ import type {
   Outcome,
   PermitResult,
   Release,
+  RequestSample,
   ResetScope,
   WriteResult,
 } from "../src/gate/protocol";
@@ -25,6 +26,9 @@ import { SlidingWindowLog } from "../src/gate/sliding-window";
 import { limitsView } from "../src/gate/view";
 import { effectiveScopes } from "../src/keys/scopes";
 import { type GateKey, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
+import { MINUTE_MS, minuteOf } from "../src/metrics/cell";
+import { MetricsRecorder } from "../src/metrics/recorder";
+import { storeMinutes } from "../src/metrics/store";
 import type { TenantRoute } from "../src/routing/route";
 import { settings } from "../src/settings";
 
@@ -40,6 +44,8 @@ const FLUSH_MS = 100;
 const FENCE_WAIT_MS = 2_000;
 /** Margin past a request's own deadline after which its write can no longer be running. */
 const DEADLINE_MARGIN_MS = 1_000;
+/** The metrics of a minute are sent this long after it ends, so the releases still on their way join them. */
+const METRICS_SEND_DELAY_MS = 2_000;
 
 /**
  * One per tenant. Every request of the tenant asks this object, in one call, whether it may
@@ -66,6 +72,9 @@ export class TenantGate extends DurableObject<Env> {
   private readonly touchedAt = new Map<string, number>();
   private readonly writeDeadlineMs: number;
   private fence!: WriteFence;
+  private readonly metrics: MetricsRecorder;
+  /** When the alarm that sends the metrics is set for; null when none is. */
+  private metricsAlarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -77,6 +86,7 @@ export class TenantGate extends DurableObject<Env> {
     });
     this.writeDeadlineMs = shardTimeoutMs + DEADLINE_MARGIN_MS;
     this.bulkhead = new Bulkhead(gateLeaseMs);
+    this.metrics = new MetricsRecorder(ctx.storage.sql);
     ctx.blockConcurrencyWhile(async () => this.load());
   }
 
@@ -144,6 +154,8 @@ export class TenantGate extends DurableObject<Env> {
     this.sql.exec("DELETE FROM admin_writes WHERE at <= ?", now - this.writeDeadlineMs);
     const [fence] = this.sql.exec<{ body: string }>("SELECT body FROM fence").toArray();
     this.fence.restore(fence ? (JSON.parse(fence.body) as FenceState) : null);
+    this.metrics.load();
+    if (this.metrics.hasUnsent) this.armMetricsAlarm(now);
   }
 
   private saveFence(state: FenceState | null) {
@@ -274,7 +286,7 @@ export class TenantGate extends DurableObject<Env> {
   private flush() {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.pendingHits.length === 0 && !this.quotaDirty) return;
+    if (this.pendingHits.length === 0 && !this.quotaDirty && !this.metrics.hasUnsaved) return;
     const batches = new Map<string, number[]>();
     for (const { policy, at } of this.pendingHits) {
       const times = batches.get(policy);
@@ -299,17 +311,71 @@ export class TenantGate extends DurableObject<Env> {
         );
       }
       this.sql.exec("DELETE FROM admissions WHERE last_at <= ?", Date.now() - WINDOW_MS);
+      this.metrics.save();
     });
     this.quotaDirty = false;
   }
 
   /** Returns finished requests' concurrency slots and records how their dependencies answered. */
   release(releases: Release[]) {
-    for (const { leaseId, outcomes } of releases) {
-      this.bulkhead.release(leaseId);
-      this.fence.released(leaseId);
+    for (const { leaseId, outcomes, sample } of releases) {
+      if (leaseId !== null) {
+        this.bulkhead.release(leaseId);
+        this.fence.released(leaseId);
+      }
       this.record(outcomes);
+      if (sample) this.recordSample(sample);
     }
+  }
+
+  /** A finished request in the tenant's metrics: its route's cell and its gate decision's. */
+  private recordSample(sample: RequestSample) {
+    const now = Date.now();
+    const tier = this.copy.route?.tier ?? "unknown";
+    this.metrics.record(now, tier, "request", `${sample.method} ${sample.route}`, {
+      status: sample.status,
+      ms: sample.ms,
+      bytes: sample.bytes,
+    });
+    this.metrics.record(now, tier, "gate", sample.decision, {});
+    this.metricsChanged(now);
+  }
+
+  /** Metrics changed: stored with the next flush, sent by the next alarm. */
+  private metricsChanged(now: number) {
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    this.armMetricsAlarm(now);
+  }
+
+  private armMetricsAlarm(now: number) {
+    if (this.metricsAlarmAt !== null) return;
+    this.metricsAlarmAt = minuteOf(now) + MINUTE_MS + METRICS_SEND_DELAY_MS;
+    void this.ctx.storage.setAlarm(this.metricsAlarmAt);
+  }
+
+  /** Sends the metrics: a minute's, shortly after it ends. A throw retries the alarm, with backoff. */
+  override async alarm() {
+    this.metricsAlarmAt = null;
+    await this.flushMetrics();
+  }
+
+  /**
+   * Sends every metric cell changed since last sent to the control database; what changes while
+   * they are sent goes with the next alarm.
+   */
+  async flushMetrics() {
+    const tenantId = this.copy.route?.tenantId;
+    if (!this.metrics.hasUnsent || tenantId === undefined) return;
+    this.flush();
+    const unsent = this.metrics.unsentRows();
+    try {
+      await storeMinutes(controlDb(this.env), tenantId, unsent.rows);
+    } catch (error) {
+      this.armMetricsAlarm(Date.now());
+      throw error;
+    }
+    this.metrics.sent(unsent, Date.now());
+    if (this.metrics.hasUnsent) this.armMetricsAlarm(Date.now());
   }
 
   /**
@@ -383,6 +449,13 @@ export class TenantGate extends DurableObject<Env> {
   record(outcomes: Outcome[]) {
     const now = Date.now();
     for (const outcome of outcomes) {
+      if (outcome.shardId !== undefined && outcome.calls?.length) {
+        const tier = this.copy.route?.tier ?? "unknown";
+        for (const call of outcome.calls) {
+          this.metrics.record(now, tier, "shard", outcome.shardId, { status: call.failed ? 500 : 200, ms: call.ms });
+        }
+        this.metricsChanged(now);
+      }
       const breaker = this.circuit(outcome.dependency);
       const before = breaker.current(now);
       breaker.record(now, outcome.failed, outcome.probe);
@@ -491,6 +564,7 @@ export class TenantGate extends DurableObject<Env> {
     this.keyWindows.clear();
     this.circuits.clear();
     this.touchedAt.clear();
+    this.metrics.clear();
     // Writes waiting for the old fence to lift wake up and meet the reloaded one.
     this.fence.lift();
   }

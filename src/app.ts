@@ -23,6 +23,8 @@ import { notFoundHandler } from "./http/not-found";
 import { onError } from "./http/on-error";
 import { adminKeyRoutes, tenantKeyRoutes } from "./keys/routes";
 import { meRoutes } from "./me/routes";
+import { requestMetrics } from "./metrics/middleware";
+import { prometheusRoutes, tenantMetricRoutes } from "./metrics/routes";
 import { moveRoutes } from "./moves/routes";
 import { restoreRoutes } from "./restores/routes";
 import { shardRoutes } from "./shards/routes";
@@ -36,6 +38,8 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use(requestId({ generator: () => crypto.randomUUID() }));
+  // Outermost but for the request id: a request's latency includes its authentication and refusal.
+  app.use(requestMetrics());
   app.use(cacheControl());
   // JSON needs no sources at all; the docs page sets its own policy, which this leaves alone.
   app.use(
@@ -44,6 +48,7 @@ export function createApp() {
   app.use(configurableCors());
   app.use(limitBody());
   app.use("/v1/*", controlPlane());
+  app.use("/metrics", controlPlane());
   // Before authentication, so its refusals are recorded too.
   app.use("/v1/*", auditTrail());
   app.use("/v1/*", authenticate());
@@ -69,11 +74,13 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/audit", tenantAuditRoutes);
   app.route("/v1/tenants/:tenantId/exports", exportRoutes);
   app.route("/v1/tenants/:tenantId/backups", backupRoutes);
+  app.route("/v1/tenants/:tenantId/metrics", tenantMetricRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/tenants", restoreRoutes);
   app.route("/v1/shards", shardRoutes);
   app.route("/downloads", downloadRoutes);
+  app.route("/metrics", prometheusRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",

@@ -26,7 +26,9 @@ type NumericVars =
   | "TENANT_DELETION_GRACE_DAYS"
   | "ARCHIVE_INACTIVE_DAYS"
   | "ARCHIVE_SAMPLE_PAUSE_ROWS"
-  | "JOB_RETRY_DELAY_SECONDS";
+  | "JOB_RETRY_DELAY_SECONDS"
+  | "METRICS_TOP_TENANTS"
+  | "METRICS_RETENTION_DAYS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
   const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
@@ -48,6 +50,10 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     exportRetentionMs: positive(env.EXPORT_RETENTION_DAYS, 7) * 86_400_000,
     exportLinkMs: positive(env.EXPORT_LINK_SECONDS, 600) * 1000,
     jobRetryDelaySeconds: nonNegative(env.JOB_RETRY_DELAY_SECONDS, 5),
+    // /metrics has series of their own for at most this many tenants (the busiest of the last hour).
+    metricsTopTenants: Math.floor(nonNegative(env.METRICS_TOP_TENANTS, 50)),
+    // A tenant's per-minute metrics are kept this long (the 7-day window of its metrics and a day more).
+    metricsRetentionMs: positive(env.METRICS_RETENTION_DAYS, 8) * 86_400_000,
     // A soft-deleted tenant can be restored this long; the daily purge removes it after.
     deletionGraceMs: positive(env.TENANT_DELETION_GRACE_DAYS, 30) * 86_400_000,
     // A trial tenant whose trial has ended and whose keys nobody has used this long is archived.

@@ -8,6 +8,7 @@ declare global {
       SHARD_D1_FRESH: D1Database;
       SHARD_PG_DOWN: Hyperdrive;
       MOVE_CLEANUP_DELAY_SECONDS: string;
+      METRICS_TOKEN: string;
     }
   }
 }

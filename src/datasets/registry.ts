@@ -6,6 +6,7 @@ import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
 import { gateState } from "../gate/dataset";
 import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
+import { tenantMetricMinutes, tenantMetricTotals } from "../metrics/dataset";
 import { moveHistory } from "../moves/dataset";
 import { restoreHistory } from "../restores/dataset";
 import { shardRegistration } from "../shards/dataset";
@@ -30,6 +31,8 @@ export const DATASETS: readonly Dataset[] = [
   controlOutbox,
   feedCursor,
   tenantDeadLetters,
+  tenantMetricMinutes,
+  tenantMetricTotals,
   entryData,
   entryTagIndex,
   eventFeed,

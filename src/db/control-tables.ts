@@ -6,6 +6,7 @@ export { eventCursors } from "../events/cursor-table";
 export { outbox } from "../events/outbox-table";
 export { idempotencyRecords } from "../http/idempotency-table";
 export { apiKeys } from "../keys/table";
+export { metricMinutes, metricTenantTotals, metricTierTotals } from "../metrics/table";
 export { tenantMoves } from "../moves/table";
 export { plans } from "../plans/table";
 export { tenantRestores } from "../restores/table";

@@ -1,5 +1,6 @@
 import type { ProblemType } from "../http/problems";
 import type { Scope } from "../keys/scopes";
+import type { GateDecision } from "../metrics/cell";
 import type { TenantRoute } from "../routing/route";
 import type { CircuitState, CircuitView } from "./circuit-breaker";
 
@@ -19,8 +20,26 @@ export type AdmitRequest = {
   write: boolean;
 };
 
-/** A finished request's slot, and how its dependencies answered. */
-export type Release = { leaseId: string; outcomes: Outcome[] };
+/**
+ * A finished request's slot, and how its dependencies answered; or (no lease) a finished request's
+ * metrics sample alone, which rides to the gate with the releases (src/metrics/middleware.ts).
+ */
+export type Release = { leaseId: string | null; outcomes: Outcome[]; sample?: RequestSample };
+
+/** One finished request of a tenant key, as the gate aggregates it into the tenant's metrics. */
+export type RequestSample = {
+  method: string;
+  /** The matched route's template (`/v1/tenants/:tenantId/entries`), never the path. */
+  route: string;
+  status: number;
+  ms: number;
+  /** Response body bytes. */
+  bytes: number;
+  decision: GateDecision;
+};
+
+/** One call of a request to its shard: the store method called (never its arguments), how long, whether it failed. */
+export type ShardTiming = { name: string; ms: number; failed: boolean };
 
 /** One rate-limit policy's state, as the RateLimit-Policy / RateLimit fields describe it. */
 export type PolicyState = {
@@ -62,7 +81,14 @@ export type AdmitResult = Admitted | Denied;
  * How a request's calls to a dependency went: failed or not, or `null` when it never called it
  * (its body was refused first, say), which counts neither way and hands a probe back unused.
  */
-export type Outcome = { dependency: Dependency; failed: boolean | null; probe: string | null };
+export type Outcome = {
+  dependency: Dependency;
+  failed: boolean | null;
+  probe: string | null;
+  /** The shard called, and each call it made (for the shard's metrics and slow-query log). */
+  shardId?: string;
+  calls?: ShardTiming[];
+};
 
 /** A platform admin's data write, admitted past any move's fence, or refused. */
 export type WriteResult = { admitted: true; leaseId: string } | Denied;

@@ -9,8 +9,10 @@ import { applyEventRetention } from "../events/retention";
 import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
 import { dueArchivals } from "../lifecycle/archival";
 import { duePurges } from "../lifecycle/purge";
+import { applyMetricsRetention } from "../metrics/store";
 import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
 import { resumeStalledRestores } from "../restores/job";
+import { settings } from "../settings";
 import { probeAllShards } from "../shards/health";
 import { startFanOut } from "./fan-out";
 
@@ -35,10 +37,15 @@ export const SCHEDULE = {
   },
   probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
   // A tenant left on the wrong pool (no shard of its plan's could take it then) is moved once one can.
-  // Exports past their retention lose their file.
+  // Exports past their retention lose their file; per-minute metrics past theirs go.
   housekeeping: {
     cron: "17 * * * *",
-    jobs: [(db) => purgeExpiredIdempotencyRecords(db), moveTenantsToTheirPools, (db, env) => expireArchives(db, env)],
+    jobs: [
+      (db) => purgeExpiredIdempotencyRecords(db),
+      moveTenantsToTheirPools,
+      (db, env) => expireArchives(db, env),
+      (db, env, at) => applyMetricsRetention(db, settings(env).metricsRetentionMs, at),
+    ],
   },
   // Every tenant with data is backed up once a day, a page of tenants per queue message.
   backups: { cron: "0 1 * * *", jobs: [(_, env, at) => startFanOut(env, dueBackups, at)] },

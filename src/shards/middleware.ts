@@ -61,6 +61,7 @@ export const tenantShard = ({ write }: { write: boolean }) =>
     const call = await startShardCall(c, tenantId, shard.id, write);
     const timeoutMs = settings(c.env).shardTimeoutMs;
     const deadline = startDeadline(timeoutMs);
+    const openedAt = performance.now();
     const opening = openStore(c.env, shard, { bookmark, write });
     // A PostgreSQL connection belongs to this request alone; close it once the work is done.
     const closeLater = () => c.executionCtx.waitUntil(opening.then((opened) => opened.close()).catch(() => undefined));
@@ -69,10 +70,11 @@ export const tenantShard = ({ write }: { write: boolean }) =>
       store = await deadline.race(opening);
     } catch (error) {
       deadline.clear();
-      call.end(true);
+      // A shard that cannot be reached counts in its metrics as a failed call.
+      call.end(true, [{ name: "connect", ms: performance.now() - openedAt, failed: true }]);
       throw unreachable(shard.id, error);
     }
-    const calls: Calls = { called: false, failed: false };
+    const calls: Calls = { called: false, failed: false, timings: [] };
     let timedOut = store === TIMED_OUT;
     try {
       if (store !== TIMED_OUT) {
@@ -85,14 +87,14 @@ export const tenantShard = ({ write }: { write: boolean }) =>
       }
     } catch (error) {
       // Handlers' errors are answered inside next(); one that escapes still reports its calls.
-      call.end(calls.called ? calls.failed : null);
+      call.end(calls.called ? calls.failed : null, calls.timings);
       throw error;
     } finally {
       deadline.clear();
       closeLater();
     }
     if (timedOut) {
-      call.end(true);
+      call.end(true, calls.timings);
       c.res = problemResponse(
         c,
         new AppError("shard-unavailable", `The shard did not answer within ${timeoutMs} ms`, {
@@ -101,5 +103,5 @@ export const tenantShard = ({ write }: { write: boolean }) =>
       );
       return;
     }
-    call.end(calls.called ? calls.failed : null);
+    call.end(calls.called ? calls.failed : null, calls.timings);
   });

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { gateOf } from "../gate/client";
-import type { Outcome, PermitResult, WriteResult } from "../gate/protocol";
+import type { Outcome, PermitResult, ShardTiming, WriteResult } from "../gate/protocol";
 import { AppError, controlPlaneUnavailable } from "../http/problems";
 import { routeCache } from "../routing/cache";
 
@@ -61,8 +61,11 @@ function report(c: Context<AppEnv>, tenantId: string, adminLease: string | null,
   }
 }
 
-/** A shard call under way: `end` reports it once (failed, succeeded, or never made: null). */
-export type ShardCall = { end(failed: boolean | null): void };
+/**
+ * A shard call under way: `end` reports it once (failed, succeeded, or never made: null), with the
+ * store calls it made, timed.
+ */
+export type ShardCall = { end(failed: boolean | null, calls?: ShardTiming[]): void };
 
 /**
  * Starts the request's call to the tenant's shard, or refuses it: a write the gate holds back
@@ -87,6 +90,7 @@ export async function startShardCall(
     throw circuitOpen(permit.retryAfterMs);
   }
   return {
-    end: (failed) => report(c, tenantId, adminLease, [{ dependency: "shard", failed, probe: permit.probe }]),
+    end: (failed, calls = []) =>
+      report(c, tenantId, adminLease, [{ dependency: "shard", failed, probe: permit.probe, shardId, calls }]),
   };
 }

@@ -18,7 +18,7 @@ describe("pending slot releases", () => {
   });
 
   it("sends what no admit took, all of the tenant's pending releases in one call", async () => {
-    const sent: string[][] = [];
+    const sent: (string | null)[][] = [];
     const send = async (due: Release[]) => {
       sent.push(due.map((r) => r.leaseId));
     };
@@ -27,7 +27,7 @@ describe("pending slot releases", () => {
   });
 
   it("arms a new timer for a release that comes after the last one fired", async () => {
-    const sent: string[][] = [];
+    const sent: (string | null)[][] = [];
     const send = async (due: Release[]) => {
       sent.push(due.map((r) => r.leaseId));
     };

@@ -175,8 +175,8 @@ describe.each([
     // Each of those two events is audited, and so is the rehydration's request.
     expect(rowsAfter).toEqual({
       ...rowsBefore,
-      events: rowsBefore.events + 2,
-      "audit-events": rowsBefore["audit-events"] + 3,
+      events: (rowsBefore.events ?? 0) + 2,
+      "audit-events": (rowsBefore["audit-events"] ?? 0) + 3,
     });
     expect(await env.ARCHIVES.head(archive?.objectKey as string)).toBeNull();
     expect((await listAll(`/v1/tenants/${tenant.id}/entries`, key.secret)).items).toEqual(entriesBefore);
