@@ -330,8 +330,10 @@ export class TenantGate extends DurableObject<Env> {
 
   /** A finished request in the tenant's metrics: its route's cell and its gate decision's. */
   private recordSample(sample: RequestSample) {
+    // A tenant this gate does not know (never provisioned, or purged) has no metrics to keep.
+    if (this.copy.route === null) return;
     const now = Date.now();
-    const tier = this.copy.route?.tier ?? "unknown";
+    const tier = this.copy.route.tier;
     this.metrics.record(now, tier, "request", `${sample.method} ${sample.route}`, {
       status: sample.status,
       ms: sample.ms,

@@ -79,6 +79,9 @@ export async function tenantKey(
   return res.json as { id: string; secret: string; prefix: string };
 }
 
+/** The key with its last character changed: same prefix, wrong secret (never the key itself). */
+export const wrongSecret = (key: string) => `${key.slice(0, -1)}${key.endsWith("x") ? "y" : "x"}`;
+
 /** The field paths a validation-error problem lists, e.g. `body.data`. */
 export const errorPaths = (res: Awaited<ReturnType<typeof call>>) =>
   (res.json.errors as { path: string }[]).map((error) => error.path);

@@ -8,7 +8,7 @@ import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
 import { waitForArchive, tenantWithEntries as withEntries } from "../archives/fixture";
-import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, expectProblem, settled, tenantKey, wrongSecret } from "../helpers";
 
 // POST/GET /v1/tenants/:id/backups, validation, keep-N retention and the daily backup.
 
@@ -164,7 +164,7 @@ describe("the backup routes' refusals", () => {
     expectProblem(
       await call(`/v1/tenants/${other.tenant.id}/backups`, {
         method: "POST",
-        key: other.key.secret.replace(/.$/, "x"),
+        key: wrongSecret(other.key.secret),
       }),
       401,
       "invalid-api-key",

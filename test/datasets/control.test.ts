@@ -44,7 +44,18 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   outbox: { sql: "SELECT * FROM outbox WHERE tenant_id = ?1 ORDER BY id", json: ["payload"] },
   "event-cursor": { sql: "SELECT * FROM event_cursors WHERE tenant_id = ?1", json: ["ahead"] },
   "dead-letters": { sql: "SELECT * FROM dead_letters WHERE tenant_id = ?1 ORDER BY id", json: ["body"] },
+  "metric-minutes": {
+    sql: "SELECT * FROM metric_minutes WHERE tenant_id = ?1 ORDER BY minute, tier, series, label",
+    json: [],
+  },
+  "metric-totals": {
+    sql: "SELECT * FROM metric_tenant_totals WHERE tenant_id = ?1 ORDER BY tier, series, label",
+    json: [],
+  },
 };
+
+/** What purging `rows` rows two at a time returns, call by call. */
+const byTwo = (rows: number) => [...Array(Math.floor(rows / 2)).fill(2), ...(rows % 2 ? [1] : []), 0];
 
 async function stored(name: string, tenantId: string): Promise<Record<string, unknown>[]> {
   const oracle = ORACLE[name];
@@ -157,6 +168,9 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
   const { backupId, restoreId } = await backedUpAndRestored(admin, tenant.id);
   // The relay carries the outbox away within moments; one row put there once it is done stays.
   await settled(tenant.id);
+  // The keys' requests are in the tenant's metrics once its gate has sent them.
+  await scheduler.wait(60);
+  await env.TENANT_GATE.get(env.TENANT_GATE.idFromName(tenant.id)).flushMetrics();
   const [held] = await db
     .insert(outbox)
     .values({ tenantId: tenant.id, kind: "event", payload: { type: "tenant.updated" }, createdAt: Date.now() })
@@ -215,7 +229,20 @@ describe("the control datasets' rows", () => {
       outbox: [[one.outboxId]],
       "event-cursor": [[one.tenantId]],
       "dead-letters": [[one.deadLetterId]],
+      "metric-minutes": (await stored("metric-minutes", one.tenantId)).map((r) => [
+        r.minute,
+        r.tier,
+        r.series,
+        r.label,
+      ]),
+      "metric-totals": (await stored("metric-totals", one.tenantId)).map((r) => [r.tier, r.series, r.label]),
     };
+    // The keys' POSTs and their gate decisions, at least.
+    expect(ids["metric-totals"]).toEqual([
+      ["STANDARD", "gate", "admitted"],
+      ["STANDARD", "request", "POST /v1/tenants/:tenantId/keys"],
+    ]);
+    expect(ids["metric-minutes"].length).toBeGreaterThanOrEqual(2);
     for (const d of DATASETS) {
       const expected = await expectedRows(d.name, one.tenantId);
       const all = await controlRows(db, d, one.tenantId, null, 1000);
@@ -248,10 +275,12 @@ describe("the control datasets' rows", () => {
     for (const d of DATASETS) {
       const mine = await controlRows(db, d, one.tenantId, null, 1000);
       const theirs = await controlRows(db, d, other.tenantId, null, 1000);
-      const keys = new Set(theirs.map((row) => canonicalJson(orderKeyOf(d, row))));
+      // Whole rows: an order key is unique among one tenant's rows only (two tenants' metrics of
+      // one minute share theirs).
+      const rows = new Set(theirs.map((row) => canonicalJson(row)));
       expect(theirs.length, d.name).toBeGreaterThan(0);
       expect(
-        mine.filter((row) => keys.has(canonicalJson(orderKeyOf(d, row)))),
+        mine.filter((row) => rows.has(canonicalJson(row))),
         d.name,
       ).toEqual([]);
     }
@@ -308,7 +337,20 @@ describe("a tenant's control data", () => {
     );
     const exported = new Map<string, CanonicalRow[]>();
     for (const d of DATASETS) exported.set(d.name, await readAll(d, subject.tenantId, 2));
-    expect([...exported.values()].map((rows) => rows.length)).toEqual([1, 3, 7, 1, 2, 1, 3, 1, 1, 1]);
+    expect([...exported.values()].map((rows) => rows.length)).toEqual([
+      1,
+      3,
+      7,
+      1,
+      2,
+      1,
+      3,
+      1,
+      1,
+      1,
+      storedBefore["metric-minutes"]?.length,
+      2,
+    ]);
 
     for (const d of [...DATASETS].reverse()) {
       let purged = 0;
@@ -344,6 +386,10 @@ describe("a tenant's control data", () => {
 
   it("is purged a bounded number of rows at a time, first rows first, until nothing is left", async () => {
     const subject = await populate({ move: false });
+    const metricRows = {
+      minutes: (await stored("metric-minutes", subject.tenantId)).length,
+      totals: (await stored("metric-totals", subject.tenantId)).length,
+    };
     const counts: Record<string, number[]> = {};
     for (const d of [...DATASETS].reverse()) {
       const all = await controlRows(db, d, subject.tenantId, null, 1000);
@@ -357,6 +403,8 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "metric-totals": byTwo(metricRows.totals),
+      "metric-minutes": byTwo(metricRows.minutes),
       "dead-letters": [1, 0],
       "event-cursor": [1, 0],
       outbox: [1, 0],

@@ -36,6 +36,8 @@ describe("the dataset registry", () => {
       "event_cursors",
       "outbox",
       "api_keys",
+      "metric_minutes",
+      "metric_tenant_totals",
       "tenant_moves",
       "tenant_restores",
       "tenants",
@@ -145,6 +147,8 @@ describe("the dataset registry", () => {
       "outbox",
       "event-cursor",
       "dead-letters",
+      "metric-minutes",
+      "metric-totals",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

@@ -4,7 +4,7 @@ import { controlDb } from "../../src/db/client";
 import { emptyCell, type MinuteRow, minuteOf, observe } from "../../src/metrics/cell";
 import { storeMinutes, tierTotals } from "../../src/metrics/store";
 import { gateStub, limitedTenant } from "../gate/fixture";
-import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpers";
+import { adminKey, call, createTenant, expectProblem, tenantKey, wrongSecret } from "../helpers";
 
 const db = controlDb(env);
 let admin: string;
@@ -110,7 +110,7 @@ describe("a tenant's request metrics", () => {
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await call("/v1/ping", { key })).status);
     expect(statuses).toEqual([200, 200, 429, 429]);
-    expectProblem(await call("/v1/ping", { key: `${key.slice(0, -4)}xxxx` }), 401, "invalid-api-key");
+    expectProblem(await call("/v1/ping", { key: wrongSecret(key) }), 401, "invalid-api-key");
     await flushed(tenant.id);
     const m = await metricsOf(tenant.id, admin);
     expect(m.gate).toEqual({
