@@ -146,12 +146,15 @@ export async function platformExposition(db: ControlDb, env: Env, now = Date.now
 export const WINDOWS = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 } as const;
 export type Window = keyof typeof WINDOWS;
 
+/** Microseconds are past what the buckets can tell. */
+const ms = (value: number | null) => (value === null ? null : Math.round(value * 1000) / 1000);
+
 /** A histogram's summary: p50/p95/p99 and mean in ms (null when it holds nothing). */
 const latency = (cell: Cell) => ({
-  p50: quantile(cell.buckets, 0.5),
-  p95: quantile(cell.buckets, 0.95),
-  p99: quantile(cell.buckets, 0.99),
-  mean: cell.count === 0 ? null : cell.sumMs / cell.count,
+  p50: ms(quantile(cell.buckets, 0.5)),
+  p95: ms(quantile(cell.buckets, 0.95)),
+  p99: ms(quantile(cell.buckets, 0.99)),
+  mean: cell.count === 0 ? null : ms(cell.sumMs / cell.count),
 });
 
 const ratio = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
