@@ -78,8 +78,14 @@ const expectations = [
   [/"restore": "completed",\s*"rows_changed": 1/, "the backup is restored in place, one entry changed"],
   [/"after_restore": \[\s*"second, edited",\s*"first"\s*\]/, "the entries are as backed up"],
   [/"clone": \[\s*"second, edited",\s*"first"\s*\]/, "the clone holds the tenant's entries"],
-  [/"requests": [1-9]\d*,\s*"error_rate": [\d.]+,\s*"p99_ms": [\d.]+,\s*"admitted": [1-9]\d*,\s*"top_route": "\/v1\/[^"]*"/, "the tenant's metrics count its requests by route template"],
-  [/^edge_tenancy_platform_requests_total\{class="2xx"\} [1-9]\d*$/m, "GET /metrics serves the platform's request counter"],
+  [
+    /"requests": [1-9]\d*,\s*"error_rate": [\d.]+,\s*"p99_ms": [\d.]+,\s*"admitted": [1-9]\d*,\s*"top_route": "\/v1\/[^"]*"/,
+    "the tenant's metrics count its requests by route template",
+  ],
+  [
+    /^edge_tenancy_platform_requests_total\{class="2xx"\} [1-9]\d*$/m,
+    "GET /metrics serves the platform's request counter",
+  ],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {
