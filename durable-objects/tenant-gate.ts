@@ -330,8 +330,9 @@ export class TenantGate extends DurableObject<Env> {
 
   /** A finished request in the tenant's metrics: its route's cell and its gate decision's. */
   private recordSample(sample: RequestSample) {
-    // A tenant this gate does not know (never provisioned, or purged) has no metrics to keep.
-    if (this.copy.route === null) return;
+    // A tenant this gate does not know (never provisioned, or purged) has no metrics to keep, nor
+    // has a deleted one: only refusals of its keys, which would outlive its purge.
+    if (this.copy.route === null || this.copy.route.status === "DELETED") return;
     const now = Date.now();
     const tier = this.copy.route.tier;
     this.metrics.record(now, tier, "request", `${sample.method} ${sample.route}`, {

@@ -63,4 +63,16 @@ describe("the gate's metric cells", () => {
     expect(cell?.count).toBe(3);
     expect(cell?.s4xx).toBe(1);
   });
+
+  it("keep nothing of a deleted tenant, whose refusals would outlive its purge", async () => {
+    const { tenant, stub } = await knownGate();
+    const deleted = await call(`/v1/tenants/${tenant.id}`, { method: "DELETE", key: admin });
+    expect(deleted.status, deleted.text).toBe(202);
+    await runInDurableObject(stub, async (gate: TenantGate) => {
+      await gate.invalidate(tenant.id);
+      gate.release([sample(401, 1)]);
+    });
+    await stub.flushMetrics();
+    expect(await requestsOf(tenant.id)).toBeUndefined();
+  });
 });
