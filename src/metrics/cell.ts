@@ -1,4 +1,4 @@
-import { type Buckets, bucketOf, emptyBuckets } from "./histogram";
+import { addBuckets, type Buckets, bucketOf, emptyBuckets } from "./histogram";
 
 /**
  * What the gate aggregates per tenant and minute (src/metrics/recorder.ts):
@@ -73,7 +73,7 @@ export function observe(cell: Cell, { status, ms, bytes }: Observation) {
 
 export function addCell(into: Cell, from: Cell) {
   for (const name of COUNTERS) into[name] += from[name];
-  for (let i = 0; i < into.buckets.length; i++) into.buckets[i] = (into.buckets[i] as number) + (from.buckets[i] ?? 0);
+  addBuckets(into.buckets, from.buckets);
 }
 
 /** A series' cell for one minute of one tenant at one tier: what the gate flushes (minute = epoch ms of its start). */

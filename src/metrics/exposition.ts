@@ -30,16 +30,18 @@ export class Exposition {
     this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
   }
 
-  counter(name: string, help: string, samples: { labels: Labels; value: number }[]) {
-    this.family(name, "counter", help);
+  private scalars(name: string, type: "counter" | "gauge", help: string, samples: { labels: Labels; value: number }[]) {
+    this.family(name, type, help);
     for (const { labels, value } of samples) this.lines.push(`${name}${labelText(labels)} ${num(value)}`);
     return this;
   }
 
+  counter(name: string, help: string, samples: { labels: Labels; value: number }[]) {
+    return this.scalars(name, "counter", help, samples);
+  }
+
   gauge(name: string, help: string, samples: { labels: Labels; value: number }[]) {
-    this.family(name, "gauge", help);
-    for (const { labels, value } of samples) this.lines.push(`${name}${labelText(labels)} ${num(value)}`);
-    return this;
+    return this.scalars(name, "gauge", help, samples);
   }
 
   /** A latency histogram in seconds from cells (ms buckets, src/metrics/histogram.ts). */
