@@ -23,12 +23,11 @@ import type {
 } from "../src/gate/protocol";
 import { quotaPeriod } from "../src/gate/quota-period";
 import { SlidingWindowLog } from "../src/gate/sliding-window";
+import { GateTelemetry } from "../src/gate/telemetry";
 import { limitsView } from "../src/gate/view";
 import { effectiveScopes } from "../src/keys/scopes";
 import { type GateKey, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
 import { MINUTE_MS, minuteOf } from "../src/metrics/cell";
-import { MetricsRecorder } from "../src/metrics/recorder";
-import { storeMinutes } from "../src/metrics/store";
 import type { TenantRoute } from "../src/routing/route";
 import { settings } from "../src/settings";
 
@@ -72,13 +71,13 @@ export class TenantGate extends DurableObject<Env> {
   private readonly touchedAt = new Map<string, number>();
   private readonly writeDeadlineMs: number;
   private fence!: WriteFence;
-  private readonly metrics: MetricsRecorder;
-  /** When the alarm that sends the metrics is set for; null when none is. */
+  private readonly telemetry: GateTelemetry;
+  /** When the alarm that sends the telemetry is set for; null when none is. */
   private metricsAlarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const { gateMaxStalenessMs, gateLeaseMs, shardTimeoutMs } = settings(env);
+    const { gateMaxStalenessMs, gateLeaseMs, shardTimeoutMs, slowQueryMs } = settings(env);
     this.copy = new ControlCopy({
       maxStalenessMs: gateMaxStalenessMs,
       read: (tenantId, keyIds) => readControl(controlDb(this.env), tenantId, keyIds),
@@ -86,7 +85,7 @@ export class TenantGate extends DurableObject<Env> {
     });
     this.writeDeadlineMs = shardTimeoutMs + DEADLINE_MARGIN_MS;
     this.bulkhead = new Bulkhead(gateLeaseMs);
-    this.metrics = new MetricsRecorder(ctx.storage.sql);
+    this.telemetry = new GateTelemetry(ctx.storage, slowQueryMs);
     ctx.blockConcurrencyWhile(async () => this.load());
   }
 
@@ -154,8 +153,8 @@ export class TenantGate extends DurableObject<Env> {
     this.sql.exec("DELETE FROM admin_writes WHERE at <= ?", now - this.writeDeadlineMs);
     const [fence] = this.sql.exec<{ body: string }>("SELECT body FROM fence").toArray();
     this.fence.restore(fence ? (JSON.parse(fence.body) as FenceState) : null);
-    this.metrics.load();
-    if (this.metrics.hasUnsent) this.armMetricsAlarm(now);
+    this.telemetry.load();
+    if (this.telemetry.hasUnsent) this.armMetricsAlarm(now);
   }
 
   private saveFence(state: FenceState | null) {
@@ -278,7 +277,9 @@ export class TenantGate extends DurableObject<Env> {
     }
     this.quota.used++;
     this.quotaDirty = true;
+    this.telemetry.admitted(now);
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    this.armMetricsAlarm(now);
     return leaseId;
   }
 
@@ -286,7 +287,7 @@ export class TenantGate extends DurableObject<Env> {
   private flush() {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.pendingHits.length === 0 && !this.quotaDirty && !this.metrics.hasUnsaved) return;
+    if (this.pendingHits.length === 0 && !this.quotaDirty && !this.telemetry.hasUnsaved) return;
     const batches = new Map<string, number[]>();
     for (const { policy, at } of this.pendingHits) {
       const times = batches.get(policy);
@@ -311,7 +312,7 @@ export class TenantGate extends DurableObject<Env> {
         );
       }
       this.sql.exec("DELETE FROM admissions WHERE last_at <= ?", Date.now() - WINDOW_MS);
-      this.metrics.save();
+      this.telemetry.save();
     });
     this.quotaDirty = false;
   }
@@ -323,7 +324,7 @@ export class TenantGate extends DurableObject<Env> {
         this.bulkhead.release(leaseId);
         this.fence.released(leaseId);
       }
-      this.record(outcomes);
+      this.record(outcomes, sample?.route ?? null);
       if (sample) this.recordSample(sample);
     }
   }
@@ -334,13 +335,7 @@ export class TenantGate extends DurableObject<Env> {
     // has a deleted one: only refusals of its keys, which would outlive its purge.
     if (this.copy.route === null || this.copy.route.status === "DELETED") return;
     const now = Date.now();
-    const tier = this.copy.route.tier;
-    this.metrics.record(now, tier, "request", `${sample.method} ${sample.route}`, {
-      status: sample.status,
-      ms: sample.ms,
-      bytes: sample.bytes,
-    });
-    this.metrics.record(now, tier, "gate", sample.decision, {});
+    this.telemetry.sample(now, this.copy.route.tier, sample);
     this.metricsChanged(now);
   }
 
@@ -367,18 +362,16 @@ export class TenantGate extends DurableObject<Env> {
    * they are sent goes with the next alarm.
    */
   async flushMetrics() {
-    const tenantId = this.copy.route?.tenantId;
-    if (!this.metrics.hasUnsent || tenantId === undefined) return;
+    const route = this.copy.route;
+    if (!this.telemetry.hasUnsent || route === null) return;
     this.flush();
-    const unsent = this.metrics.unsentRows();
     try {
-      await storeMinutes(controlDb(this.env), tenantId, unsent.rows);
+      await this.telemetry.send(this.env, route);
     } catch (error) {
       this.armMetricsAlarm(Date.now());
       throw error;
     }
-    this.metrics.sent(unsent, Date.now());
-    if (this.metrics.hasUnsent) this.armMetricsAlarm(Date.now());
+    if (this.telemetry.hasUnsent) this.armMetricsAlarm(Date.now());
   }
 
   /**
@@ -449,16 +442,10 @@ export class TenantGate extends DurableObject<Env> {
     return true;
   }
 
-  record(outcomes: Outcome[]) {
+  record(outcomes: Outcome[], route: string | null = null) {
     const now = Date.now();
+    if (this.telemetry.calls(now, this.copy.route?.tier ?? "unknown", outcomes, route)) this.metricsChanged(now);
     for (const outcome of outcomes) {
-      if (outcome.shardId !== undefined && outcome.calls?.length) {
-        const tier = this.copy.route?.tier ?? "unknown";
-        for (const call of outcome.calls) {
-          this.metrics.record(now, tier, "shard", outcome.shardId, { status: call.failed ? 500 : 200, ms: call.ms });
-        }
-        this.metricsChanged(now);
-      }
       const breaker = this.circuit(outcome.dependency);
       const before = breaker.current(now);
       breaker.record(now, outcome.failed, outcome.probe);
@@ -567,7 +554,7 @@ export class TenantGate extends DurableObject<Env> {
     this.keyWindows.clear();
     this.circuits.clear();
     this.touchedAt.clear();
-    this.metrics.clear();
+    this.telemetry.clear();
     // Writes waiting for the old fence to lift wake up and meet the reloaded one.
     this.fence.lift();
   }

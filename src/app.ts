@@ -29,6 +29,7 @@ import { moveRoutes } from "./moves/routes";
 import { restoreRoutes } from "./restores/routes";
 import { shardRoutes } from "./shards/routes";
 import { tenantRoutes } from "./tenants/routes";
+import { usageRoutes } from "./usage/routes";
 import { userRoutes } from "./users/routes";
 
 export const API_VERSION = "0.1.0";
@@ -75,6 +76,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/exports", exportRoutes);
   app.route("/v1/tenants/:tenantId/backups", backupRoutes);
   app.route("/v1/tenants/:tenantId/metrics", tenantMetricRoutes);
+  app.route("/v1/tenants/:tenantId/usage", usageRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/tenants", restoreRoutes);

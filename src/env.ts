@@ -31,6 +31,8 @@ export type AppEnv = {
     keyTenantId?: string | null;
     /** The presented key's public prefix, once parsed. */
     keyPrefix?: string;
+    /** Entries the request created, replaced or deleted (the `entries_written` meter). */
+    written?: number;
     /** The tenant's data shard, opened by `tenantShard()` on data routes (D1 or PostgreSQL). */
     shard: ShardStore;
   };

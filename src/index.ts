@@ -3,6 +3,7 @@ import { consumeDeadLetters } from "./dead-letters/consumer";
 import { consumeEvents } from "./events/consumer";
 import { queue } from "./jobs/queue";
 import { scheduled } from "./jobs/scheduled";
+import { consumeUsage } from "./usage/consumer";
 
 export { AuthThrottle } from "../durable-objects/auth-throttle";
 export { TenantGate } from "../durable-objects/tenant-gate";
@@ -12,15 +13,17 @@ const app = createApp();
 /** The queues' names in wrangler.toml. */
 const EVENTS_QUEUE = "edge-tenancy-events";
 const DEAD_LETTER_QUEUE = "edge-tenancy-dead-letter";
+const USAGE_QUEUE = "edge-tenancy-usage";
 
 const consumers: Record<string, (batch: MessageBatch, env: Env) => Promise<void>> = {
   [EVENTS_QUEUE]: consumeEvents,
   [DEAD_LETTER_QUEUE]: consumeDeadLetters,
+  [USAGE_QUEUE]: consumeUsage,
 };
 
 export default {
   fetch: app.fetch,
   scheduled,
-  // Three queues reach this Worker: the events feed, the dead letters, and lifecycle jobs.
+  // Four queues reach this Worker: the events feed, usage records, the dead letters, and lifecycle jobs.
   queue: (batch, env) => (consumers[batch.queue] ?? queue)(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -28,7 +28,8 @@ type NumericVars =
   | "ARCHIVE_SAMPLE_PAUSE_ROWS"
   | "JOB_RETRY_DELAY_SECONDS"
   | "METRICS_TOP_TENANTS"
-  | "METRICS_RETENTION_DAYS";
+  | "METRICS_RETENTION_DAYS"
+  | "SLOW_QUERY_MS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
   const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
@@ -54,6 +55,8 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     metricsTopTenants: Math.floor(nonNegative(env.METRICS_TOP_TENANTS, 50)),
     // A tenant's per-minute metrics are kept this long (the 7-day window of its metrics and a day more).
     metricsRetentionMs: positive(env.METRICS_RETENTION_DAYS, 8) * 86_400_000,
+    // Shard calls at least this slow are logged for GET /v1/shards/:id/slow-queries (0 logs every call).
+    slowQueryMs: nonNegative(env.SLOW_QUERY_MS, 500),
     // A soft-deleted tenant can be restored this long; the daily purge removes it after.
     deletionGraceMs: positive(env.TENANT_DELETION_GRACE_DAYS, 30) * 86_400_000,
     // A trial tenant whose trial has ended and whose keys nobody has used this long is archived.

@@ -17,6 +17,7 @@ import { openStore } from "../shards/connection";
 import { getShard } from "../shards/service";
 import { getTenant } from "../tenants/service";
 import { type TenantStatus, tenants } from "../tenants/table";
+import { exportMade } from "../usage/record";
 import { archiveRecords } from "./dataset";
 import { type ArchiveKind, FORMAT_VERSION } from "./format";
 import { archiveStepMessage } from "./messages";
@@ -94,6 +95,11 @@ async function archiveStep(env: Env, archiveId: string, seq: number, hooks: Step
   const { row: archive, token, outcome } = claimed;
   const now = Date.now();
   const done = outcome.change.state === "completed";
+  // Before the step is recorded, under an id of the export's own: a retry after a failed record
+  // sends the same record, which the usage consumer counts once.
+  if (done && archive.kind === "export") {
+    await env.USAGE_QUEUE.send(exportMade(archive.tenantId, archive.id, now), { contentType: "json" });
+  }
   const record = db
     .update(tenantArchives)
     .set({

@@ -6,11 +6,12 @@ import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
 import { gateState } from "../gate/dataset";
 import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
-import { tenantMetricMinutes, tenantMetricTotals } from "../metrics/dataset";
+import { tenantMetricMinutes, tenantMetricTotals, tenantSlowQueries } from "../metrics/dataset";
 import { moveHistory } from "../moves/dataset";
 import { restoreHistory } from "../restores/dataset";
 import { shardRegistration } from "../shards/dataset";
 import { tenantRow } from "../tenants/dataset";
+import { usageDays, usageHours, usageRecordIds } from "../usage/dataset";
 import { tenantUsers } from "../users/dataset";
 import type { Dataset, TableDataset } from "./dataset";
 
@@ -33,6 +34,10 @@ export const DATASETS: readonly Dataset[] = [
   tenantDeadLetters,
   tenantMetricMinutes,
   tenantMetricTotals,
+  tenantSlowQueries,
+  usageRecordIds,
+  usageHours,
+  usageDays,
   entryData,
   entryTagIndex,
   eventFeed,

@@ -4,15 +4,26 @@ import { newestFirst, type PageRequest } from "../db/keyset";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { byName, KINDS } from "../jobs/registry";
+import { USAGE_TYPE_PREFIX } from "../usage/record";
 import { type DeadLetter, type DeadLetterSource, deadLetters } from "./table";
 
 const str = (value: unknown) => (typeof value === "string" ? value.slice(0, 200) : null);
 
-/** Which queue a body came from, by its shape: a lifecycle message has a `kind`, an event a `tenant_id` and a `seq`. */
+/**
+ * Which queue a body came from, by its shape: a lifecycle message has a `kind`, an event a
+ * `tenant_id` and a `seq`, a usage record is a CloudEvent of a usage type.
+ */
 export function sourceOf(body: unknown): { source: DeadLetterSource; kind: string | null; tenantId: string | null } {
   const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
   if (typeof fields.tenant_id === "string" && typeof fields.seq === "number" && fields.kind === undefined) {
     return { source: "events", kind: null, tenantId: str(fields.tenant_id) };
+  }
+  if (
+    fields.specversion !== undefined &&
+    typeof fields.type === "string" &&
+    fields.type.startsWith(USAGE_TYPE_PREFIX)
+  ) {
+    return { source: "usage", kind: null, tenantId: str(fields.subject) };
   }
   return { source: "lifecycle", kind: str(fields.kind), tenantId: str(fields.tenantId) };
 }
@@ -70,6 +81,8 @@ export async function replayDeadLetter(db: ControlDb, env: Env, id: string, now 
       );
     }
     await env.LIFECYCLE_QUEUE.send(letter.body);
+  } else if (letter.source === "usage") {
+    await env.USAGE_QUEUE.send(letter.body, { contentType: "json" });
   } else {
     await env.EVENTS_QUEUE.send(letter.body, { contentType: "json" });
   }

@@ -60,6 +60,7 @@ export const entryRoutes = createRouter()
         c.var.route.limits,
         changeOf(c, 201),
       );
+      c.set("written", 1);
       c.header("ETag", etagOf(entry));
       c.header("Location", `/v1/tenants/${c.var.route.tenantId}/entries/${entry.id}`);
       return c.json(entryView(entry), 201);
@@ -138,6 +139,7 @@ export const entryRoutes = createRouter()
         c.var.route.limits,
         changeOf(c, 200),
       );
+      c.set("written", 1);
       c.header("ETag", etagOf(entry));
       return c.json(entryView(entry), 200);
     },
@@ -155,6 +157,7 @@ export const entryRoutes = createRouter()
     async (c) => {
       const precondition = preconditionOf(c.req.valid("header"));
       await c.var.shard.deleteEntry(c.var.route.tenantId, c.req.valid("param").entryId, precondition, changeOf(c, 204));
+      c.set("written", 1);
       return c.body(null, 204);
     },
   );

@@ -5,8 +5,18 @@ export const gateState = {
   name: "gate-state",
   home: "gate",
   description:
-    "The tenant's gate: its copy of the route and keys, recent admissions, the month's quota use, circuits, a move's fence, metrics not yet sent",
-  storage: ["copy", "admissions", "quota", "circuits", "fence", "admin_writes", "metric_cells"],
+    "The tenant's gate: its copy of the route and keys, recent admissions, the month's quota use, circuits, a move's fence, metrics, usage and slow shard calls not yet sent",
+  storage: [
+    "copy",
+    "admissions",
+    "quota",
+    "circuits",
+    "fence",
+    "admin_writes",
+    "metric_cells",
+    "usage_state",
+    "telemetry_outbox",
+  ],
   // The route and keys it reloads from the control database; the keys' rows hold their secrets' hashes.
   cached: ["copy"],
 } satisfies ObjectDataset;

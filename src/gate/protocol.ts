@@ -36,6 +36,8 @@ export type RequestSample = {
   /** Response body bytes. */
   bytes: number;
   decision: GateDecision;
+  /** Entries the request created, replaced or deleted. */
+  written?: number;
 };
 
 /** One call of a request to its shard: the store method called (never its arguments), how long, whether it failed. */

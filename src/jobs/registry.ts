@@ -7,11 +7,13 @@ import { archiveTenant, purgeTenant } from "../lifecycle/jobs";
 import { duePurges } from "../lifecycle/purge";
 import { moveStep } from "../moves/jobs";
 import { restoreStep } from "../restores/jobs";
+import { aggregateUsage } from "../usage/jobs";
+import { dueUsageAggregation } from "../usage/service";
 import { type FanOut, fanOutMessage, runFanOutPage } from "./fan-out";
 import { defineJob, type JobKind } from "./kind";
 
 /** Every fan-out a cron starts (src/jobs/fan-out.ts), by name. */
-export const FAN_OUTS: readonly FanOut[] = [duePurges, dueBackups, dueArchivals];
+export const FAN_OUTS: readonly FanOut[] = [duePurges, dueBackups, dueArchivals, dueUsageAggregation];
 
 const fanOutPage = defineJob(fanOutMessage, {
   run: async (env, { fanOut, after, at }) => {
@@ -33,6 +35,7 @@ export const KINDS = [
   purgeTenant,
   archiveTenant,
   backupTenant,
+  aggregateUsage,
   fanOutPage,
 ] as const;
 

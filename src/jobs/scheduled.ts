@@ -14,6 +14,7 @@ import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
 import { resumeStalledRestores } from "../restores/job";
 import { settings } from "../settings";
 import { probeAllShards } from "../shards/health";
+import { dueUsageAggregation } from "../usage/service";
 import { startFanOut } from "./fan-out";
 
 /** Work a cron starts, off the request path; `at` is the cron's scheduled time. */
@@ -47,8 +48,12 @@ export const SCHEDULE = {
       (db, env, at) => applyMetricsRetention(db, settings(env).metricsRetentionMs, at),
     ],
   },
-  // Every tenant with data is backed up once a day, a page of tenants per queue message.
-  backups: { cron: "0 1 * * *", jobs: [(_, env, at) => startFanOut(env, dueBackups, at)] },
+  // Every tenant with data is backed up once a day, and every tenant's usage of the day before is
+  // aggregated, a page of tenants per queue message.
+  daily: {
+    cron: "0 1 * * *",
+    jobs: [(_, env, at) => startFanOut(env, dueBackups, at), (_, env, at) => startFanOut(env, dueUsageAggregation, at)],
+  },
   // Trial tenants nobody has used for ARCHIVE_INACTIVE_DAYS are archived to R2, a page per message.
   archival: { cron: "0 2 * * *", jobs: [(_, env, at) => startFanOut(env, dueArchivals, at)] },
   // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message;

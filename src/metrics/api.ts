@@ -1,6 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { iso, PageQuery, TenantId, Timestamp } from "../http/api";
 import { GATE_DECISIONS } from "./cell";
 import { WINDOWS } from "./service";
+import type { SlowQuery } from "./table";
 
 export const MetricsQuery = z.object({
   window: z
@@ -51,3 +53,31 @@ export const TenantMetricsSchema = z
     buckets_ms: z.array(z.number()),
   })
   .openapi("TenantMetrics");
+
+export const SlowQueryQuery = PageQuery.extend({
+  tenant_id: TenantId.optional().openapi({ description: "Only this tenant's calls" }),
+});
+
+export const SlowQuerySchema = z
+  .object({
+    id: z.string(),
+    shard_id: z.string(),
+    tenant_id: z.string(),
+    at: Timestamp,
+    name: z.string().openapi({ description: "The store method called (e.g. entries.list); never its arguments" }),
+    ms: z.number(),
+    failed: z.boolean(),
+    route: z.string().nullable().openapi({ description: "The request's route template" }),
+  })
+  .openapi("SlowQuery");
+
+export const slowQueryView = (row: SlowQuery): z.infer<typeof SlowQuerySchema> => ({
+  id: row.id,
+  shard_id: row.shardId,
+  tenant_id: row.tenantId,
+  at: iso(row.at) as string,
+  name: row.name,
+  ms: row.ms,
+  failed: row.failed === 1,
+  route: row.route,
+});

@@ -1,5 +1,5 @@
 import type { TableDataset } from "../datasets/dataset";
-import { metricMinutes, metricTenantTotals } from "./table";
+import { metricMinutes, metricTenantTotals, slowQueries } from "./table";
 
 /** The tenant's request metrics per minute (src/metrics/store.ts), under retention. */
 export const tenantMetricMinutes = {
@@ -19,4 +19,14 @@ export const tenantMetricTotals = {
   tables: { sqlite: metricTenantTotals },
   tenantKey: "tenantId",
   orderKey: ["tier", "series", "label"],
+} satisfies TableDataset;
+
+/** The tenant's shard calls slower than SLOW_QUERY_MS, under retention. */
+export const tenantSlowQueries = {
+  name: "slow-queries",
+  home: "control",
+  description: "The tenant's slow shard calls: the store method's name, duration, shard and route, never arguments",
+  tables: { sqlite: slowQueries },
+  tenantKey: "tenantId",
+  orderKey: ["id"],
 } satisfies TableDataset;

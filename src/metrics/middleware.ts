@@ -99,6 +99,7 @@ export const requestMetrics = () =>
       ms: Math.round((performance.now() - started) * 100) / 100,
       bytes: 0,
       decision: decisionOf(c),
+      ...(c.var.written ? { written: c.var.written } : {}),
     };
     const tier = c.var.gate?.route.tier ?? null;
     const env = c.env;

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { chunksOf } from "../db/sql";
 import { type Cell, COUNTERS, type MinuteRow, type Series } from "./cell";
@@ -135,29 +135,36 @@ export async function tenantTotals(db: ControlDb, tenantIds: string[]) {
   return rows.map((row) => ({ ...row, cell: cellOf(row) }));
 }
 
-/** Drops up to `limit` minute rows older than `before`; returns how many went. */
-export async function dropMinutesBefore(db: ControlDb, before: number, limit: number): Promise<number> {
-  const old: SQL = lt(metricMinutes.minute, before);
+/** What retention drops: the minutes, and the slow calls (by their time). */
+const RETAINED = [
+  { table: "metric_minutes", at: "minute" },
+  { table: "slow_queries", at: "at" },
+] as const;
+
+/** Drops up to `limit` rows older than `before` of one retained table; returns how many went. */
+async function dropBefore(db: ControlDb, { table, at }: (typeof RETAINED)[number], before: number, limit: number) {
   const result = await db.run(
-    sql`DELETE FROM metric_minutes WHERE rowid IN (SELECT rowid FROM metric_minutes WHERE ${old} LIMIT ${limit})`,
+    sql`DELETE FROM ${sql.raw(table)} WHERE rowid IN (SELECT rowid FROM ${sql.raw(table)} WHERE ${sql.raw(at)} < ${before} LIMIT ${limit})`,
   );
   return result.meta.changes ?? 0;
 }
 
-/** Rows dropped per statement, and statements per run, by the hourly retention of minutes. */
+/** Rows dropped per statement, and statements per run and table, by the hourly retention. */
 const RETENTION_BATCH = 5_000;
 const RETENTION_BATCHES = 20;
 
 /**
- * Drops minutes older than METRICS_RETENTION_DAYS, in bounded statements: an hour's run drops up
- * to 100,000 rows, and whatever is left goes with the next. Totals are never dropped.
+ * Drops minutes and slow calls older than METRICS_RETENTION_DAYS, in bounded statements: an hour's
+ * run drops up to 100,000 rows of each, and whatever is left goes with the next. Totals are never dropped.
  */
 export async function applyMetricsRetention(db: ControlDb, retentionMs: number, now = Date.now()) {
   let dropped = 0;
-  for (let i = 0; i < RETENTION_BATCHES; i++) {
-    const n = await dropMinutesBefore(db, now - retentionMs, RETENTION_BATCH);
-    dropped += n;
-    if (n < RETENTION_BATCH) break;
+  for (const retained of RETAINED) {
+    for (let i = 0; i < RETENTION_BATCHES; i++) {
+      const n = await dropBefore(db, retained, now - retentionMs, RETENTION_BATCH);
+      dropped += n;
+      if (n < RETENTION_BATCH) break;
+    }
   }
   return dropped;
 }

@@ -70,3 +70,30 @@ export const metricTierTotals = sqliteTable(
 );
 
 export type MetricFigures = typeof metricTierTotals.$inferSelect;
+
+/**
+ * Shard calls slower than SLOW_QUERY_MS, as the tenants' gates sent them: the store method's name
+ * (never its arguments), how long, whether it failed, and the request's route template. Ids are
+ * ULIDs given by the gate, so a call sent twice is one row and the newest sort first.
+ */
+export const slowQueries = sqliteTable(
+  "slow_queries",
+  {
+    id: text("id").primaryKey(),
+    shardId: text("shard_id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    at: integer("at").notNull(),
+    name: text("name").notNull(),
+    ms: real("ms").notNull(),
+    /** 1 when the call failed. */
+    failed: integer("failed").notNull(),
+    route: text("route"),
+  },
+  (t) => [
+    index("slow_queries_shard_idx").on(t.shardId, t.id),
+    index("slow_queries_tenant_idx").on(t.tenantId),
+    index("slow_queries_at_idx").on(t.at),
+  ],
+);
+
+export type SlowQuery = typeof slowQueries.$inferSelect;

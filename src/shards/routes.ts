@@ -1,9 +1,13 @@
 import type { ControlDb } from "../db/client";
-import { errorResponses } from "../http/api";
+import { errorResponses, pageOf } from "../http/api";
 import { defineRoute } from "../http/define-route";
+import { ID_PATTERN } from "../http/ids";
 import { json } from "../http/openapi-helpers";
+import { cursorAfter, page } from "../http/pagination";
 import { notFound } from "../http/problems";
 import { createRouter } from "../http/router";
+import { SlowQueryQuery, SlowQuerySchema, slowQueryView } from "../metrics/api";
+import { listSlowQueries } from "../metrics/slow-queries";
 import {
   MigrationResultSchema,
   MigrationRunSchema,
@@ -102,6 +106,29 @@ export const shardRoutes = createRouter()
     async (c) => {
       const result = await migrateShardTenants(c.var.db, c.env, c.req.valid("param").shardId);
       return c.json(resultView(result), 200);
+    },
+  )
+  .openapi(
+    defineRoute({
+      method: "get",
+      path: "/{shardId}/slow-queries",
+      tags,
+      summary: "The shard's slow calls, newest first: store method, duration, tenant, route (platform admin)",
+      description:
+        "Calls taking at least SLOW_QUERY_MS (500), as the tenants' gates send them about a minute later; at most 60 per tenant and minute. Kept METRICS_RETENTION_DAYS.",
+      meta: guard,
+      request: { params: ShardParams, query: SlowQueryQuery },
+      responses: { 200: { description: "A page of slow calls", ...json(pageOf(SlowQuerySchema)) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { shardId } = c.req.valid("param");
+      const { limit, cursor, tenant_id } = c.req.valid("query");
+      await one(c.var.db, shardId);
+      const result = await listSlowQueries(c.var.db, shardId, tenant_id, {
+        limit,
+        after: cursorAfter(cursor, ID_PATTERN),
+      });
+      return c.json(page(result, slowQueryView), 200);
     },
   )
   .openapi(

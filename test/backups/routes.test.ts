@@ -108,7 +108,7 @@ describe("the daily backup", () => {
     const provisioning = await createTenant(admin);
     const run = async (at: number) => {
       const ctx = createExecutionContext();
-      await scheduled(createScheduledController({ cron: SCHEDULE.backups.cron, scheduledTime: at }), env, ctx);
+      await scheduled(createScheduledController({ cron: SCHEDULE.daily.cron, scheduledTime: at }), env, ctx);
       await waitOnExecutionContext(ctx);
     };
     /** The tenant's daily backups once there are `count` and all are completed (or time is up). */

@@ -18,9 +18,14 @@ import { storeDeadLetter } from "../../src/dead-letters/service";
 import { deadLetters } from "../../src/dead-letters/table";
 import { outbox } from "../../src/events/outbox-table";
 import { newId } from "../../src/http/ids";
+import { storeSlowQueries } from "../../src/metrics/slow-queries";
+import { METERS } from "../../src/usage/record";
+import { aggregateDay, dayOf } from "../../src/usage/store";
+import { usageRecords } from "../../src/usage/table";
 import { adminKey, call, createTenant, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 import { backedUpAndRestored } from "../restores/fixture";
+import { keepSent, usageSettled } from "../usage/fixture";
 
 const db = controlDb(env);
 const DATASETS = datasetsIn("control");
@@ -52,6 +57,10 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
     sql: "SELECT * FROM metric_tenant_totals WHERE tenant_id = ?1 ORDER BY tier, series, label",
     json: [],
   },
+  "slow-queries": { sql: "SELECT * FROM slow_queries WHERE tenant_id = ?1 ORDER BY id", json: [] },
+  "usage-record-ids": { sql: "SELECT * FROM usage_records WHERE tenant_id = ?1 ORDER BY id", json: [] },
+  "usage-hours": { sql: "SELECT * FROM usage_hourly WHERE tenant_id = ?1 ORDER BY meter, hour", json: [] },
+  "usage-days": { sql: "SELECT * FROM usage_daily WHERE tenant_id = ?1 ORDER BY meter, day", json: [] },
 };
 
 /** What purging `rows` rows two at a time returns, call by call. */
@@ -115,6 +124,7 @@ type Fixture = {
  */
 async function populate({ move }: { move: boolean }): Promise<Fixture> {
   const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
+  await keepSent(tenant.id);
   const userIds: string[] = [];
   for (let i = 0; i < 3; i++) {
     const res = await call(`/v1/tenants/${tenant.id}/users`, {
@@ -168,9 +178,25 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
   const { backupId, restoreId } = await backedUpAndRestored(admin, tenant.id);
   // The relay carries the outbox away within moments; one row put there once it is done stays.
   await settled(tenant.id);
-  // The keys' requests are in the tenant's metrics once its gate has sent them.
-  await scheduler.wait(60);
-  await env.TENANT_GATE.get(env.TENANT_GATE.idFromName(tenant.id)).flushMetrics();
+  // The keys' requests are in the tenant's metrics and usage once its gate has sent them, and the
+  // export's usage once its job has; today's usage so far is aggregated as a day.
+  await usageSettled(tenant.id);
+  for (let i = 0; !(await db.query.usageRecords.findFirst({ where: eq(usageRecords.id, `use_${exportId}`) })); i++) {
+    if (i > 400) throw new Error("the export's usage never arrived");
+    await scheduler.wait(25);
+  }
+  await aggregateDay(db, tenant.id, dayOf(Date.now()), METERS);
+  await storeSlowQueries(db, tenant.id, [
+    {
+      id: newId("slq"),
+      shardId: "d1-shared-0",
+      at: Date.now(),
+      name: "entries.list",
+      ms: 812.5,
+      failed: 0,
+      route: null,
+    },
+  ]);
   const [held] = await db
     .insert(outbox)
     .values({ tenantId: tenant.id, kind: "event", payload: { type: "tenant.updated" }, createdAt: Date.now() })
@@ -236,7 +262,17 @@ describe("the control datasets' rows", () => {
         r.label,
       ]),
       "metric-totals": (await stored("metric-totals", one.tenantId)).map((r) => [r.tier, r.series, r.label]),
+      "slow-queries": (await stored("slow-queries", one.tenantId)).map((r) => [r.id]),
+      "usage-record-ids": (await stored("usage-record-ids", one.tenantId)).map((r) => [r.id]),
+      "usage-hours": (await stored("usage-hours", one.tenantId)).map((r) => [r.meter, r.hour]),
+      "usage-days": (await stored("usage-days", one.tenantId)).map((r) => [r.meter, r.day]),
     };
+    expect(ids["slow-queries"]).toHaveLength(1);
+    expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
+    expect(ids["usage-hours"].map(([meter]) => meter)).toEqual(
+      expect.arrayContaining(["api_calls", "egress_bytes", "exports", "stored_bytes"]),
+    );
+    expect(ids["usage-days"].length).toBeGreaterThanOrEqual(4);
     // The keys' POSTs and their gate decisions, at least.
     expect(ids["metric-totals"]).toEqual([
       ["STANDARD", "gate", "admitted"],
@@ -350,6 +386,10 @@ describe("a tenant's control data", () => {
       1,
       storedBefore["metric-minutes"]?.length,
       2,
+      1,
+      storedBefore["usage-record-ids"]?.length,
+      storedBefore["usage-hours"]?.length,
+      storedBefore["usage-days"]?.length,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -389,6 +429,9 @@ describe("a tenant's control data", () => {
     const metricRows = {
       minutes: (await stored("metric-minutes", subject.tenantId)).length,
       totals: (await stored("metric-totals", subject.tenantId)).length,
+      usageIds: (await stored("usage-record-ids", subject.tenantId)).length,
+      usageHours: (await stored("usage-hours", subject.tenantId)).length,
+      usageDays: (await stored("usage-days", subject.tenantId)).length,
     };
     const counts: Record<string, number[]> = {};
     for (const d of [...DATASETS].reverse()) {
@@ -403,6 +446,10 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "usage-days": byTwo(metricRows.usageDays),
+      "usage-hours": byTwo(metricRows.usageHours),
+      "usage-record-ids": byTwo(metricRows.usageIds),
+      "slow-queries": [1, 0],
       "metric-totals": byTwo(metricRows.totals),
       "metric-minutes": byTwo(metricRows.minutes),
       "dead-letters": [1, 0],

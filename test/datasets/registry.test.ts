@@ -38,9 +38,13 @@ describe("the dataset registry", () => {
       "api_keys",
       "metric_minutes",
       "metric_tenant_totals",
+      "slow_queries",
       "tenant_moves",
       "tenant_restores",
       "tenants",
+      "usage_daily",
+      "usage_hourly",
+      "usage_records",
       "users",
     ]);
   });
@@ -149,6 +153,10 @@ describe("the dataset registry", () => {
       "dead-letters",
       "metric-minutes",
       "metric-totals",
+      "slow-queries",
+      "usage-record-ids",
+      "usage-hours",
+      "usage-days",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

@@ -105,6 +105,19 @@ describe("a tenant's request metrics", () => {
     expect(again.requests).toBeGreaterThanOrEqual(7);
   });
 
+  it("times a PostgreSQL tenant's shard calls under its own shard", async () => {
+    const tenant = await createTenant(admin, { shard_id: "pg-0" });
+    const key = (await tenantKey(admin, tenant.id)).secret;
+    const entries = `/v1/tenants/${tenant.id}/entries`;
+    expect((await call(entries, { method: "POST", key, body: { data: { on: "pg" } } })).status).toBe(201);
+    expect((await call(entries, { key })).status).toBe(200);
+    await flushed(tenant.id);
+    const m = await metricsOf(tenant.id, admin);
+    expect(m.shards).toEqual([expect.objectContaining({ shard_id: "pg-0", errors: 0 })]);
+    expect(m.shards[0].calls).toBeGreaterThanOrEqual(2);
+    expect(m.shards[0].latency_ms.p50).toBeGreaterThan(0);
+  });
+
   it("counts the gate's refusals by decision", async () => {
     const { tenant, key } = await limitedTenant(admin, { requests_per_minute: 2 });
     const statuses = [];
