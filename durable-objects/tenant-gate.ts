@@ -28,6 +28,7 @@ import { limitsView } from "../src/gate/view";
 import { effectiveScopes } from "../src/keys/scopes";
 import { type GateKey, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
 import { MINUTE_MS, minuteOf } from "../src/metrics/cell";
+import { quotaTripped } from "../src/quotas/service";
 import type { TenantRoute } from "../src/routing/route";
 import { settings } from "../src/settings";
 
@@ -67,6 +68,8 @@ export class TenantGate extends DurableObject<Env> {
   private readonly circuits = new Map<Dependency, CircuitBreaker>();
   private pendingHits: { policy: string; at: number }[] = [];
   private quotaDirty = false;
+  /** The period whose quota trip this object has reported. */
+  private quotaTripReported: string | null = null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly touchedAt = new Map<string, number>();
   private readonly writeDeadlineMs: number;
@@ -231,6 +234,7 @@ export class TenantGate extends DurableObject<Env> {
       ...this.counters(now, request.keyId),
     });
     if (!decision.admitted) {
+      if (decision.problem === "quota-exhausted") this.quotaExhausted(now);
       // The operator view lists a limited key's window once a response has reported it.
       if (decision.policies.some((policy) => policy.name === "key")) this.keyWindow(request.keyId);
       return decision;
@@ -257,6 +261,23 @@ export class TenantGate extends DurableObject<Env> {
       circuits,
       stale: this.copy.stale,
     };
+  }
+
+  /**
+   * The monthly quota refused a request: the first time in its period, the control database records
+   * the trip and emits `quota.exceeded` (once, whatever this object remembers after a restart).
+   */
+  private quotaExhausted(now: number) {
+    const route = this.copy.route;
+    const limit = route?.limits.monthlyRequests;
+    const period = quotaPeriod(now).id;
+    if (!route || limit === null || limit === undefined || this.quotaTripReported === period) return;
+    this.quotaTripReported = period;
+    this.ctx.waitUntil(
+      quotaTripped(controlDb(this.env), route.tenantId, "monthly_requests", limit, now).catch(() => {
+        this.quotaTripReported = null;
+      }),
+    );
   }
 
   /** The windows and quota an admission of this key is checked against. */

@@ -21,11 +21,13 @@ import { idempotency } from "./http/idempotency";
 import { jsonBody } from "./http/json-body";
 import { notFoundHandler } from "./http/not-found";
 import { onError } from "./http/on-error";
+import { invoiceRoutes } from "./invoices/routes";
 import { adminKeyRoutes, tenantKeyRoutes } from "./keys/routes";
 import { meRoutes } from "./me/routes";
 import { requestMetrics } from "./metrics/middleware";
 import { prometheusRoutes, tenantMetricRoutes } from "./metrics/routes";
 import { moveRoutes } from "./moves/routes";
+import { reportStorageQuota } from "./quotas/middleware";
 import { restoreRoutes } from "./restores/routes";
 import { shardRoutes } from "./shards/routes";
 import { tenantRoutes } from "./tenants/routes";
@@ -55,6 +57,8 @@ export function createApp() {
   app.use("/v1/*", authenticate());
   app.use("/v1/*", jsonBody());
   app.use("/v1/*", idempotency());
+  // An entry write its plan's quota refused trips the quota (a quota.exceeded event once a period).
+  app.use("/v1/tenants/:tenantId/entries/*", reportStorageQuota());
   // The document changes with each deploy; a cache must ask again every time.
   app.use("/openapi.json", async (c, next) => {
     await next();
@@ -77,6 +81,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/backups", backupRoutes);
   app.route("/v1/tenants/:tenantId/metrics", tenantMetricRoutes);
   app.route("/v1/tenants/:tenantId/usage", usageRoutes);
+  app.route("/v1/tenants/:tenantId/invoice-preview", invoiceRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/tenants", restoreRoutes);

@@ -8,6 +8,7 @@ import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
 import { tenantMetricMinutes, tenantMetricTotals, tenantSlowQueries } from "../metrics/dataset";
 import { moveHistory } from "../moves/dataset";
+import { quotaTripRecords } from "../quotas/dataset";
 import { restoreHistory } from "../restores/dataset";
 import { shardRegistration } from "../shards/dataset";
 import { tenantRow } from "../tenants/dataset";
@@ -38,6 +39,7 @@ export const DATASETS: readonly Dataset[] = [
   usageRecordIds,
   usageHours,
   usageDays,
+  quotaTripRecords,
   entryData,
   entryTagIndex,
   eventFeed,

@@ -9,6 +9,7 @@ export { apiKeys } from "../keys/table";
 export { metricMinutes, metricTenantTotals, metricTierTotals, slowQueries } from "../metrics/table";
 export { tenantMoves } from "../moves/table";
 export { plans } from "../plans/table";
+export { quotaTrips } from "../quotas/table";
 export { tenantRestores } from "../restores/table";
 export { placementCursors, shards } from "../shards/table";
 export { tenants } from "../tenants/table";

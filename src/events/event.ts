@@ -26,6 +26,7 @@ export const EVENT_TYPES = [
   "tenant.rehydrated",
   "restore.completed",
   "restore.failed",
+  "quota.exceeded",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

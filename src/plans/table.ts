@@ -1,5 +1,6 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { epochMs } from "../db/columns";
+import { epochMs, jsonText } from "../db/columns";
+import type { PlanPricing } from "../invoices/pricing";
 
 /** A plan is the set of limits a tier buys; null means unlimited. */
 export const plans = sqliteTable("plans", {
@@ -15,6 +16,8 @@ export const plans = sqliteTable("plans", {
   auditRetentionDays: integer("audit_retention_days").notNull().default(30),
   /** Completed backups a tenant keeps; a new one beyond this deletes the oldest. */
   backupsKept: integer("backups_kept").notNull().default(5),
+  /** Currency, base price and per-meter prices (src/invoices/pricing.ts); checked when read. */
+  pricing: jsonText<PlanPricing>("pricing").notNull().default({ currency: "usd", base_amount: 0, meters: {} }),
   createdAt: epochMs("created_at").notNull(),
 });
 

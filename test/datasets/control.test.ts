@@ -17,8 +17,10 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { deadLetters } from "../../src/dead-letters/table";
 import { outbox } from "../../src/events/outbox-table";
+import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
 import { storeSlowQueries } from "../../src/metrics/slow-queries";
+import { quotaTrips } from "../../src/quotas/table";
 import { METERS } from "../../src/usage/record";
 import { aggregateDay, dayOf } from "../../src/usage/store";
 import { usageRecords } from "../../src/usage/table";
@@ -61,6 +63,7 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   "usage-record-ids": { sql: "SELECT * FROM usage_records WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "usage-hours": { sql: "SELECT * FROM usage_hourly WHERE tenant_id = ?1 ORDER BY meter, hour", json: [] },
   "usage-days": { sql: "SELECT * FROM usage_daily WHERE tenant_id = ?1 ORDER BY meter, day", json: [] },
+  "quota-trips": { sql: "SELECT * FROM quota_trips WHERE tenant_id = ?1 ORDER BY id", json: [] },
 };
 
 /** What purging `rows` rows two at a time returns, call by call. */
@@ -186,6 +189,15 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     await scheduler.wait(25);
   }
   await aggregateDay(db, tenant.id, dayOf(Date.now()), METERS);
+  // A quota's trip of the period (its event is another dataset's, the feed's).
+  await db.insert(quotaTrips).values({
+    id: `${tenant.id}:entries:${quotaPeriod(Date.now()).id}`,
+    tenantId: tenant.id,
+    quota: "entries",
+    period: quotaPeriod(Date.now()).id,
+    limit: 10_000,
+    trippedAt: Date.now(),
+  });
   await storeSlowQueries(db, tenant.id, [
     {
       id: newId("slq"),
@@ -266,6 +278,7 @@ describe("the control datasets' rows", () => {
       "usage-record-ids": (await stored("usage-record-ids", one.tenantId)).map((r) => [r.id]),
       "usage-hours": (await stored("usage-hours", one.tenantId)).map((r) => [r.meter, r.hour]),
       "usage-days": (await stored("usage-days", one.tenantId)).map((r) => [r.meter, r.day]),
+      "quota-trips": [[`${one.tenantId}:entries:${quotaPeriod(Date.now()).id}`]],
     };
     expect(ids["slow-queries"]).toHaveLength(1);
     expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
@@ -390,6 +403,7 @@ describe("a tenant's control data", () => {
       storedBefore["usage-record-ids"]?.length,
       storedBefore["usage-hours"]?.length,
       storedBefore["usage-days"]?.length,
+      1,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -446,6 +460,7 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "quota-trips": [1, 0],
       "usage-days": byTwo(metricRows.usageDays),
       "usage-hours": byTwo(metricRows.usageHours),
       "usage-record-ids": byTwo(metricRows.usageIds),

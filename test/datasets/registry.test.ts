@@ -40,6 +40,7 @@ describe("the dataset registry", () => {
       "metric_tenant_totals",
       "slow_queries",
       "tenant_moves",
+      "quota_trips",
       "tenant_restores",
       "tenants",
       "usage_daily",
@@ -157,6 +158,7 @@ describe("the dataset registry", () => {
       "usage-record-ids",
       "usage-hours",
       "usage-days",
+      "quota-trips",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",
