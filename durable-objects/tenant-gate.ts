@@ -3,6 +3,7 @@ import { controlDb } from "../src/db/client";
 import { type Admit, admission, policyStates, type Usage, WINDOW_MS, writeDenial } from "../src/gate/admission";
 import { Bulkhead } from "../src/gate/bulkhead";
 import { CircuitBreaker, type CircuitSnapshot } from "../src/gate/circuit-breaker";
+import { reportCircuit } from "../src/gate/circuit-report";
 import { ControlCopy, readControl, type StoredCopy } from "../src/gate/control-copy";
 import { gateState } from "../src/gate/dataset";
 import { type FenceState, WriteFence } from "../src/gate/fence";
@@ -28,6 +29,7 @@ import { limitsView } from "../src/gate/view";
 import { effectiveScopes } from "../src/keys/scopes";
 import { type GateKey, LAST_USED_RESOLUTION_MS, touchKey } from "../src/keys/service";
 import { MINUTE_MS, minuteOf } from "../src/metrics/cell";
+import { observabilityOn } from "../src/metrics/switch";
 import { quotaTripped } from "../src/quotas/service";
 import type { TenantRoute } from "../src/routing/route";
 import { settings } from "../src/settings";
@@ -75,6 +77,8 @@ export class TenantGate extends DurableObject<Env> {
   private readonly writeDeadlineMs: number;
   private fence!: WriteFence;
   private readonly telemetry: GateTelemetry;
+  /** False only in a benchmark's baseline (src/metrics/switch.ts). */
+  private readonly observed: boolean;
   /** When the alarm that sends the telemetry is set for; null when none is. */
   private metricsAlarmAt: number | null = null;
 
@@ -89,6 +93,7 @@ export class TenantGate extends DurableObject<Env> {
     this.writeDeadlineMs = shardTimeoutMs + DEADLINE_MARGIN_MS;
     this.bulkhead = new Bulkhead(gateLeaseMs);
     this.telemetry = new GateTelemetry(ctx.storage, slowQueryMs);
+    this.observed = observabilityOn(env);
     ctx.blockConcurrencyWhile(async () => this.load());
   }
 
@@ -298,9 +303,11 @@ export class TenantGate extends DurableObject<Env> {
     }
     this.quota.used++;
     this.quotaDirty = true;
-    this.telemetry.admitted(now);
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
-    this.armMetricsAlarm(now);
+    if (this.observed) {
+      this.telemetry.admitted(now);
+      this.armMetricsAlarm(now);
+    }
     return leaseId;
   }
 
@@ -465,14 +472,29 @@ export class TenantGate extends DurableObject<Env> {
 
   record(outcomes: Outcome[], route: string | null = null) {
     const now = Date.now();
-    if (this.telemetry.calls(now, this.copy.route?.tier ?? "unknown", outcomes, route)) this.metricsChanged(now);
+    if (this.observed && this.telemetry.calls(now, this.copy.route?.tier ?? "unknown", outcomes, route)) {
+      this.metricsChanged(now);
+    }
     for (const outcome of outcomes) {
       const breaker = this.circuit(outcome.dependency);
       const before = breaker.current(now);
       breaker.record(now, outcome.failed, outcome.probe);
+      const after = breaker.current(now);
       // A closed circuit's window is cheap to lose; persist only what a restart must not forget.
-      if (before !== "closed" || breaker.current(now) !== "closed") this.saveCircuit(outcome.dependency, breaker);
+      if (before !== "closed" || after !== "closed") this.saveCircuit(outcome.dependency, breaker);
+      if ((before === "closed") !== (after === "closed")) this.circuitChanged(outcome.dependency, after, now);
     }
+  }
+
+  /** Tells the control database a circuit opened or closed again, for the platform's health. */
+  private circuitChanged(dependency: Dependency, state: string, now: number) {
+    const tenantId = this.copy.route?.tenantId;
+    if (tenantId === undefined) return;
+    this.ctx.waitUntil(
+      reportCircuit(controlDb(this.env), tenantId, dependency, state === "closed" ? "closed" : "open", now).catch(
+        () => undefined,
+      ),
+    );
   }
 
   /** Asks to call a dependency; half-open circuits hand out a bounded number of probes. */
@@ -594,6 +616,10 @@ export class TenantGate extends DurableObject<Env> {
     }
     if (scopes.includes("concurrency")) this.bulkhead.clear();
     if (scopes.includes("circuits")) {
+      const now = Date.now();
+      for (const [dependency, breaker] of this.circuits) {
+        if (breaker.current(now) !== "closed") this.circuitChanged(dependency, "closed", now);
+      }
       this.circuits.clear();
       this.sql.exec("DELETE FROM circuits");
     }

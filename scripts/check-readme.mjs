@@ -86,6 +86,23 @@ const expectations = [
     /^edge_tenancy_platform_requests_total\{class="2xx"\} [1-9]\d*$/m,
     "GET /metrics serves the platform's request counter",
   ],
+  [/"meter": "api_calls",\s*"kind": "counter",\s*"quantity": [1-9]\d*/, "the tenant's usage counts its API calls"],
+  [/"meter": "stored_bytes",\s*"kind": "gauge",\s*"quantity": [1-9][\d.]*/, "and its stored bytes as a gauge"],
+  [
+    /"currency": "usd",\s*"lines": \[\s*\{\s*"type": "base",\s*"meter": null,\s*"quantity": null,\s*"amount": 2900/,
+    "the invoice preview starts with Standard's base price",
+  ],
+  [
+    /"quota": "monthly_requests",\s*"percent": [\d.]+,\s*"exceeded": false/,
+    "the invoice preview shows the monthly quota",
+  ],
+  [/^\{"status":"UP"\}$/m, "GET /health answers UP"],
+  [/^\{"ready":"UP","control_db":"UP","queue":"UP"\}$/m, "GET /health/ready checks the database and the queue"],
+  [
+    /"status": "(UP|DEGRADED)",\s*"reasons": \[[^\]]*\],\s*"active": [1-9]\d*/,
+    "GET /v1/health/tenants reports the tenants",
+  ],
+  [/"slow_calls": \d+/, "GET /v1/shards/:id/slow-queries lists the shard's slow calls"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {

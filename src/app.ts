@@ -12,7 +12,7 @@ import type { AppEnv } from "./env";
 import { eventRoutes } from "./events/routes";
 import { downloadRoutes, exportRoutes } from "./exports/routes";
 import { limitRoutes } from "./gate/routes";
-import { authenticatedPingRoutes, pingRoutes } from "./health/routes";
+import { authenticatedPingRoutes, healthRoutes, pingRoutes, tenantHealthRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
 import { cacheControl } from "./http/cache-control";
 import { controlPlane } from "./http/control-plane";
@@ -52,6 +52,7 @@ export function createApp() {
   app.use(limitBody());
   app.use("/v1/*", controlPlane());
   app.use("/metrics", controlPlane());
+  app.use("/health/ready", controlPlane());
   // Before authentication, so its refusals are recorded too.
   app.use("/v1/*", auditTrail());
   app.use("/v1/*", authenticate());
@@ -66,6 +67,8 @@ export function createApp() {
   });
 
   app.route("/ping", pingRoutes);
+  app.route("/health", healthRoutes);
+  app.route("/v1/health", tenantHealthRoutes);
   app.route("/v1/ping", authenticatedPingRoutes);
   app.route("/v1/me", meRoutes);
   app.route("/v1/admin/keys", adminKeyRoutes);

@@ -14,8 +14,10 @@
 // Exit codes: 0 whatever the performance targets say; 1 on errors, unexpected statuses or NOT EXACT.
 import os from "node:os";
 import { startWorkerd } from "../lib/workerd.mjs";
+import { aggregate, apiClient, createTenant } from "./client.mjs";
 import { runExportBench } from "./export.mjs";
 import { burst, runLoad } from "./load.mjs";
+import { observabilityReport, runObservability } from "./observability.mjs";
 import { runScale } from "./scale.mjs";
 import { rounded, summarize } from "./stats.mjs";
 
@@ -52,8 +54,32 @@ try {
   process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
   process.exitCode = 1;
 } finally {
-  await platform.stop();
   await untracked.stop();
+}
+
+// Request metrics, slow queries and usage metering on vs off (see observability.mjs).
+try {
+  log();
+  log("observability: the gated routes with metrics and usage on, and on a Worker with them off");
+  const unobserved = await startWorkerd({
+    port: PORT + 2,
+    outDir: ".wrangler/bench/dist-unobserved",
+    bindings: { OBSERVABILITY: "off" },
+  });
+  try {
+    const result = await runObservability({ on: platform, off: unobserved, log });
+    log();
+    for (const line of observabilityReport(result)) log(line);
+    for (const problem of result.problems) log(`PROBLEM: ${problem}`);
+    if (result.problems.length > 0) process.exitCode = 1;
+  } finally {
+    await unobserved.stop();
+  }
+} catch (error) {
+  process.stderr.write(`observability bench failed: ${error.stack ?? error}\n`);
+  process.exitCode = 1;
+} finally {
+  await platform.stop();
 }
 
 // The export of a large tenant, each size on a Worker of its own (see export.mjs).
@@ -204,55 +230,6 @@ async function runWrites(api, baseUrl, apiWithout, baseWithout) {
   const verified = await api("GET", `/v1/tenants/${on.id}/audit/verify`, undefined, 200);
   if (!verified.ok) problems.push(`the write tenant's audit trail does not verify: ${JSON.stringify(verified.broken)}`);
   return { ...result, verified };
-}
-
-/** JSON calls to the platform's API with the admin key. */
-function apiClient(baseUrl, adminKey) {
-  return async (method, path, body, expected) => {
-    const res = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status !== expected)
-      throw new Error(`${method} ${path} answered ${res.status}, expected ${expected}: ${text}`);
-    return JSON.parse(text);
-  };
-}
-
-/** A tenant with the given per-minute limit, a bulkhead the bench cannot fill and no monthly quota. */
-async function createTenant(api, slug, requestsPerMinute, scopes = ["entries:read"]) {
-  const tenant = await api("POST", "/v1/tenants", { name: "Bench", slug, tier: "ENTERPRISE" }, 201);
-  const limits = { requests_per_minute: requestsPerMinute, max_concurrency: 10_000, monthly_requests: null };
-  await api("PATCH", `/v1/tenants/${tenant.id}`, { limits }, 200);
-  const key = await api("POST", `/v1/tenants/${tenant.id}/keys`, { name: "bench", scopes }, 201);
-  return { id: tenant.id, secret: key.secret };
-}
-
-/** Sums the measured phases of one route. */
-function aggregate(results) {
-  const latencies = results.flatMap((r) => r.latencies);
-  const elapsedMs = results.reduce((sum, r) => sum + r.elapsedMs, 0);
-  const statusCounts = {};
-  for (const result of results) {
-    for (const [status, n] of Object.entries(result.statusCounts))
-      statusCounts[status] = (statusCounts[status] ?? 0) + n;
-  }
-  const ok = Object.entries(statusCounts)
-    .filter(([status]) => status >= 200 && status < 300)
-    .reduce((sum, [, n]) => sum + n, 0);
-  const total = Object.values(statusCounts).reduce((sum, n) => sum + n, 0);
-  return {
-    requests: latencies.length,
-    elapsedMs,
-    rps: (latencies.length / elapsedMs) * 1000,
-    latency: summarize(latencies),
-    phaseRps: results.map((r) => (r.requests / r.elapsedMs) * 1000),
-    statusCounts,
-    non2xx: total - ok,
-    errors: results.flatMap((r) => r.errors),
-  };
 }
 
 async function runExactness(api, baseUrl, tenant) {

@@ -12,7 +12,7 @@ import { routeMetaOf } from "../http/route-meta";
 import { ALL_SCOPES } from "../keys/scopes";
 import { digestsEqual, parseKey, sha256Hex } from "../keys/secret";
 import { findKeyByPrefix, LAST_USED_RESOLUTION_MS, touchKey } from "../keys/service";
-import { keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
+import { countRouteLookup, keyOwnerIndex, rememberRoute, routeCache } from "../routing/cache";
 import type { TenantRoute } from "../routing/route";
 import { failedAuthentication } from "./throttle";
 
@@ -143,6 +143,7 @@ async function admitThroughGate(
   }
 
   let route: TenantRoute;
+  countRouteLookup(result.route === undefined);
   if (result.route) route = rememberRoute(routes, result.route);
   else if (cached) {
     // The gate confirmed the cached route; no need to re-insert it.

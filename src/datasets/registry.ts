@@ -3,7 +3,7 @@ import { auditCheckpointSet, auditTrail } from "../audit/dataset";
 import { tenantDeadLetters } from "../dead-letters/dataset";
 import { entryData, entryTagIndex } from "../entries/dataset";
 import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
-import { gateState } from "../gate/dataset";
+import { circuitStateRecords, gateState } from "../gate/dataset";
 import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
 import { tenantMetricMinutes, tenantMetricTotals, tenantSlowQueries } from "../metrics/dataset";
@@ -40,6 +40,7 @@ export const DATASETS: readonly Dataset[] = [
   usageHours,
   usageDays,
   quotaTripRecords,
+  circuitStateRecords,
   entryData,
   entryTagIndex,
   eventFeed,

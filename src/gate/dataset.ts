@@ -1,4 +1,5 @@
-import type { ObjectDataset } from "../datasets/dataset";
+import type { ObjectDataset, TableDataset } from "../datasets/dataset";
+import { circuitStates } from "./circuit-table";
 
 /** What the tenant's gate (durable-objects/tenant-gate.ts) keeps in its storage. */
 export const gateState = {
@@ -20,3 +21,13 @@ export const gateState = {
   // The route and keys it reloads from the control database; the keys' rows hold their secrets' hashes.
   cached: ["copy"],
 } satisfies ObjectDataset;
+
+/** The tenant's circuits' last reported states, for the platform's health. */
+export const circuitStateRecords = {
+  name: "circuit-states",
+  home: "control",
+  description: "The last reported state (open or closed) of each of the tenant's circuits",
+  tables: { sqlite: circuitStates },
+  tenantKey: "tenantId",
+  orderKey: ["dependency"],
+} satisfies TableDataset;

@@ -184,6 +184,11 @@ export const PROBLEMS = {
     title: "The platform cannot verify this request right now",
     detail: "The platform cannot verify this request right now; retry after Retry-After",
   },
+  "not-ready": {
+    status: 503,
+    title: "The Worker cannot serve requests now",
+    detail: "A dependency the Worker needs is out of reach; `checks` says which",
+  },
   "audit-unavailable": {
     status: 503,
     title: "The change could not be recorded in the audit trail",

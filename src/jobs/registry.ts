@@ -2,6 +2,7 @@ import { archiveStep } from "../archives/jobs";
 import { backupTenant } from "../backups/jobs";
 import { dueBackups } from "../backups/service";
 import { controlDb } from "../db/client";
+import { readinessProbe } from "../health/jobs";
 import { dueArchivals } from "../lifecycle/archival";
 import { archiveTenant, purgeTenant } from "../lifecycle/jobs";
 import { duePurges } from "../lifecycle/purge";
@@ -36,6 +37,7 @@ export const KINDS = [
   archiveTenant,
   backupTenant,
   aggregateUsage,
+  readinessProbe,
   fanOutPage,
 ] as const;
 

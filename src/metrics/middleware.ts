@@ -9,6 +9,7 @@ import { deferRelease } from "../gate/releases";
 import { AppError, type ProblemType } from "../http/problems";
 import { analyticsPoint } from "./analytics";
 import type { GateDecision } from "./cell";
+import { observabilityOn } from "./switch";
 
 /** Paths that are never a tenant's traffic, whoever calls them. */
 const EXCLUDED = ["/health", "/metrics", "/docs", "/openapi.json"];
@@ -88,6 +89,7 @@ function countedBody(res: Response, done: (bytes: number) => void): Response {
  */
 export const requestMetrics = () =>
   createMiddleware<AppEnv>(async (c, next) => {
+    if (!observabilityOn(c.env)) return next();
     const started = performance.now();
     await next();
     const tenantId = c.var.keyTenantId;

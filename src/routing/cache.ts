@@ -40,3 +40,17 @@ export function rememberRoute(cache: LRUCache<string, CachedRoute>, route: Tenan
   cache.set(route.tenantId, { route, confirmedAt: now });
   return route;
 }
+
+/** This isolate's route lookups since it started: served by the cache, or needing the control database or the gate's copy. */
+const lookups = { hits: 0, misses: 0 };
+
+export function countRouteLookup(hit: boolean) {
+  if (hit) lookups.hits++;
+  else lookups.misses++;
+}
+
+/** The hit rate of this isolate's routing cache (null before any lookup). */
+export function routeCacheStats() {
+  const total = lookups.hits + lookups.misses;
+  return { ...lookups, hit_rate: total === 0 ? null : lookups.hits / total };
+}

@@ -2,7 +2,7 @@ import { controlDb } from "../db/client";
 import { gateOf } from "../gate/client";
 import { controlPlaneUnavailable } from "../http/problems";
 import { settings } from "../settings";
-import { rememberRoute, routeCache } from "./cache";
+import { countRouteLookup, rememberRoute, routeCache } from "./cache";
 import { loadRoute, type TenantRoute } from "./route";
 
 /**
@@ -14,7 +14,9 @@ import { loadRoute, type TenantRoute } from "./route";
 export async function resolveRoute(env: Env, tenantId: string): Promise<TenantRoute | null> {
   const cache = routeCache(env);
   const cached = cache.get(tenantId);
-  if (cached && Date.now() - cached.confirmedAt <= settings(env).gateMaxStalenessMs) return cached.route;
+  const fresh = cached !== undefined && Date.now() - cached.confirmedAt <= settings(env).gateMaxStalenessMs;
+  countRouteLookup(fresh);
+  if (fresh) return cached.route;
   let route: TenantRoute | null;
   try {
     route = await loadRoute(controlDb(env), tenantId);

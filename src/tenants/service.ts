@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, ne, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, ne, type SQL, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import type { Emit } from "../events/domain";
@@ -68,7 +68,15 @@ async function setStatus(
   const [[row]] = await db.batch([
     db
       .update(tenants)
-      .set({ status, statusReason: reason, updatedAt: Date.now() })
+      .set({
+        status,
+        statusReason: reason,
+        updatedAt: Date.now(),
+        // The first time it became ready: how long provisioning took is health's figure.
+        ...(status === "ACTIVE" && event === "tenant.provisioned"
+          ? { provisionedAt: sql`coalesce(${tenants.provisionedAt}, ${Date.now()})` }
+          : {}),
+      })
       // A deletion that landed meanwhile (during provisioning) is never undone by it.
       .where(and(eq(tenants.id, tenantId), ne(tenants.status, "DELETED")))
       .returning(),

@@ -49,6 +49,8 @@ export const tenants = sqliteTable(
     purgeStartedAt: epochMs("purge_started_at"),
     /** The gate's last admission of one of its keys' requests (to LAST_USED_RESOLUTION_MS): its activity. */
     lastActiveAt: epochMs("last_active_at"),
+    /** When provisioning first made it ACTIVE. */
+    provisionedAt: epochMs("provisioned_at"),
     /** When it was hibernated (status ARCHIVED). */
     archivedAt: epochMs("archived_at"),
   },

@@ -17,6 +17,7 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { deadLetters } from "../../src/dead-letters/table";
 import { outbox } from "../../src/events/outbox-table";
+import { reportCircuit } from "../../src/gate/circuit-report";
 import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
 import { storeSlowQueries } from "../../src/metrics/slow-queries";
@@ -64,6 +65,7 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   "usage-hours": { sql: "SELECT * FROM usage_hourly WHERE tenant_id = ?1 ORDER BY meter, hour", json: [] },
   "usage-days": { sql: "SELECT * FROM usage_daily WHERE tenant_id = ?1 ORDER BY meter, day", json: [] },
   "quota-trips": { sql: "SELECT * FROM quota_trips WHERE tenant_id = ?1 ORDER BY id", json: [] },
+  "circuit-states": { sql: "SELECT * FROM circuit_states WHERE tenant_id = ?1 ORDER BY dependency", json: [] },
 };
 
 /** What purging `rows` rows two at a time returns, call by call. */
@@ -198,6 +200,7 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     limit: 10_000,
     trippedAt: Date.now(),
   });
+  await reportCircuit(db, tenant.id, "shard", "closed", Date.now());
   await storeSlowQueries(db, tenant.id, [
     {
       id: newId("slq"),
@@ -279,6 +282,7 @@ describe("the control datasets' rows", () => {
       "usage-hours": (await stored("usage-hours", one.tenantId)).map((r) => [r.meter, r.hour]),
       "usage-days": (await stored("usage-days", one.tenantId)).map((r) => [r.meter, r.day]),
       "quota-trips": [[`${one.tenantId}:entries:${quotaPeriod(Date.now()).id}`]],
+      "circuit-states": [["shard"]],
     };
     expect(ids["slow-queries"]).toHaveLength(1);
     expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
@@ -404,6 +408,7 @@ describe("a tenant's control data", () => {
       storedBefore["usage-hours"]?.length,
       storedBefore["usage-days"]?.length,
       1,
+      1,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -460,6 +465,7 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "circuit-states": [1, 0],
       "quota-trips": [1, 0],
       "usage-days": byTwo(metricRows.usageDays),
       "usage-hours": byTwo(metricRows.usageHours),

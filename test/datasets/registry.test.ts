@@ -35,6 +35,7 @@ describe("the dataset registry", () => {
       "dead_letters",
       "event_cursors",
       "outbox",
+      "circuit_states",
       "api_keys",
       "metric_minutes",
       "metric_tenant_totals",
@@ -159,6 +160,7 @@ describe("the dataset registry", () => {
       "usage-hours",
       "usage-days",
       "quota-trips",
+      "circuit-states",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

@@ -11,16 +11,23 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { entryData } from "../../src/entries/dataset";
 import { outbox } from "../../src/events/outbox-table";
+import { reportCircuit } from "../../src/gate/circuit-report";
+import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
 import { SCHEDULE, scheduled } from "../../src/jobs/scheduled";
 import { duePurges, purgeTenantPass } from "../../src/lifecycle/purge";
+import { storeSlowQueries } from "../../src/metrics/slow-queries";
+import { quotaTrips } from "../../src/quotas/table";
 import { tenantRestores } from "../../src/restores/table";
 import { openStore } from "../../src/shards/connection";
 import { getShard, listShards } from "../../src/shards/service";
 import { tenants } from "../../src/tenants/table";
+import { METERS } from "../../src/usage/record";
+import { aggregateDay, dayOf } from "../../src/usage/store";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 import { backedUpAndRestored } from "../restores/fixture";
+import { keepSent, usageSettled } from "../usage/fixture";
 
 // DELETE /v1/tenants/:id, POST …/restore and the purge: soft deletion with a grace period, then
 // every dataset of the registry emptied of the tenant.
@@ -36,6 +43,7 @@ beforeAll(async () => {
 async function populatedTenant() {
   const tenant = await createTenant(admin, { shard_id: "d1-shared-0" });
   const key = await tenantKey(admin, tenant.id);
+  await keepSent(tenant.id);
   await call(`/v1/tenants/${tenant.id}/users`, {
     method: "POST",
     key: admin,
@@ -67,9 +75,24 @@ async function populatedTenant() {
   }
   await backedUpAndRestored(admin, tenant.id);
   await settled(tenant.id);
-  // Its keys' requests are in its metrics once its gate has sent them.
-  await scheduler.wait(60);
-  await env.TENANT_GATE.get(env.TENANT_GATE.idFromName(tenant.id)).flushMetrics();
+  // Its keys' requests are in its metrics and usage once its gate has sent them; today so far is
+  // aggregated as a day. Its slow calls, quota trips and circuits as their writers leave them.
+  await usageSettled(tenant.id);
+  await aggregateDay(db, tenant.id, dayOf(Date.now()), METERS);
+  const now = Date.now();
+  await storeSlowQueries(db, tenant.id, [
+    { id: newId("slq"), shardId: "d1-shared-1", at: now, name: "entries.list", ms: 700, failed: 0, route: null },
+  ]);
+  const period = quotaPeriod(now).id;
+  await db.insert(quotaTrips).values({
+    id: `${tenant.id}:entries:${period}`,
+    tenantId: tenant.id,
+    quota: "entries",
+    period,
+    limit: 5,
+    trippedAt: now,
+  });
+  await reportCircuit(db, tenant.id, "shard", "open", now);
   return { tenant, key };
 }
 
