@@ -10,7 +10,7 @@ import { runLoad } from "./load.mjs";
 
 const WARMUP_MS = 2000;
 const PHASE_MS = 4000;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.OBS_ROUNDS ?? 4);
 export const TARGET_P99_ADDED_MS = 0.5;
 
 async function tenantWithEntries(api, baseUrl, slug) {
