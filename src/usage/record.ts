@@ -17,6 +17,7 @@ export const METERS = [...COUNTERS, ...GAUGES] as const;
 export type CounterMeter = (typeof COUNTERS)[number];
 export type GaugeMeter = (typeof GAUGES)[number];
 export type Meter = (typeof METERS)[number];
+export const isCounter = (meter: Meter): meter is CounterMeter => (COUNTERS as readonly string[]).includes(meter);
 
 export const HOUR_MS = 3_600_000;
 export const hourOf = (at: number) => at - (at % HOUR_MS);

@@ -4,8 +4,8 @@ import { defineRoute } from "../http/define-route";
 import { json } from "../http/openapi-helpers";
 import { createRouter } from "../http/router";
 import { periodsOf, UNITS, UsageQuery, UsageSchema } from "./api";
-import { METERS } from "./record";
-import { isCounter, usageSeries } from "./service";
+import { isCounter, METERS } from "./record";
+import { usageSeries } from "./service";
 
 const tags = ["Usage"];
 

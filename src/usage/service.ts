@@ -4,7 +4,7 @@ import type { FanOut } from "../jobs/fan-out";
 import { tenantIdsAfter } from "../tenants/service";
 import { tenants } from "../tenants/table";
 import { aggregateUsageMessage } from "./messages";
-import { COUNTERS, HOUR_MS, hourOf, METERS, type Meter } from "./record";
+import { HOUR_MS, hourOf, METERS, type Meter } from "./record";
 import {
   aggregateDay,
   combine,
@@ -132,5 +132,3 @@ export async function usageSeries(
   }
   return { points, total: combine(meter, points) };
 }
-
-export const isCounter = (meter: Meter) => (COUNTERS as readonly string[]).includes(meter);

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { chunksOf } from "../db/sql";
-import { COUNTED, COUNTERS, HOUR_MS, type Meter, type UsageRecord } from "./record";
+import { COUNTED, HOUR_MS, isCounter, type Meter, type UsageRecord } from "./record";
 import { type UsageHour, usageDaily, usageHourly, usageRecords } from "./table";
 
 export const DAY_MS = 86_400_000;
@@ -102,33 +102,32 @@ export function figuresOver(
   from: number,
   to: number,
 ): Figures {
-  if ((COUNTERS as readonly string[]).includes(meter)) {
-    return { quantity: hours.reduce((sum, hour) => sum + hour.quantity, 0), max: null, last: null, coveredMs: null };
-  }
-  let level = levelBefore;
-  let weighted = 0;
-  let covered = 0;
-  let max: number | null = null;
+  if (isCounter(meter)) return combine(meter, hours.map(figuresOf));
   const byHour = new Map(hours.map((hour) => [hour.hour, hour]));
+  const parts: Figures[] = [];
+  let level = levelBefore;
   for (let hour = from; hour < to; hour += HOUR_MS) {
     const stated = byHour.get(hour);
-    if (stated) {
-      weighted += stated.quantity * (stated.coveredMs ?? 0);
-      covered += stated.coveredMs ?? 0;
-      max = Math.max(max ?? 0, stated.max ?? 0);
-      level = stated.last;
-    } else if (level !== null) {
-      weighted += level * HOUR_MS;
-      covered += HOUR_MS;
-      max = Math.max(max ?? 0, level);
-    }
+    if (stated) level = stated.last;
+    parts.push(
+      stated
+        ? figuresOf(stated)
+        : { quantity: level ?? 0, max: level, last: level, coveredMs: level === null ? 0 : HOUR_MS },
+    );
   }
-  return { quantity: covered === 0 ? 0 : weighted / covered, max, last: level, coveredMs: covered };
+  return combine(meter, parts);
 }
+
+const figuresOf = (row: UsageHour): Figures => ({
+  quantity: row.quantity,
+  max: row.max,
+  last: row.last,
+  coveredMs: row.coveredMs,
+});
 
 /** Figures of consecutive stretches as one: a counter's sum; a gauge's average weighted by time known. */
 export function combine(meter: Meter, parts: Figures[]): Figures {
-  if ((COUNTERS as readonly string[]).includes(meter)) {
+  if (isCounter(meter)) {
     return { quantity: parts.reduce((sum, part) => sum + part.quantity, 0), max: null, last: null, coveredMs: null };
   }
   let weighted = 0;
