@@ -36,6 +36,8 @@ const emptyGauge = (): Gauge => ({ level: null, since: 0, hour: 0, max: 0, integ
 export class UsageMeter {
   private open = new Map<string, number>();
   private gauge = emptyGauge();
+  /** Gauge hours a reading closed, handed over by the next seal. */
+  private closed: GaugeHour[] = [];
   private dirty = false;
 
   constructor(private readonly sql: SqlStorage) {}
@@ -43,15 +45,19 @@ export class UsageMeter {
   load() {
     this.sql.exec(USAGE_TABLE);
     const [row] = this.sql.exec<{ body: string }>("SELECT body FROM usage_state WHERE name = 'meter'").toArray();
-    const stored = row ? (JSON.parse(row.body) as { open: [string, number][]; gauge: Gauge }) : null;
+    const stored = row
+      ? (JSON.parse(row.body) as { open: [string, number][]; gauge: Gauge; closed?: GaugeHour[] })
+      : null;
     this.open = new Map(stored?.open ?? []);
     this.gauge = stored?.gauge ?? emptyGauge();
+    this.closed = stored?.closed ?? [];
     this.dirty = false;
   }
 
   clear() {
     this.open.clear();
     this.gauge = emptyGauge();
+    this.closed = [];
     this.dirty = false;
   }
 
@@ -66,8 +72,9 @@ export class UsageMeter {
     return this.dirty;
   }
 
+  /** Whether a seal would hand over counts or closed gauge hours. */
   get hasOpen() {
-    return this.open.size > 0;
+    return this.open.size > 0 || this.closed.length > 0;
   }
 
   /** Whether the level should be read (again) from the shard now. */
@@ -77,13 +84,12 @@ export class UsageMeter {
   }
 
   /** The level read from the shard; `at` is when the read started (it reflects every write before). */
-  level(at: number, bytes: number, closed: GaugeHour[] = []) {
-    this.advance(Math.max(at, this.gauge.since), closed);
+  level(at: number, bytes: number) {
+    this.advance(Math.max(at, this.gauge.since), this.closed);
     this.gauge.level = bytes;
     this.gauge.max = Math.max(this.gauge.max, bytes);
     this.gauge.readAt = at;
     this.dirty = true;
-    return closed;
   }
 
   /** Writes the meter's state; run it in the flush's (or the seal's) transaction. */
@@ -91,14 +97,15 @@ export class UsageMeter {
     if (!this.dirty) return;
     this.sql.exec(
       "INSERT INTO usage_state (name, body) VALUES ('meter', ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-      JSON.stringify({ open: [...this.open], gauge: this.gauge }),
+      JSON.stringify({ open: [...this.open], gauge: this.gauge, closed: this.closed }),
     );
     this.dirty = false;
   }
 
   /** Everything counted so far, and the gauge up to `now`; the counters start again from zero. */
   seal(now: number): Sealed {
-    const closed: GaugeHour[] = [];
+    const closed = this.closed;
+    this.closed = [];
     this.advance(now, closed);
     const counts = [...this.open].map(([key, quantity]) => {
       const [hour, meter] = key.split("|") as [string, CounterMeter];

@@ -55,6 +55,22 @@ describe("the gate's usage meter", () => {
     ]);
   });
 
+  it("hands over the hour a reading closed, with the next seal", async () => {
+    const sealed = await withMeter((make) => {
+      const meter = make();
+      meter.level(T0 + 10 * MIN, 100);
+      // The first reading of the next hour closes this one.
+      meter.level(T0 + HOUR_MS + 5 * MIN, 200);
+      meter.save();
+      return make().seal(T0 + HOUR_MS + 10 * MIN);
+    });
+    expect(sealed.gauge).toEqual([
+      { hour: T0, max: 100, avg: 100, last: 100, coveredMs: 50 * MIN },
+      // 5 minutes at the 100 carried in, 5 at 200.
+      { hour: T0 + HOUR_MS, max: 200, avg: 150, last: 200, coveredMs: 10 * MIN },
+    ]);
+  });
+
   it("averages over the part of the hour its level was known, and keeps its state across a restart", async () => {
     const { before, after } = await withMeter((make) => {
       const meter = make();
