@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { errorText } from "../db/errors";
 import type { AppEnv } from "../env";
 import { nudgeRelay } from "../events/nudge";
 import { AppError } from "../http/problems";
@@ -27,7 +28,7 @@ export const reportStorageQuota = () =>
               level: "warn",
               msg: "quota trip not recorded",
               tenant_id: tenantId,
-              error: String(cause),
+              error: errorText(cause),
             }),
           ),
         ),

@@ -1,5 +1,6 @@
 import { isNull } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { quotaPeriod } from "../gate/quota-period";
 import type { FanOut } from "../jobs/fan-out";
 import { tenantIdsAfter } from "../tenants/service";
 import { tenants } from "../tenants/table";
@@ -12,11 +13,13 @@ import {
   dayOf,
   daysOf,
   type Figures,
+  figuresOf,
   figuresOver,
-  hourBefore,
   hoursOf,
+  levelBefore,
   pruneUsage,
 } from "./store";
+import type { UsageHour } from "./table";
 
 /** Record ids are remembered this long (any redelivery comes far sooner); hours are kept this long, days for ever. */
 export const USAGE_DEDUP_MS = 14 * DAY_MS;
@@ -42,14 +45,9 @@ export type Granularity = "hour" | "day" | "month";
 
 export type UsagePoint = { start: number; end: number } & Figures;
 
-const monthStart = (at: number) => {
-  const d = new Date(at);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-};
-const nextMonth = (at: number) => {
-  const d = new Date(at);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-};
+// Months are the billing periods, the monthly quota's.
+const monthStart = (at: number) => quotaPeriod(at).start;
+const nextMonth = (at: number) => quotaPeriod(at).end;
 
 /** Where a period of the granularity starts at or before `at`, and the next one starts. */
 export const periodStart = (granularity: Granularity, at: number) =>
@@ -66,22 +64,18 @@ async function dayFigures(db: ControlDb, tenantId: string, meter: Meter, from: n
   const [days, hours, before] = await Promise.all([
     daysOf(db, tenantId, meter, from, to),
     hoursOf(db, tenantId, meter, from, to),
-    hourBefore(db, tenantId, meter, from),
+    levelBefore(db, tenantId, meter, from),
   ]);
   const dayRows = new Map(days.map((day) => [day.day, day]));
+  const hoursByDay = new Map<number, UsageHour[]>();
+  for (const hour of hours) hoursByDay.set(dayOf(hour.hour), [...(hoursByDay.get(dayOf(hour.hour)) ?? []), hour]);
   const points: UsagePoint[] = [];
-  let level = before?.last ?? null;
+  let level = before;
   for (let day = from; day < to; day += DAY_MS) {
     const row = dayRows.get(day);
     const figures: Figures = row
-      ? { quantity: row.quantity, max: row.max, last: row.last, coveredMs: row.coveredMs }
-      : figuresOver(
-          meter,
-          hours.filter((hour) => hour.hour >= day && hour.hour < day + DAY_MS),
-          level,
-          day,
-          Math.min(day + DAY_MS, hourOf(now) + HOUR_MS),
-        );
+      ? figuresOf(row)
+      : figuresOver(meter, hoursByDay.get(day) ?? [], level, day, Math.min(day + DAY_MS, hourOf(now) + HOUR_MS));
     if (figures.last !== null) level = figures.last;
     points.push({ start: day, end: day + DAY_MS, ...figures });
   }
@@ -92,11 +86,11 @@ async function dayFigures(db: ControlDb, tenantId: string, meter: Meter, from: n
 async function hourFigures(db: ControlDb, tenantId: string, meter: Meter, from: number, to: number, now: number) {
   const [hours, before] = await Promise.all([
     hoursOf(db, tenantId, meter, from, to),
-    hourBefore(db, tenantId, meter, from),
+    levelBefore(db, tenantId, meter, from),
   ]);
   const byHour = new Map(hours.map((hour) => [hour.hour, hour]));
   const points: UsagePoint[] = [];
-  let level = before?.last ?? null;
+  let level = before;
   for (let hour = from; hour < to; hour += HOUR_MS) {
     const stated = byHour.get(hour);
     const figures = figuresOver(meter, stated ? [stated] : [], hour <= now ? level : null, hour, hour + HOUR_MS);

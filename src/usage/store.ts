@@ -61,15 +61,16 @@ export const hoursOf = (db: ControlDb, tenantId: string, meter: Meter, from: num
     )
     .orderBy(asc(usageHourly.hour));
 
-/** The tenant's last hour of a meter before `before` (a gauge's level carries on from it). */
-export async function hourBefore(db: ControlDb, tenantId: string, meter: Meter, before: number) {
+/** A gauge's last level before `before` (it carries on from there); null for a counter, which carries nothing. */
+export async function levelBefore(db: ControlDb, tenantId: string, meter: Meter, before: number) {
+  if (isCounter(meter)) return null;
   const [row] = await db
-    .select()
+    .select({ last: usageHourly.last })
     .from(usageHourly)
     .where(and(eq(usageHourly.tenantId, tenantId), eq(usageHourly.meter, meter), lt(usageHourly.hour, before)))
     .orderBy(desc(usageHourly.hour))
     .limit(1);
-  return row ?? null;
+  return row?.last ?? null;
 }
 
 /** A tenant's aggregated days of a meter in [from, to), oldest first. */
@@ -118,7 +119,8 @@ export function figuresOver(
   return combine(meter, parts);
 }
 
-const figuresOf = (row: UsageHour): Figures => ({
+/** A stored hour's or day's figures. */
+export const figuresOf = (row: Pick<UsageHour, "quantity" | "max" | "last" | "coveredMs">): Figures => ({
   quantity: row.quantity,
   max: row.max,
   last: row.last,
@@ -152,11 +154,10 @@ export async function aggregateDay(db: ControlDb, tenantId: string, day: number,
   for (const meter of meters) {
     const [hours, before] = await Promise.all([
       hoursOf(db, tenantId, meter, day, day + DAY_MS),
-      hourBefore(db, tenantId, meter, day),
+      levelBefore(db, tenantId, meter, day),
     ]);
-    const levelBefore = before?.last ?? null;
-    if (hours.length === 0 && levelBefore === null) continue;
-    rows.push({ tenantId, meter, day, ...figuresOver(meter, hours, levelBefore, day, day + DAY_MS) });
+    if (hours.length === 0 && before === null) continue;
+    rows.push({ tenantId, meter, day, ...figuresOver(meter, hours, before, day, day + DAY_MS) });
   }
   for (const row of rows) {
     await db
