@@ -135,7 +135,9 @@ describe("usage metering", () => {
       if (row === null || row.p !== null) break;
       await scheduler.wait(20);
     }
-    const invalid = { specversion: "1.0", type: COUNTED, id: `bad-${crypto.randomUUID()}`, subject: tenant.id };
+    // Of a live tenant: a purged one's dead letters are purged with it.
+    const live = await createTenant(admin);
+    const invalid = { specversion: "1.0", type: COUNTED, id: `bad-${crypto.randomUUID()}`, subject: live.id };
     const result = await deliver([late, invalid as never]);
     expect(result.explicitAcks.length).toBe(2);
     const applied = await env.CONTROL_DB.prepare("SELECT count(*) AS n FROM usage_hourly WHERE tenant_id = ?")
