@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import { sweepRelay } from "../../src/events/relay";
 import { quotaPeriod } from "../../src/gate/quota-period";
+import { quotaTripped } from "../../src/quotas/service";
 import { limitedTenant } from "../gate/fixture";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 import { keepSent, usageSettled } from "../usage/fixture";
@@ -139,6 +140,20 @@ describe("GET /v1/tenants/:id/invoice-preview", () => {
     const monthly = preview.quotas.find((q: { quota: string }) => q.quota === "monthly_requests");
     expect(monthly).toMatchObject({ used: 3, limit: 3, percent: 100, exceeded: true });
     expect(Date.parse(monthly.first_exceeded_at)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("records one trip and one event when many refusals race for the first", async () => {
+    const tenant = await createTenant(admin);
+    const firsts = await Promise.all(
+      Array.from({ length: 10 }, () => quotaTripped(db, tenant.id, "stored_bytes", 100)),
+    );
+    expect(firsts.filter(Boolean)).toHaveLength(1);
+    const { results } = await env.CONTROL_DB.prepare(
+      "SELECT payload FROM outbox WHERE tenant_id = ? AND json_extract(payload, '$.type') = 'quota.exceeded'",
+    )
+      .bind(tenant.id)
+      .all();
+    expect(results).toHaveLength(1);
   });
 
   it("answers another tenant's key, a key without tenant:admin and an unknown id with problems", async () => {

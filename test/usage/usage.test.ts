@@ -82,6 +82,23 @@ describe("usage metering", () => {
     expect(points.reduce((sum, p) => sum + p.quantity, 0)).toBe(8);
   });
 
+  it("meters a PostgreSQL tenant alike, its stored bytes read from its shard", async () => {
+    const tenant = await createTenant(admin, { shard_id: "pg-0" });
+    const key = (await tenantKey(admin, tenant.id)).secret;
+    await keepSent(tenant.id);
+    const entries = `/v1/tenants/${tenant.id}/entries`;
+    for (let i = 0; i < 3; i++) {
+      expect((await call(entries, { method: "POST", key, body: { data: { i, on: "postgres" } } })).status).toBe(201);
+    }
+    await usageSettled(tenant.id);
+    const limits = await limitsOf(admin, tenant.id);
+    const usage = await usageOf(tenant.id, admin);
+    expect(usage.api_calls.total.quantity).toBe(limits.monthly_requests.used);
+    expect(usage.entries_written.total.quantity).toBe(3);
+    expect(limits.storage.stored_bytes).toBeGreaterThan(0);
+    expect(usage.stored_bytes.total.last).toBe(limits.storage.stored_bytes);
+  });
+
   it("counts a replayed flush and duplicated queue messages once", async () => {
     const tenant = await createTenant(admin);
     const key = (await tenantKey(admin, tenant.id)).secret;
