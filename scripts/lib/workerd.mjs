@@ -34,8 +34,17 @@ async function migrate(db, dir) {
  * database's migrations, mints a platform-admin key and runs the deploy step that migrates every
  * shard (`POST /v1/shards/migrate`). Returns `{ baseUrl, adminKey, d1, stop }`. With `persistTo`,
  * storage lives on disk there instead (the export bench: the archive's bytes are not the Worker's).
+ * With `s3Credentials` ({accessKeyId, secretAccessKey}), the archives bucket also answers the S3
+ * API at /cdn-cgi/local/r2/s3 under those credentials (the presigned export links' test).
  */
-export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {}, persistTo, inspectorPort } = {}) {
+export async function startWorkerd({
+  port = 8797,
+  outDir = OUT_DIR,
+  bindings = {},
+  persistTo,
+  inspectorPort,
+  s3Credentials,
+} = {}) {
   rmSync(outDir, { recursive: true, force: true });
   wrangler(["deploy", "--dry-run", "--outdir", outDir], { quiet: true });
 
@@ -74,7 +83,11 @@ export async function startWorkerd({ port = 8797, outDir = OUT_DIR, bindings = {
           queueConsumers: workerOptions.queueConsumers,
           durableObjects: workerOptions.durableObjects,
           hyperdrives: workerOptions.hyperdrives,
-          r2Buckets: workerOptions.r2Buckets,
+          r2Buckets: s3Credentials
+            ? Object.fromEntries(
+                Object.entries(workerOptions.r2Buckets).map(([name, bucket]) => [name, { ...bucket, s3Credentials }]),
+              )
+            : workerOptions.r2Buckets,
         },
       ],
     }),

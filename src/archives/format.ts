@@ -66,3 +66,7 @@ export type Manifest = z.infer<typeof Manifest>;
 
 /** The detached checksum's text: what `sha256sum manifest.json` prints. */
 export const checksumLine = (sha256: string) => `${sha256}  ${MANIFEST_FILE}\n`;
+
+/** The file name an archive is downloaded as: <tenant slug>-<kind>-<day made>.zip. */
+export const archiveFileName = (slug: string, kind: ArchiveKind, at: number) =>
+  `${slug}-${kind}-${new Date(at).toISOString().slice(0, 10)}.zip`;

@@ -8,6 +8,7 @@ import type { Shard } from "../shards/table";
 import type { Tenant } from "../tenants/table";
 import {
   type ArchiveKind,
+  archiveFileName,
   checksumLine,
   datasetFile,
   FORMAT_NAME,
@@ -90,7 +91,11 @@ function ndjson(
 export async function writeArchive(sources: TenantSources, request: ArchiveRequest): Promise<WrittenArchive> {
   const generatedAt = new Date(request.now ?? Date.now());
   const sink = await MultipartSink.open(sources.env.ARCHIVES, request.key, {
-    httpMetadata: { contentType: "application/zip" },
+    // What R2 answers a presigned GET with (the Worker's own route sets its headers itself).
+    httpMetadata: {
+      contentType: "application/zip",
+      contentDisposition: `attachment; filename="${archiveFileName(request.tenant.slug, request.kind, generatedAt.getTime())}"`,
+    },
     customMetadata: { tenant_id: request.tenant.id, archive_id: request.archiveId, kind: request.kind },
   });
   try {

@@ -15,6 +15,10 @@ export const DownloadLink = z
   .object({
     url: z.string().url().openapi({ description: "GET it with no API key; Range requests work" }),
     expires_at: Timestamp,
+    served_by: z.enum(["worker", "r2"]).openapi({
+      description:
+        "worker: the Worker checks the link on every request and records each download; r2: a presigned R2 URL (SigV4), R2 serves the bytes and the link's issue is what the trail records",
+    }),
   })
   .openapi("DownloadLink");
 

@@ -1,9 +1,13 @@
+import type { Context } from "hono";
+import { archiveFileName } from "../archives/format";
 import { checkLink, downloadPath } from "../archives/links";
 import { getArchive, listArchives } from "../archives/service";
+import type { TenantArchive } from "../archives/table";
 import { recordThroughOutbox } from "../audit/outbox";
 import { auditContextOf } from "../audit/request";
-import { linkActor } from "../auth/actor";
+import { actorOf, linkActor } from "../auth/actor";
 import { controlDb } from "../db/client";
+import type { AppEnv } from "../env";
 import { nudgeRelay } from "../events/nudge";
 import {
   conflictResponse,
@@ -21,7 +25,16 @@ import { cursorAfter, page } from "../http/pagination";
 import { AppError } from "../http/problems";
 import { createRouter } from "../http/router";
 import { DownloadQuery, ExportParams, ExportSchema, exportView } from "./api";
-import { exportLink, exportObject, exportToDownload, startExport } from "./service";
+import { exportLinks, exportObject, exportToDownload, startExport } from "./service";
+
+/** Download links for the request's tenant's `archives`; who asked, and from where, is what the trail records of a presigned one. */
+async function issueLinks(c: Context<AppEnv>, archives: TenantArchive[]) {
+  const tenantId = c.var.route.tenantId;
+  const request = { origin: c.req.url, actor: actorOf(c.var.principal), context: auditContextOf(c) };
+  const { links, recorded } = await exportLinks(c.var.db, c.env, request, tenantId, archives);
+  if (recorded) c.executionCtx.waitUntil(nudgeRelay(c.env, c.var.db, tenantId));
+  return links;
+}
 
 const tags = ["Exports"];
 const guard = { tenant: true, scope: "tenant:admin" } as const;
@@ -67,10 +80,8 @@ export const exportRoutes = createRouter()
         limit,
         after: cursorAfter(cursor, ID_PATTERN),
       });
-      const now = Date.now();
-      const data = await Promise.all(
-        result.items.map(async (archive) => exportView(archive, await exportLink(c.env, c.req.url, archive, now))),
-      );
+      const links = await issueLinks(c, result.items);
+      const data = result.items.map((archive, i) => exportView(archive, links[i] ?? null));
       return c.json({ ...page(result, (archive) => archive.id), data }, 200);
     },
   )
@@ -85,8 +96,10 @@ export const exportRoutes = createRouter()
       responses: { 200: { description: "The export", ...json(ExportSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const archive = await getArchive(c.var.db, c.var.route.tenantId, "export", c.req.valid("param").exportId);
-      return c.json(exportView(archive, await exportLink(c.env, c.req.url, archive)), 200);
+      const tenantId = c.var.route.tenantId;
+      const archive = await getArchive(c.var.db, tenantId, "export", c.req.valid("param").exportId);
+      const [link] = await issueLinks(c, [archive]);
+      return c.json(exportView(archive, link ?? null), 200);
     },
   );
 
@@ -144,10 +157,9 @@ export const downloadRoutes = createRouter().openapi(download, async (c) => {
     }
     c.executionCtx.waitUntil(nudgeRelay(c.env, db, tenantId));
   }
-  const date = new Date(archive.completedAt ?? archive.createdAt).toISOString().slice(0, 10);
   const headers: Record<string, string> = {
     "Content-Type": "application/zip",
-    "Content-Disposition": `attachment; filename="${tenant.slug}-export-${date}.zip"`,
+    "Content-Disposition": `attachment; filename="${archiveFileName(tenant.slug, "export", archive.completedAt ?? archive.createdAt)}"`,
     "Accept-Ranges": "bytes",
     "Content-Length": String(range ? range.length : object.size),
     ETag: object.httpEtag,

@@ -3,12 +3,16 @@ import { parse as parseRange } from "range-parser";
 import { downloadPath, signLink } from "../archives/links";
 import { getArchive, startArchive } from "../archives/service";
 import type { TenantArchive } from "../archives/table";
+import { recordThroughOutbox } from "../audit/outbox";
+import type { AuditContext } from "../audit/record";
+import type { Actor } from "../auth/actor";
 import type { ControlDb } from "../db/client";
 import type { ChangeOrigin } from "../events/event";
 import { AppError, notFound } from "../http/problems";
 import { settings } from "../settings";
 import { tenants } from "../tenants/table";
 import type { ExportView } from "./api";
+import { presignGet, type S3Vars, s3Config } from "./s3-links";
 
 /** Starts an export of the tenant (an archive of kind "export", src/archives/job.ts). */
 export const startExport = (db: ControlDb, env: Env, tenantId: string, origin: ChangeOrigin) =>
@@ -18,7 +22,11 @@ export const startExport = (db: ControlDb, env: Env, tenantId: string, origin: C
 const downloadable = (archive: TenantArchive, now: number) =>
   archive.state === "completed" && (archive.expiresAt === null || archive.expiresAt > now);
 
-/** A fresh signed link to a downloadable export, valid EXPORT_LINK_SECONDS; null for any other. */
+/**
+ * A fresh link to a downloadable export, valid EXPORT_LINK_SECONDS; null for any other. The
+ * Worker's own link (./routes.ts serves it), or, with the bucket's S3 access configured, a
+ * presigned R2 URL.
+ */
 export async function exportLink(
   env: Env,
   origin: string,
@@ -27,10 +35,49 @@ export async function exportLink(
 ): Promise<ExportView["download"]> {
   if (!downloadable(archive, now)) return null;
   const expiresAt = Math.floor((now + settings(env).exportLinkMs) / 1000) * 1000;
-  return {
-    url: await signLink(env, origin, downloadPath(archive.tenantId, archive.id), expiresAt),
-    expires_at: new Date(expiresAt).toISOString(),
-  };
+  const s3 = s3Config(env as S3Vars);
+  const url = s3
+    ? await presignGet(s3, archive.objectKey, expiresAt, now)
+    : await signLink(env, origin, downloadPath(archive.tenantId, archive.id), expiresAt);
+  return { url, expires_at: new Date(expiresAt).toISOString(), served_by: s3 ? "r2" : "worker" };
+}
+
+/**
+ * The links of `archives` (one tenant's exports), for a request made from `context`. A presigned
+ * R2 URL is fetched from R2 with no Worker to record the download, so handing it out is what
+ * the tenant's trail records (`export.link_issued`, one record naming every export linked),
+ * before the links are given (`recorded`: the relay has a record to move); the Worker's links
+ * are recorded when they are used instead.
+ */
+export async function exportLinks(
+  db: ControlDb,
+  env: Env,
+  request: { origin: string; actor: Actor; context: AuditContext },
+  tenantId: string,
+  archives: TenantArchive[],
+  now = Date.now(),
+): Promise<{ links: ExportView["download"][]; recorded: boolean }> {
+  const links = await Promise.all(archives.map((archive) => exportLink(env, request.origin, archive, now)));
+  const presigned = archives.filter((_, i) => links[i]?.served_by === "r2");
+  if (presigned.length > 0) {
+    try {
+      await recordThroughOutbox(db, tenantId, {
+        action: "export.link_issued",
+        actor: request.actor,
+        targets: [
+          { type: "tenant", id: tenantId },
+          ...presigned.map((archive) => ({ type: "export", id: archive.id })),
+        ],
+        context: request.context,
+        status: 200,
+      });
+    } catch (error) {
+      throw new AppError("audit-unavailable", "The download link could not be recorded in the audit trail; retry", {
+        cause: error,
+      });
+    }
+  }
+  return { links, recorded: presigned.length > 0 };
 }
 
 /** The export a valid link names: 404 once its tenant is deleted (soft or purged), 410 once its file is gone. */

@@ -21,7 +21,7 @@ type Export = {
   bytes: number | null;
   progress: { rows_written: number; rows_expected: number | null };
   manifest_sha256: string | null;
-  download: { url: string; expires_at: string } | null;
+  download: { url: string; expires_at: string; served_by: "worker" | "r2" } | null;
   expires_at: string | null;
 };
 
@@ -76,6 +76,8 @@ describe("an export", () => {
     expect(lifetime).toBeGreaterThan(9 * 60_000);
     expect(lifetime).toBeLessThanOrEqual(10 * 60_000);
     expect(new URL(link.url).pathname).toBe(downloadPath(tenant.id, done.id));
+    // No S3 access is configured here: the Worker serves the link (presigned ones: presigned.node.test.ts).
+    expect(link.served_by).toBe("worker");
 
     const got = await fetchLink(link.url);
     expect(got.status).toBe(200);
