@@ -11,6 +11,8 @@ import { entryRoutes } from "./entries/routes";
 import type { AppEnv } from "./env";
 import { eventRoutes } from "./events/routes";
 import { downloadRoutes, exportRoutes } from "./exports/routes";
+import { ofrepRoutes } from "./flags/ofrep";
+import { flagRoutes, tenantFlagRoutes } from "./flags/routes";
 import { limitRoutes } from "./gate/routes";
 import { authenticatedPingRoutes, healthRoutes, pingRoutes, tenantHealthRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
@@ -57,6 +59,9 @@ export function createApp() {
   app.use("/v1/*", auditTrail());
   app.use("/v1/*", authenticate());
   app.use("/v1/*", jsonBody());
+  // OpenFeature's providers evaluate with a tenant key (src/flags/ofrep.ts), admitted by its gate as any request.
+  app.use("/ofrep/*", controlPlane());
+  app.use("/ofrep/*", authenticate());
   app.use("/v1/*", idempotency());
   // An entry write its plan's quota refused trips the quota (a quota.exceeded event once a period).
   app.use("/v1/tenants/:tenantId/entries/*", reportStorageQuota());
@@ -85,6 +90,9 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/metrics", tenantMetricRoutes);
   app.route("/v1/tenants/:tenantId/usage", usageRoutes);
   app.route("/v1/tenants/:tenantId/invoice-preview", invoiceRoutes);
+  app.route("/v1/tenants/:tenantId/flags", tenantFlagRoutes);
+  app.route("/v1/flags", flagRoutes);
+  app.route("/ofrep/v1", ofrepRoutes);
   app.route("/v1/audit", platformAuditRoutes);
   app.route("/v1/tenants/:tenantId", moveRoutes);
   app.route("/v1/tenants", restoreRoutes);

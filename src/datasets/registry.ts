@@ -3,6 +3,7 @@ import { auditCheckpointSet, auditTrail } from "../audit/dataset";
 import { tenantDeadLetters } from "../dead-letters/dataset";
 import { entryData, entryTagIndex } from "../entries/dataset";
 import { controlOutbox, eventFeed, feedCursor } from "../events/dataset";
+import { tenantFlagOverrides } from "../flags/dataset";
 import { circuitStateRecords, gateState } from "../gate/dataset";
 import { idempotencyData } from "../http/idempotency-dataset";
 import { keyMetadata } from "../keys/dataset";
@@ -41,6 +42,7 @@ export const DATASETS: readonly Dataset[] = [
   usageDays,
   quotaTripRecords,
   circuitStateRecords,
+  tenantFlagOverrides,
   entryData,
   entryTagIndex,
   eventFeed,

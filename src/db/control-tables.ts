@@ -4,6 +4,7 @@ export { platformAuditCheckpoints, platformAuditEvents } from "../audit/table";
 export { deadLetters } from "../dead-letters/table";
 export { eventCursors } from "../events/cursor-table";
 export { outbox } from "../events/outbox-table";
+export { flagOverrides, flagRevision, flags } from "../flags/table";
 export { circuitStates } from "../gate/circuit-table";
 export { idempotencyRecords } from "../http/idempotency-table";
 export { apiKeys } from "../keys/table";

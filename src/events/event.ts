@@ -27,6 +27,9 @@ export const EVENT_TYPES = [
   "restore.completed",
   "restore.failed",
   "quota.exceeded",
+  "flag.overridden",
+  "flag.override_removed",
+  "flag.rolled_back",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
