@@ -12,7 +12,7 @@ import type { AppEnv } from "./env";
 import { eventRoutes } from "./events/routes";
 import { downloadRoutes, exportRoutes } from "./exports/routes";
 import { ofrepRoutes } from "./flags/ofrep";
-import { flagRoutes, tenantFlagRoutes } from "./flags/routes";
+import { degradationRoutes, flagRoutes, tenantFlagRoutes } from "./flags/routes";
 import { limitRoutes } from "./gate/routes";
 import { authenticatedPingRoutes, healthRoutes, pingRoutes, tenantHealthRoutes } from "./health/routes";
 import { limitBody } from "./http/body-limit";
@@ -78,6 +78,7 @@ export function createApp() {
   app.route("/v1/me", meRoutes);
   app.route("/v1/admin/keys", adminKeyRoutes);
   app.route("/v1/admin/dead-letters", deadLetterRoutes);
+  app.route("/v1/admin/degradation", degradationRoutes);
   app.route("/v1/tenants", tenantRoutes);
   app.route("/v1/tenants/:tenantId/users", userRoutes);
   app.route("/v1/tenants/:tenantId/keys", tenantKeyRoutes);

@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newestFirst, type PageRequest } from "../db/keyset";
 import type { ChangeOrigin } from "../events/event";
+import { degraded } from "../flags/degradation";
 import { newId } from "../http/ids";
 import { AppError, notFound } from "../http/problems";
 import { enqueue } from "../jobs/enqueue";
@@ -33,6 +34,11 @@ export async function startArchive(
   origin: ChangeOrigin,
   dedupeKey: string | null = null,
 ): Promise<TenantArchive> {
+  // Exports and backups are optional work: shed while the switch is on (a scheduled backup is
+  // retried by its job's backoff, then lands in the dead letters to replay).
+  if (kind !== "archive" && (await degraded(env, db, "degrade.exports"))) {
+    throw new AppError("degraded", `Making ${kind}s is paused (degrade.exports)`, { headers: { "Retry-After": "60" } });
+  }
   const tenant = await getTenant(db, tenantId);
   const readable =
     kind === "archive" ? tenant.status === "ARCHIVED" : tenant.status === "ACTIVE" || tenant.status === "SUSPENDED";

@@ -83,8 +83,7 @@ async function etagOf(body: string) {
 }
 
 const matchesEtag = (header: string | undefined, etag: string) =>
-  header !== undefined &&
-  header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag || tag.trim() === "*");
+  header?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag || tag.trim() === "*") === true;
 
 /** Mounted at /ofrep/v1. */
 export const ofrepRoutes = createRouter()

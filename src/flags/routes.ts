@@ -24,6 +24,7 @@ import {
   tenantFlagView,
   UpdateFlagBody,
 } from "./api";
+import { degradation } from "./degradation";
 import { FlagKey } from "./model";
 import {
   createFlag,
@@ -244,3 +245,31 @@ export const tenantFlagRoutes = createRouter()
       return c.body(null, 204);
     },
   );
+
+const DegradationSchema = z
+  .object({
+    data: z.array(
+      z.object({
+        key: z.string(),
+        sheds: z.string(),
+        defined: z.boolean().openapi({ description: "Whether a flag of this key exists (none: the switch is off)" }),
+        on: z.boolean(),
+      }),
+    ),
+  })
+  .openapi("Degradation");
+
+/** Mounted at /v1/admin/degradation. */
+export const degradationRoutes = createRouter().openapi(
+  defineRoute({
+    method: "get",
+    path: "/",
+    tags,
+    summary: "The degrade switches and which are shedding work now",
+    description:
+      "A switch is a boolean platform flag with `degrade: true` under one of these keys; it sheds its work while it evaluates to true. Create it off, then PATCH `enabled`.",
+    meta: admin,
+    responses: { 200: { description: "The switches", ...json(DegradationSchema) }, ...errorResponses },
+  }),
+  async (c) => c.json({ data: await degradation(c.env, c.var.db) }, 200),
+);

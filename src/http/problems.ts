@@ -195,6 +195,11 @@ export const PROBLEMS = {
     detail:
       "The change may have been made, but its audit record could not be written; retry with the same Idempotency-Key",
   },
+  degraded: {
+    status: 503,
+    title: "This optional work is paused while the platform sheds load",
+    detail: "A degrade switch pauses this work (GET /v1/admin/degradation); retry after Retry-After",
+  },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string; detail: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;

@@ -1,4 +1,5 @@
 import type { ControlDb } from "../db/client";
+import { degraded } from "../flags/degradation";
 import { settings } from "../settings";
 import { addCell, type Cell, emptyCell, GATE_DECISIONS, MINUTE_MS, minuteOf } from "./cell";
 import { Exposition, STATUS_CLASSES, sumBy } from "./exposition";
@@ -25,7 +26,8 @@ const byClass = (labels: Record<string, string>, cell: Cell) =>
  * send a minute's figures shortly after it ends).
  */
 export async function platformExposition(db: ControlDb, env: Env, now = Date.now()): Promise<string> {
-  const { metricsTopTenants } = settings(env);
+  // Per-tenant series are the exposition's optional part, shed under load by a switch.
+  const metricsTopTenants = (await degraded(env, db, "degrade.tenant-metrics")) ? 0 : settings(env).metricsTopTenants;
   const [tiers, top] = await Promise.all([
     tierTotals(db),
     busiestTenants(db, now - RANKING_WINDOW_MS, metricsTopTenants),
