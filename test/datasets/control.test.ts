@@ -17,6 +17,7 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { deadLetters } from "../../src/dead-letters/table";
 import { outbox } from "../../src/events/outbox-table";
+import { flagOverrides } from "../../src/flags/table";
 import { reportCircuit } from "../../src/gate/circuit-report";
 import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
@@ -66,6 +67,7 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   "usage-days": { sql: "SELECT * FROM usage_daily WHERE tenant_id = ?1 ORDER BY meter, day", json: [] },
   "quota-trips": { sql: "SELECT * FROM quota_trips WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "circuit-states": { sql: "SELECT * FROM circuit_states WHERE tenant_id = ?1 ORDER BY dependency", json: [] },
+  "flag-overrides": { sql: "SELECT * FROM flag_overrides WHERE tenant_id = ?1 ORDER BY flag_key", json: ["config"] },
 };
 
 /** What purging `rows` rows two at a time returns, call by call. */
@@ -201,6 +203,14 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     trippedAt: Date.now(),
   });
   await reportCircuit(db, tenant.id, "shard", "closed", Date.now());
+  // A flag override, as PUT /v1/tenants/:id/flags/:key stores it (its event is the feed's).
+  await db.insert(flagOverrides).values({
+    tenantId: tenant.id,
+    flagKey: "dataset-flag",
+    config: { enabled: false },
+    createdAt: Date.now(),
+    updatedAt: Date.now(),
+  });
   await storeSlowQueries(db, tenant.id, [
     {
       id: newId("slq"),
@@ -283,6 +293,7 @@ describe("the control datasets' rows", () => {
       "usage-days": (await stored("usage-days", one.tenantId)).map((r) => [r.meter, r.day]),
       "quota-trips": [[`${one.tenantId}:entries:${quotaPeriod(Date.now()).id}`]],
       "circuit-states": [["shard"]],
+      "flag-overrides": [["dataset-flag"]],
     };
     expect(ids["slow-queries"]).toHaveLength(1);
     expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
@@ -409,6 +420,7 @@ describe("a tenant's control data", () => {
       storedBefore["usage-days"]?.length,
       1,
       1,
+      1,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -465,6 +477,7 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "flag-overrides": [1, 0],
       "circuit-states": [1, 0],
       "quota-trips": [1, 0],
       "usage-days": byTwo(metricRows.usageDays),

@@ -35,6 +35,7 @@ describe("the dataset registry", () => {
       "dead_letters",
       "event_cursors",
       "outbox",
+      "flag_overrides",
       "circuit_states",
       "api_keys",
       "metric_minutes",
@@ -161,6 +162,7 @@ describe("the dataset registry", () => {
       "usage-days",
       "quota-trips",
       "circuit-states",
+      "flag-overrides",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

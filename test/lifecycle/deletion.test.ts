@@ -11,6 +11,7 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { entryData } from "../../src/entries/dataset";
 import { outbox } from "../../src/events/outbox-table";
+import { flagOverrides } from "../../src/flags/table";
 import { reportCircuit } from "../../src/gate/circuit-report";
 import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
@@ -93,6 +94,14 @@ async function populatedTenant() {
     trippedAt: now,
   });
   await reportCircuit(db, tenant.id, "shard", "open", now);
+  // A flag override, as PUT /v1/tenants/:id/flags/:key stores it (its event is the feed's).
+  await db.insert(flagOverrides).values({
+    tenantId: tenant.id,
+    flagKey: "dataset-flag",
+    config: { enabled: false },
+    createdAt: Date.now(),
+    updatedAt: Date.now(),
+  });
   return { tenant, key };
 }
 
