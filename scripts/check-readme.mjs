@@ -103,6 +103,15 @@ const expectations = [
     "GET /v1/health/tenants reports the tenants",
   ],
   [/"slow_calls": \d+/, "GET /v1/shards/:id/slow-queries lists the shard's slow calls"],
+  [/^25 %: false false true true true false$/m, "a 25 % rollout puts Unleash's buckets of the subjects in"],
+  [/^50 %: true false true true true false$/m, "raising the rollout to 50 % only added subjects"],
+  [/^\{"subject":"user-3","value":true,"reason":"SPLIT"/m, "OpenFeature's OFREP provider evaluated the flag"],
+  [
+    /^\{"subject":"user-2","value":false,"reason":"DEFAULT"/m,
+    "OpenFeature's OFREP provider got the default outside the rollout",
+  ],
+  [/"override":\{"enabled":false\}/, "the tenant set its kill switch"],
+  [/"value":false,"reason":"DISABLED"/, "OFREP answers DISABLED once the tenant's kill switch is set"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {
