@@ -2,6 +2,7 @@ CREATE TABLE `flag_overrides` (
 	`tenant_id` text NOT NULL,
 	`flag_key` text NOT NULL,
 	`config` text NOT NULL,
+	`rolled_back` text,
 	`version` integer DEFAULT 1 NOT NULL,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { iso, TenantParams, Timestamp } from "../http/api";
-import { ConfigFields, FLAG_TYPES, FlagKey, Rollout, Rule, Variant } from "./model";
+import { ConfigFields, FLAG_TYPES, FlagKey, Guard, Rollout, Rule, Variant } from "./model";
 import type { TenantFlag } from "./service";
 import type { Flag } from "./table";
 
@@ -16,6 +16,8 @@ const Config = z
     rollout: Rollout.nullable(),
     rules: z.array(Rule),
     metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    guard: Guard.nullable(),
+    fallback_variant: z.string().nullable(),
   })
   .openapi("FlagConfig");
 

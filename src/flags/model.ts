@@ -107,6 +107,36 @@ export const Rollout = z
   })
   .openapi("FlagRollout");
 
+export const Guard = z
+  .object({
+    error_rate_percent: z
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .openapi({ description: "Trips when the tenant's 5xx share of requests is over this" }),
+    p99_ms: z
+      .number()
+      .positive()
+      .max(600_000)
+      .optional()
+      .openapi({ description: "Trips when the tenant's p99 latency is over this" }),
+    window_minutes: z.number().int().min(1).max(60).default(5),
+    min_requests: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(20)
+      .openapi({ description: "Fewer requests in the window never trip it" }),
+  })
+  .refine(
+    (guard) => guard.error_rate_percent !== undefined || guard.p99_ms !== undefined,
+    "name error_rate_percent or p99_ms",
+  )
+  .openapi("FlagGuard");
+export type Guard = z.infer<typeof Guard>;
+
 /** What a flag serves, whole: a platform definition, or the result of merging a tenant's override over it. */
 export type FlagConfig = {
   enabled: boolean;
@@ -118,6 +148,10 @@ export type FlagConfig = {
   rollout: { percentage: number; group_id?: string } | null;
   rules: Rule[];
   metadata: Record<string, string | number | boolean>;
+  /** Rolls a tenant's rollout back when its requests go bad (src/flags/guard.ts); null: never. */
+  guard: Guard | null;
+  /** What a rollback serves: this variant to everyone in the rollout, instead of a rollout of 0. */
+  fallback_variant: string | null;
 };
 
 /** The config fields the API takes, in a definition (all but default_value optional) or an override (all optional). */
@@ -135,6 +169,8 @@ export const ConfigFields = z.object({
   rollout: Rollout.nullable().optional(),
   rules: z.array(Rule).max(50).optional(),
   metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  guard: Guard.nullable().optional(),
+  fallback_variant: z.string().min(1).max(100).nullable().optional(),
 });
 export type ConfigFields = z.infer<typeof ConfigFields>;
 
@@ -157,6 +193,8 @@ export function fullConfig(type: FlagType, fields: ConfigFields & { default_valu
     rollout: fields.rollout ?? null,
     rules: (fields.rules ?? []) as Rule[],
     metadata: fields.metadata ?? {},
+    guard: fields.guard ?? null,
+    fallback_variant: fields.fallback_variant ?? null,
   };
 }
 
@@ -172,6 +210,9 @@ export function configProblem(type: FlagType, config: FlagConfig): string | null
   }
   if (config.variants.length > 0 && config.variants.every((variant) => variant.weight === 0)) {
     return "the variants' weights sum to 0";
+  }
+  if (config.fallback_variant !== null && !names.has(config.fallback_variant)) {
+    return `fallback_variant ${config.fallback_variant} is not a variant`;
   }
   for (const rule of config.rules) {
     if (rule.variant !== undefined && !names.has(rule.variant))

@@ -159,7 +159,8 @@ export async function setOverride(
       .values({ tenantId, flagKey: key, config, createdAt: now, updatedAt: now })
       .onConflictDoUpdate({
         target: [flagOverrides.tenantId, flagOverrides.flagKey],
-        set: { config, version: sql`${flagOverrides.version} + 1`, updatedAt: now },
+        // A person's override re-arms a guard that rolled the tenant back.
+        set: { config, rolledBack: null, version: sql`${flagOverrides.version} + 1`, updatedAt: now },
       })
       .returning(),
     outboxEvent(db, emit, {

@@ -3,6 +3,16 @@ import { epochMs, jsonText } from "../db/columns";
 import { tenants } from "../tenants/table";
 import type { FlagConfig, FlagType } from "./model";
 
+/** Why and when a guard rolled a tenant's rollout back. */
+export type RollBack = {
+  at: number;
+  metric: "error_rate_percent" | "p99_ms";
+  observed: number;
+  threshold: number;
+  requests: number;
+  window_minutes: number;
+};
+
 /** Platform-wide flag definitions (platform admins); tenants see them through their overrides. */
 export const flags = sqliteTable("flags", {
   key: text("key").primaryKey(),
@@ -28,6 +38,8 @@ export const flagOverrides = sqliteTable(
       .references(() => tenants.id),
     flagKey: text("flag_key").notNull(),
     config: jsonText<Partial<FlagConfig>>("config").notNull(),
+    /** Set when the flag's guard rolled the tenant back (src/flags/guard.ts); a person's override clears it. */
+    rolledBack: jsonText<RollBack>("rolled_back"),
     version: integer("version").notNull().default(1),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),

@@ -6,6 +6,7 @@ import { type ControlDb, controlDb } from "../db/client";
 import { dropOldDeadLetters } from "../dead-letters/service";
 import { sweepRelay } from "../events/relay";
 import { applyEventRetention } from "../events/retention";
+import { checkFlagGuards } from "../flags/guard";
 import { purgeExpiredIdempotencyRecords } from "../http/idempotency";
 import { dueArchivals } from "../lifecycle/archival";
 import { duePurges } from "../lifecycle/purge";
@@ -34,6 +35,8 @@ export const SCHEDULE = {
       (db, env) => resumeStalledArchives(db, env),
       (db, env) => resumeStalledRestores(db, env),
       (db, env) => sweepRelay(db, env),
+      // A guarded flag whose tenant's requests went bad is rolled back for that tenant.
+      (db, _, at) => checkFlagGuards(db, at),
     ],
   },
   probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
