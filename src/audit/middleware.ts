@@ -34,6 +34,7 @@ const TARGET_PARAMS: Record<string, string> = {
   keyId: "key",
   moveId: "move",
   shardId: "shard",
+  flagKey: "flag",
 };
 
 /**

@@ -4,8 +4,10 @@ import { ConfigFields, FLAG_TYPES, FlagKey, Guard, Rollout, Rule, Variant } from
 import type { TenantFlag } from "./service";
 import type { Flag } from "./table";
 
-export const FlagParams = z.object({ key: FlagKey.openapi({ param: { name: "key", in: "path" } }) });
-export const TenantFlagParams = TenantParams.extend({ key: FlagKey.openapi({ param: { name: "key", in: "path" } }) });
+export const FlagParams = z.object({ flagKey: FlagKey.openapi({ param: { name: "flagKey", in: "path" } }) });
+export const TenantFlagParams = TenantParams.extend({
+  flagKey: FlagKey.openapi({ param: { name: "flagKey", in: "path" } }),
+});
 
 const Config = z
   .object({

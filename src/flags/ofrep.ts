@@ -18,7 +18,7 @@ import { evaluateFlags } from "./service";
 // refused key still gets this API's problem+json 401/403/429.
 
 const tags = ["OpenFeature (OFREP)"];
-const meta = { scope: "entries:read" } as const;
+const meta = { scope: "entries:read", readOnly: true } as const;
 
 const Success = z
   .object({
@@ -148,7 +148,7 @@ export const ofrepRoutes = createRouter()
       path: "/configuration",
       tags,
       summary: "OFREP: what this flag system supports",
-      meta,
+      meta: { scope: "entries:read" },
       responses: { 200: { description: "The configuration", ...json(z.object({}).passthrough()) }, ...errorResponses },
     }),
     async (c) =>

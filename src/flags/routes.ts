@@ -43,7 +43,7 @@ const tags = ["Feature flags"];
 const admin = { platformAdmin: true } as const;
 const tenantAdmin = { tenant: true, scope: "tenant:admin" } as const;
 // Applications evaluate with the keys they already read with.
-const reader = { tenant: true, scope: "entries:read" } as const;
+const reader = { tenant: true, scope: "entries:read", readOnly: true } as const;
 
 const FlagPage = z.object({ data: z.array(FlagSchema), next_cursor: z.string().nullable() });
 const FlagPageQuery = PageQuery.extend({
@@ -93,19 +93,19 @@ export const flagRoutes = createRouter()
   .openapi(
     defineRoute({
       method: "get",
-      path: "/{key}",
+      path: "/{flagKey}",
       tags,
       summary: "A flag's definition",
       meta: admin,
       request: { params: FlagParams },
       responses: { 200: { description: "The flag", ...json(FlagSchema) }, ...errorResponses },
     }),
-    async (c) => c.json(flagView(await getFlag(c.var.db, c.req.valid("param").key)), 200),
+    async (c) => c.json(flagView(await getFlag(c.var.db, c.req.valid("param").flagKey)), 200),
   )
   .openapi(
     defineRoute({
       method: "patch",
-      path: "/{key}",
+      path: "/{flagKey}",
       tags,
       summary: "Change a flag's definition (its type stays)",
       description: "Every field sent replaces the definition's. Seen by every evaluation within 1 s.",
@@ -118,12 +118,12 @@ export const flagRoutes = createRouter()
         ...unprocessableResponse,
       },
     }),
-    async (c) => c.json(flagView(await updateFlag(c.var.db, c.req.valid("param").key, c.req.valid("json"))), 200),
+    async (c) => c.json(flagView(await updateFlag(c.var.db, c.req.valid("param").flagKey, c.req.valid("json"))), 200),
   )
   .openapi(
     defineRoute({
       method: "delete",
-      path: "/{key}",
+      path: "/{flagKey}",
       tags,
       summary: "Delete a flag and every tenant's override of it",
       meta: { ...admin, audit: "flag.deleted" },
@@ -131,7 +131,7 @@ export const flagRoutes = createRouter()
       responses: { 204: { description: "Deleted" }, ...errorResponses },
     }),
     async (c) => {
-      await deleteFlag(c.var.db, c.var.emit, c.req.valid("param").key);
+      await deleteFlag(c.var.db, c.var.emit, c.req.valid("param").flagKey);
       return c.body(null, 204);
     },
   );
@@ -198,7 +198,7 @@ export const tenantFlagRoutes = createRouter()
   .openapi(
     defineRoute({
       method: "get",
-      path: "/{key}",
+      path: "/{flagKey}",
       tags,
       summary: "One flag as the tenant sees it",
       meta: tenantAdmin,
@@ -206,12 +206,12 @@ export const tenantFlagRoutes = createRouter()
       responses: { 200: { description: "The flag", ...json(TenantFlagSchema) }, ...errorResponses },
     }),
     async (c) =>
-      c.json(tenantFlagView(await getTenantFlag(c.var.db, c.var.route.tenantId, c.req.valid("param").key)), 200),
+      c.json(tenantFlagView(await getTenantFlag(c.var.db, c.var.route.tenantId, c.req.valid("param").flagKey)), 200),
   )
   .openapi(
     defineRoute({
       method: "put",
-      path: "/{key}",
+      path: "/{flagKey}",
       tags,
       summary: "Set the tenant's override of a flag (replacing any before)",
       description:
@@ -225,15 +225,15 @@ export const tenantFlagRoutes = createRouter()
       },
     }),
     async (c) => {
-      const { key } = c.req.valid("param");
-      const result = await setOverride(c.var.db, c.var.emit, c.var.route.tenantId, key, c.req.valid("json"));
+      const { flagKey } = c.req.valid("param");
+      const result = await setOverride(c.var.db, c.var.emit, c.var.route.tenantId, flagKey, c.req.valid("json"));
       return c.json(tenantFlagView(result), 200);
     },
   )
   .openapi(
     defineRoute({
       method: "delete",
-      path: "/{key}",
+      path: "/{flagKey}",
       tags,
       summary: "Remove the tenant's override: the platform's definition applies again",
       meta: { ...tenantAdmin, audit: "flag.override_removed" },
@@ -241,7 +241,7 @@ export const tenantFlagRoutes = createRouter()
       responses: { 204: { description: "Removed" }, ...errorResponses },
     }),
     async (c) => {
-      await removeOverride(c.var.db, c.var.emit, c.var.route.tenantId, c.req.valid("param").key);
+      await removeOverride(c.var.db, c.var.emit, c.var.route.tenantId, c.req.valid("param").flagKey);
       return c.body(null, 204);
     },
   );

@@ -33,5 +33,6 @@ export function defineRoute<P extends string, R extends Omit<RouteConfig, "path"
     ...(meta.platformAdmin ? { "x-platform-admin": true } : {}),
     ...(meta.shard ? { "x-shard": meta.shard } : {}),
     ...(meta.audit ? { "x-audit-action": meta.audit } : {}),
+    ...(meta.readOnly ? { "x-read-only": true } : {}),
   });
 }

@@ -22,6 +22,11 @@ export type RouteMeta = {
   /** The audit action of a route that changes something. */
   audit?: AuditAction;
   /**
+   * A POST that changes nothing and so has no audit action: an evaluation, which takes a context
+   * in its body (OFREP prescribes POST).
+   */
+  readOnly?: true;
+  /**
    * It serves a soft-deleted (DELETED) tenant too (restore, purge). Any other tenant route answers
    * a DELETED tenant's platform admin 410 tenant-deleted with the purge date (its keys are refused).
    */

@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { BlobWriter, Uint8ArrayReader, Uint8ArrayWriter, ZipReader, ZipWriter } from "@zip.js/zip.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiOf, type ServedWorker, serveWorker } from "../served-worker";
 
 // scripts/verify-archive.mjs checks an export's ZIP with Node alone: one downloaded through its
 // signed link from the Worker, intact, and changed in the ways a copy can be.
@@ -13,23 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const VERIFIER = new URL("../../scripts/verify-archive.mjs", import.meta.url).pathname;
 const run = promisify(execFile);
 
-let server: ChildProcess;
-let base: string;
-let admin: string;
+let worker: ServedWorker;
 let zip: Uint8Array;
 const dir = mkdtempSync(join(tmpdir(), "archive-"));
-
-async function api(path: string, init: { method?: string; key?: string; body?: unknown } = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method: init.method ?? "GET",
-    headers: {
-      Authorization: `Bearer ${init.key ?? admin}`,
-      ...(init.body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  return { status: res.status, json: JSON.parse(await res.text()) };
-}
+const api = apiOf(() => worker);
 
 async function offline(bytes: Uint8Array, name: string) {
   const file = join(dir, name);
@@ -57,17 +44,7 @@ async function rezip(change: (name: string, bytes: Uint8Array) => Uint8Array) {
 }
 
 beforeAll(async () => {
-  const script = new URL("../../scripts/lib/serve-workerd.mjs", import.meta.url).pathname;
-  server = spawn(process.execPath, [script, ".wrangler/archive-test/dist"], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
-  for (;;) {
-    const { value, done } = await lines.next();
-    if (done) throw new Error("the Worker's process ended");
-    if (value.startsWith("{")) {
-      ({ baseUrl: base, adminKey: admin } = JSON.parse(value));
-      break;
-    }
-  }
+  worker = await serveWorker(".wrangler/archive-test/dist");
   const tenant = await api("/v1/tenants", {
     method: "POST",
     body: { name: "Offline", slug: `offline-${Date.now()}`, tier: "FREE", shard_id: "d1-shared-0" },
@@ -88,9 +65,7 @@ beforeAll(async () => {
   zip = new Uint8Array(await res.arrayBuffer());
 }, 120_000);
 
-afterAll(() => {
-  server?.stdin?.end();
-});
+afterAll(() => worker?.stop());
 
 describe("the offline archive verifier", () => {
   it("accepts the downloaded export", async () => {

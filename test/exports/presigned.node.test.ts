@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiOf, type ServedWorker, serveWorker } from "../served-worker";
 
 // With the archives bucket's S3 access configured, an export's link is a presigned R2 URL. The
 // oracle is the S3 endpoint the local runtime serves for the bucket (/cdn-cgi/local/r2/s3), which
@@ -15,12 +15,11 @@ const VERIFIER = new URL("../../scripts/verify-archive.mjs", import.meta.url).pa
 const CREDENTIALS = { accessKeyId: "test-r2-access-key", secretAccessKey: "test-r2-secret-access-key" };
 const LINK_SECONDS = 4;
 
-let server: ChildProcess;
-let base: string;
-let admin: string;
+let worker: ServedWorker;
 let tenantId: string;
 let exportId: string;
 let tenantAdmin: string;
+const api = apiOf(() => worker);
 
 /** A port nothing listens on now: the Worker's S3 endpoint setting must name it before it starts. */
 async function freePort(): Promise<number> {
@@ -29,19 +28,6 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-async function api(path: string, init: { method?: string; key?: string; body?: unknown } = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method: init.method ?? "GET",
-    headers: {
-      Authorization: `Bearer ${init.key ?? admin}`,
-      ...(init.body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
 /** A fresh link to the export, as its tenant admin gets it. */
@@ -53,32 +39,16 @@ async function link(): Promise<{ url: string; expires_at: string; served_by: str
 
 beforeAll(async () => {
   const port = await freePort();
-  const script = new URL("../../scripts/lib/serve-workerd.mjs", import.meta.url).pathname;
-  server = spawn(process.execPath, [script, ".wrangler/presigned-test/dist"], {
-    stdio: ["pipe", "pipe", "inherit"],
-    env: {
-      ...process.env,
-      SERVE_WORKERD_OPTIONS: JSON.stringify({
-        port,
-        s3Credentials: CREDENTIALS,
-        bindings: {
-          R2_S3_ENDPOINT: `http://127.0.0.1:${port}/cdn-cgi/local/r2/s3`,
-          R2_S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-          R2_S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-          EXPORT_LINK_SECONDS: String(LINK_SECONDS),
-        },
-      }),
+  worker = await serveWorker(".wrangler/presigned-test/dist", {
+    port,
+    s3Credentials: CREDENTIALS,
+    bindings: {
+      R2_S3_ENDPOINT: `http://127.0.0.1:${port}/cdn-cgi/local/r2/s3`,
+      R2_S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      R2_S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      EXPORT_LINK_SECONDS: String(LINK_SECONDS),
     },
   });
-  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
-  for (;;) {
-    const { value, done } = await lines.next();
-    if (done) throw new Error("the Worker's process ended");
-    if (value.startsWith("{")) {
-      ({ baseUrl: base, adminKey: admin } = JSON.parse(value));
-      break;
-    }
-  }
   const slug = `presigned-${Date.now()}`;
   const tenant = await api("/v1/tenants", {
     method: "POST",
@@ -103,9 +73,7 @@ beforeAll(async () => {
   expect(view.json.state).toBe("completed");
 }, 180_000);
 
-afterAll(() => {
-  server?.stdin?.end();
-});
+afterAll(() => worker?.stop());
 
 describe("presigned R2 download links", { timeout: 30_000 }, () => {
   it("are R2's URLs, and R2 serves the export's ZIP through them: whole, as a range, named", async () => {

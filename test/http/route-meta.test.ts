@@ -19,7 +19,10 @@ describe("route metadata", () => {
   it("names an audit action on every route that changes something, and on no read", async () => {
     const all = await operations();
     expect(all.length).toBeGreaterThan(30);
-    const changing = all.filter(({ method }) => method !== "get");
+    // POSTs that only read (flag evaluations, OFREP) say so, and have no action.
+    const readOnly = all.filter(({ operation }) => operation["x-read-only"]);
+    expect(readOnly.every(({ method, operation }) => method === "post" && !operation["x-audit-action"])).toBe(true);
+    const changing = all.filter(({ method, operation }) => method !== "get" && !operation["x-read-only"]);
     expect(
       changing.filter(({ operation }) => !operation["x-audit-action"]).map((o) => `${o.method} ${o.path}`),
     ).toEqual([]);

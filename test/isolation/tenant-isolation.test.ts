@@ -86,10 +86,32 @@ async function tenantWithData(admin: string): Promise<Fixture> {
       updatedAt: Date.now(),
       completedAt: Date.now(),
     });
+  // A platform flag the tenant overrides.
+  const flagKey = `isolated-${tenant.id.slice(-10).toLowerCase()}`;
+  const flag = await call("/v1/flags", {
+    method: "POST",
+    key: admin,
+    body: { key: flagKey, type: "boolean", default_value: false },
+  });
+  const override = await call(`/v1/tenants/${tenant.id}/flags/${flagKey}`, {
+    method: "PUT",
+    key: key.secret,
+    body: { enabled: false },
+  });
+  expect([flag.status, override.status]).toEqual([201, 200]);
   return {
     tenantId: tenant.id,
     key: key.secret,
-    ids: { userId: user.json.id, keyId: key.id, entryId: entry.json.id, moveId, exportId, backupId, restoreId },
+    ids: {
+      userId: user.json.id,
+      keyId: key.id,
+      entryId: entry.json.id,
+      moveId,
+      exportId,
+      backupId,
+      restoreId,
+      flagKey,
+    },
   };
 }
 
@@ -138,7 +160,9 @@ describe("tenant isolation", () => {
     expectProblem(res, 404, "not-found");
   });
 
-  const withResource = tenantScoped.filter((r) => /:(?!tenantId)\w+/.test(r.path));
+  // A flag key names a platform flag every tenant sees, not a tenant's resource: another tenant's
+  // override of it stays out of the tenant's view (asserted below), but the flag answers 200.
+  const withResource = tenantScoped.filter((r) => /:(?!tenantId)\w+/.test(r.path) && !r.path.includes(":flagKey"));
   const bodyFor = (method: string, path: string) =>
     method === "GET" || method === "DELETE" ? undefined : validBodies[path.split("/").at(-2) as string];
 
@@ -166,5 +190,10 @@ describe("tenant isolation", () => {
     expect(entry.json.data).toEqual({ secret: b.tenantId });
     const key = await call(`/v1/tenants/${b.tenantId}/keys/${b.ids.keyId}`, { key: b.key });
     expect(key.json.revoked_at).toBeNull();
+    // b's flag override is b's alone: a's view of the flag has none, b's still holds it.
+    const seenByA = await call(`/v1/tenants/${a.tenantId}/flags/${b.ids.flagKey}`, { key: a.key });
+    expect(seenByA.json).toMatchObject({ override: null, effective: { enabled: true } });
+    const seenByB = await call(`/v1/tenants/${b.tenantId}/flags/${b.ids.flagKey}`, { key: b.key });
+    expect(seenByB.json.override).toEqual({ enabled: false });
   });
 });
