@@ -14,7 +14,7 @@ import { type Flag, flagOverrides, flagRevision, flags } from "./table";
 type Confirmed<T> = { value: T; confirmedAt: number };
 
 export type FlagSet = {
-  /** The platform revision the definitions are at (an ETag's part). */
+  /** The platform revision the definitions are at. */
   revision: number;
   definitions: ReadonlyMap<string, Flag>;
 };

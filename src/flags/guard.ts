@@ -10,7 +10,7 @@ import { metricMinutes } from "../metrics/table";
 import { forgetFlags } from "./cache";
 import { tenantFlagOverrides } from "./dataset";
 import { type FlagConfig, type Guard, mergedConfig } from "./model";
-import { type Flag, flagOverrides, flags, type RollBack } from "./table";
+import { type Flag, type FlagOverride, flagOverrides, flags, type RollBack } from "./table";
 
 // Auto-rollback: every minute, each guarded flag's tenants are checked against the guard over its
 // window of their request metrics (the minutes their gates sent). One that trips has its rollout
@@ -80,13 +80,13 @@ async function rollBack(
   flag: Flag,
   tenantId: string,
   config: FlagConfig,
-  version: number | null,
+  override: FlagOverride | undefined,
   why: RollBack,
 ) {
   const now = why.at;
   const where = and(eq(flagOverrides.tenantId, tenantId), eq(flagOverrides.flagKey, flag.key)) as SQL;
-  const previous = (await db.query.flagOverrides.findFirst({ where }))?.config ?? {};
-  const next = { ...previous, ...rolledBack(config) };
+  const next = { ...(override?.config ?? {}), ...rolledBack(config) };
+  const version = override?.version ?? null;
   const write =
     version === null
       ? db
@@ -157,7 +157,7 @@ export async function checkFlagGuards(db: ControlDb, at = Date.now()): Promise<{
       const since = Math.max(flag.updatedAt, override?.updatedAt ?? 0);
       const figures = await measured(db, tenantId, config.guard, Math.max(from, minuteOf(since) + MINUTE_MS), to);
       const why = figures && trip(config.guard, figures, at);
-      if (why && (await rollBack(db, flag, tenantId, config, override?.version ?? null, why))) {
+      if (why && (await rollBack(db, flag, tenantId, config, override, why))) {
         made.push({ flag: flag.key, tenantId });
       }
     }

@@ -107,7 +107,7 @@ export const ofrepRoutes = createRouter()
       const { key } = c.req.valid("param");
       const context = await contextOf(c);
       if (failed(context)) return c.json({ key, ...context }, 400);
-      const { evaluations } = await evaluateFlags(c.env, c.var.db, route, [key], context);
+      const evaluations = await evaluateFlags(c.env, c.var.db, route, [key], context);
       const evaluation = evaluations[0] as Evaluation;
       const { errorCode, errorMessage } = evaluation;
       if (errorCode === "FLAG_NOT_FOUND") return c.json({ key, errorCode, errorDetails: errorMessage }, 404);
@@ -134,7 +134,7 @@ export const ofrepRoutes = createRouter()
       const route = tenantOf(c);
       const context = await contextOf(c);
       if (failed(context)) return c.json(context, 400);
-      const { evaluations } = await evaluateFlags(c.env, c.var.db, route, "all", context);
+      const evaluations = await evaluateFlags(c.env, c.var.db, route, "all", context);
       const body = JSON.stringify({ flags: evaluations.map(ofrepOf) });
       const etag = await etagOf(body);
       c.header("ETag", etag);

@@ -152,7 +152,7 @@ export const tenantFlagRoutes = createRouter()
     }),
     async (c) => {
       const { flag, context, default_value } = c.req.valid("json");
-      const { evaluations } = await evaluateFlags(c.env, c.var.db, c.var.route, [flag], context, {
+      const evaluations = await evaluateFlags(c.env, c.var.db, c.var.route, [flag], context, {
         [flag]: default_value,
       });
       return c.json(evaluations[0] as z.infer<typeof EvaluationSchema>, 200);
@@ -176,7 +176,7 @@ export const tenantFlagRoutes = createRouter()
     }),
     async (c) => {
       const { flags, context } = c.req.valid("json");
-      const { evaluations } = await evaluateFlags(c.env, c.var.db, c.var.route, flags ?? "all", context);
+      const evaluations = await evaluateFlags(c.env, c.var.db, c.var.route, flags ?? "all", context);
       return c.json({ flags: evaluations as z.infer<typeof EvaluationSchema>[] }, 200);
     },
   )

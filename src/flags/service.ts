@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { ControlDb } from "../db/client";
 import type { Emit } from "../events/domain";
 import { outboxEvent, outboxRemoval } from "../events/outbox";
@@ -106,13 +107,12 @@ export async function deleteFlag(db: ControlDb, emit: Emit, key: string): Promis
     .select({ tenantId: flagOverrides.tenantId })
     .from(flagOverrides)
     .where(eq(flagOverrides.flagKey, key));
-  const perTenant = overriding.flatMap(({ tenantId }) => [
+  const perTenant = overriding.flatMap(({ tenantId }): BatchItem<"sqlite">[] => [
     db.delete(flagOverrides).where(and(eq(flagOverrides.tenantId, tenantId), eq(flagOverrides.flagKey, key))),
+    // Right after its tenant's delete: it reads that statement's changes().
     outboxRemoval(db, emit, { type: "flag.override_removed", tenantId, subject: "flag", id: key }),
   ]);
-  await db.batch([...perTenant, db.delete(flags).where(eq(flags.key, key)), bumpRevision(db)] as unknown as [
-    ReturnType<typeof bumpRevision>,
-  ]);
+  await db.batch([db.delete(flags).where(eq(flags.key, key)), ...perTenant, bumpRevision(db)]);
   forgetFlags();
 }
 
@@ -198,11 +198,11 @@ export async function evaluateFlags(
   keys: readonly string[] | "all",
   context: EvaluationContext,
   defaults: Record<string, unknown> = {},
-): Promise<{ evaluations: Evaluation[]; revision: number; overrideVersions: string }> {
+): Promise<Evaluation[]> {
   const set = await tenantFlags(env, db, tenant.tenantId);
   const full: EvaluationContext = { ...context, tenantId: tenant.tenantId, tier: tenant.tier };
   const wanted = keys === "all" ? [...set.definitions.keys()].sort() : keys;
-  const evaluations = wanted.map((key): Evaluation => {
+  return wanted.map((key): Evaluation => {
     const flag = set.definitions.get(key);
     if (!flag) {
       return {
@@ -217,9 +217,4 @@ export async function evaluateFlags(
     const config = mergedConfig(flag.config, set.overrides.get(key)?.config);
     return { key, ...evaluate(key, config, full) };
   });
-  const overrideVersions = [...set.overrides.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([key, { version }]) => `${key}:${version}`)
-    .join(",");
-  return { evaluations, revision: set.revision, overrideVersions };
 }
