@@ -20,7 +20,8 @@ export type FlagSet = {
 };
 
 export type TenantFlags = FlagSet & {
-  overrides: ReadonlyMap<string, { config: Partial<FlagConfig>; version: number }>;
+  /** The tenant's overrides' configs, by flag key. */
+  overrides: ReadonlyMap<string, Partial<FlagConfig>>;
 };
 
 let platform: Confirmed<FlagSet> | undefined;
@@ -54,14 +55,14 @@ export async function tenantFlags(env: Env, db: ControlDb, tenantId: string, now
   const [revisionRows, overrideRows] = await db.batch([
     db.select({ revision: flagRevision.revision }).from(flagRevision),
     db
-      .select({ flagKey: flagOverrides.flagKey, config: flagOverrides.config, version: flagOverrides.version })
+      .select({ flagKey: flagOverrides.flagKey, config: flagOverrides.config })
       .from(flagOverrides)
       .where(eq(flagOverrides.tenantId, tenantId)),
   ]);
   const revision = revisionOf(revisionRows);
   const definitions = platform?.value.revision === revision ? platform.value : await loadDefinitions(db, revision);
   platform = { value: definitions, confirmedAt: now };
-  const overrides = new Map(overrideRows.map((row) => [row.flagKey, { config: row.config, version: row.version }]));
+  const overrides = new Map(overrideRows.map((row) => [row.flagKey, row.config]));
   tenantOverrides.set(tenantId, { value: overrides, confirmedAt: now });
   return { ...definitions, overrides };
 }

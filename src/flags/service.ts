@@ -214,7 +214,7 @@ export async function evaluateFlags(
         flagMetadata: {},
       };
     }
-    const config = mergedConfig(flag.config, set.overrides.get(key)?.config);
+    const config = mergedConfig(flag.config, set.overrides.get(key));
     return { key, ...evaluate(key, config, full) };
   });
 }
