@@ -35,6 +35,7 @@ import { shardRoutes } from "./shards/routes";
 import { tenantRoutes } from "./tenants/routes";
 import { usageRoutes } from "./usage/routes";
 import { userRoutes } from "./users/routes";
+import { webhookRoutes } from "./webhooks/routes";
 
 export const API_VERSION = "0.1.0";
 
@@ -92,6 +93,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/usage", usageRoutes);
   app.route("/v1/tenants/:tenantId/invoice-preview", invoiceRoutes);
   app.route("/v1/tenants/:tenantId/flags", tenantFlagRoutes);
+  app.route("/v1/tenants/:tenantId/webhooks", webhookRoutes);
   app.route("/v1/flags", flagRoutes);
   app.route("/ofrep/v1", ofrepRoutes);
   app.route("/v1/audit", platformAuditRoutes);

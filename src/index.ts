@@ -4,6 +4,7 @@ import { consumeEvents } from "./events/consumer";
 import { queue } from "./jobs/queue";
 import { scheduled } from "./jobs/scheduled";
 import { consumeUsage } from "./usage/consumer";
+import { consumeWebhooks } from "./webhooks/deliver";
 
 export { AuthThrottle } from "../durable-objects/auth-throttle";
 export { TenantGate } from "../durable-objects/tenant-gate";
@@ -14,16 +15,18 @@ const app = createApp();
 const EVENTS_QUEUE = "edge-tenancy-events";
 const DEAD_LETTER_QUEUE = "edge-tenancy-dead-letter";
 const USAGE_QUEUE = "edge-tenancy-usage";
+const WEBHOOKS_QUEUE = "edge-tenancy-webhooks";
 
 const consumers: Record<string, (batch: MessageBatch, env: Env) => Promise<void>> = {
   [EVENTS_QUEUE]: consumeEvents,
   [DEAD_LETTER_QUEUE]: consumeDeadLetters,
   [USAGE_QUEUE]: consumeUsage,
+  [WEBHOOKS_QUEUE]: consumeWebhooks,
 };
 
 export default {
   fetch: app.fetch,
   scheduled,
-  // Four queues reach this Worker: the events feed, usage records, the dead letters, and lifecycle jobs.
+  // Five queues reach this Worker: the events feed, webhook attempts, usage records, the dead letters, and lifecycle jobs.
   queue: (batch, env) => (consumers[batch.queue] ?? queue)(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
  */
 export const MIN_SECRET_LENGTH = 32;
 
-export type KeyPurpose = "shard-bookmark" | "download-link";
+export type KeyPurpose = "shard-bookmark" | "download-link" | "webhook-secret";
 
 const derived = new Map<string, Promise<CryptoKey>>();
 

@@ -35,6 +35,8 @@ const TARGET_PARAMS: Record<string, string> = {
   moveId: "move",
   shardId: "shard",
   flagKey: "flag",
+  endpointId: "webhook_endpoint",
+  messageId: "webhook_message",
 };
 
 /**

@@ -15,6 +15,7 @@ import { shardRegistration } from "../shards/dataset";
 import { tenantRow } from "../tenants/dataset";
 import { usageDays, usageHours, usageRecordIds } from "../usage/dataset";
 import { tenantUsers } from "../users/dataset";
+import { tenantWebhookAttempts, tenantWebhookEndpoints, tenantWebhookMessages } from "../webhooks/dataset";
 import type { Dataset, TableDataset } from "./dataset";
 
 /**
@@ -43,6 +44,9 @@ export const DATASETS: readonly Dataset[] = [
   quotaTripRecords,
   circuitStateRecords,
   tenantFlagOverrides,
+  tenantWebhookEndpoints,
+  tenantWebhookMessages,
+  tenantWebhookAttempts,
   entryData,
   entryTagIndex,
   eventFeed,

@@ -17,3 +17,4 @@ export { placementCursors, shards } from "../shards/table";
 export { tenants } from "../tenants/table";
 export { usageDaily, usageHourly, usageRecords } from "../usage/table";
 export { users } from "../users/table";
+export { webhookAttempts, webhookEndpoints, webhookMessages } from "../webhooks/table";

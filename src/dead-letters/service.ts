@@ -11,12 +11,16 @@ const str = (value: unknown) => (typeof value === "string" ? value.slice(0, 200)
 
 /**
  * Which queue a body came from, by its shape: a lifecycle message has a `kind`, an event a
- * `tenant_id` and a `seq`, a usage record is a CloudEvent of a usage type.
+ * `tenant_id` and a `seq`, a usage record is a CloudEvent of a usage type, a webhook attempt
+ * names its `message_id`.
  */
 export function sourceOf(body: unknown): { source: DeadLetterSource; kind: string | null; tenantId: string | null } {
   const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
   if (typeof fields.tenant_id === "string" && typeof fields.seq === "number" && fields.kind === undefined) {
     return { source: "events", kind: null, tenantId: str(fields.tenant_id) };
+  }
+  if (typeof fields.message_id === "string" && typeof fields.attempt === "number") {
+    return { source: "webhooks", kind: null, tenantId: str(fields.tenant_id) };
   }
   if (
     fields.specversion !== undefined &&
@@ -81,6 +85,8 @@ export async function replayDeadLetter(db: ControlDb, env: Env, id: string, now 
       );
     }
     await env.LIFECYCLE_QUEUE.send(letter.body);
+  } else if (letter.source === "webhooks") {
+    await env.WEBHOOKS_QUEUE.send(letter.body, { contentType: "json" });
   } else if (letter.source === "usage") {
     await env.USAGE_QUEUE.send(letter.body, { contentType: "json" });
   } else {

@@ -2,7 +2,7 @@ import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { epochMs, jsonText } from "../db/columns";
 
 /** The queues whose messages end on the dead-letter queue, as a dead letter names them. */
-export const DEAD_LETTER_SOURCES = ["lifecycle", "events", "usage"] as const;
+export const DEAD_LETTER_SOURCES = ["lifecycle", "events", "usage", "webhooks"] as const;
 export type DeadLetterSource = (typeof DEAD_LETTER_SOURCES)[number];
 
 /**

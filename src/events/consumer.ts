@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
 import { purging } from "../lifecycle/state";
+import { fanOut, type PublishedEvent } from "../webhooks/fanout";
 import { type EventCursor, eventCursors } from "./cursor-table";
 
 // The events queue's consumer in this Worker: it proves the feed end to end by keeping, per
@@ -11,7 +12,12 @@ import { type EventCursor, eventCursors } from "./cursor-table";
 // event up to `through_seq` has arrived.
 
 /** What the consumer reads of a message; the rest is the event as published. */
-const Delivered = z.object({ id: z.string(), tenant_id: z.string(), seq: z.number().int().positive() });
+const Delivered = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  seq: z.number().int().positive(),
+  type: z.string(),
+});
 
 /** Seqs held ahead of a gap at most; past that the gap is given up for lost. */
 export const MAX_AHEAD = 10_000;
@@ -93,13 +99,14 @@ export async function recordDeliveries(db: ControlDb, tenantId: string, seqs: re
 }
 
 /**
- * The events queue's handler: each tenant's deliveries in one cursor write, acknowledged once it
- * is written and retried (redelivered) when it fails. A message that is not an event is logged
- * and acknowledged: a retry would not change it.
+ * The events queue's handler: each tenant's deliveries in one cursor write, then one webhook
+ * message per subscribed endpoint (src/webhooks/fanout.ts), acknowledged once both are written
+ * and retried (redelivered) when either fails; both are idempotent. A message that is not an
+ * event is logged and acknowledged: a retry would not change it.
  */
 export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void> {
   const db = controlDb(env);
-  const byTenant = new Map<string, { messages: Message[]; seqs: number[] }>();
+  const byTenant = new Map<string, { messages: Message[]; seqs: number[]; events: PublishedEvent[] }>();
   for (const message of batch.messages) {
     const parsed = Delivered.safeParse(message.body);
     if (!parsed.success) {
@@ -107,21 +114,23 @@ export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void
       message.ack();
       continue;
     }
-    const group = byTenant.get(parsed.data.tenant_id) ?? { messages: [], seqs: [] };
+    const group = byTenant.get(parsed.data.tenant_id) ?? { messages: [], seqs: [], events: [] };
     group.messages.push(message);
     group.seqs.push(parsed.data.seq);
+    group.events.push({ ...parsed.data, body: message.body });
     byTenant.set(parsed.data.tenant_id, group);
   }
   await Promise.all(
-    [...byTenant].map(async ([tenantId, { messages, seqs }]) => {
+    [...byTenant].map(async ([tenantId, { messages, seqs, events }]) => {
       try {
         await recordDeliveries(db, tenantId, seqs);
+        await fanOut(env, db, tenantId, events);
         for (const message of messages) message.ack();
       } catch (error) {
         console.error(
           JSON.stringify({
             level: "error",
-            msg: "event cursor not written",
+            msg: "event cursor or webhook messages not written",
             tenant_id: tenantId,
             error: errorText(error),
           }),

@@ -30,6 +30,7 @@ export const EVENT_TYPES = [
   "flag.overridden",
   "flag.override_removed",
   "flag.rolled_back",
+  "webhook.endpoint_disabled",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -5,7 +5,23 @@ const ulid = monotonicFactory();
 
 /** Resource ids are a short type prefix plus a ULID, so ids sort by creation time. */
 export const newId = (
-  prefix: "ten" | "usr" | "key" | "ent" | "mov" | "exp" | "bak" | "arc" | "dlq" | "rst" | "stg" | "slq" | "use",
+  prefix:
+    | "ten"
+    | "usr"
+    | "key"
+    | "ent"
+    | "mov"
+    | "exp"
+    | "bak"
+    | "arc"
+    | "dlq"
+    | "rst"
+    | "stg"
+    | "slq"
+    | "use"
+    | "whk"
+    | "msg"
+    | "atm",
 ) => `${prefix}_${ulid()}`;
 
 export const ID_PATTERN = /^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/;

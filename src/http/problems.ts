@@ -200,6 +200,11 @@ export const PROBLEMS = {
     title: "This optional work is paused while the platform sheds load",
     detail: "A degrade switch pauses this work (GET /v1/admin/degradation); retry after Retry-After",
   },
+  "webhook-target-refused": {
+    status: 422,
+    title: "The URL may not receive webhooks",
+    detail: "Webhooks go to https URLs of public hosts only: no loopback, private, link-local or metadata addresses",
+  },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string; detail: string }>;
 
 export type ProblemType = keyof typeof PROBLEMS;

@@ -16,6 +16,8 @@ import { resumeStalledRestores } from "../restores/job";
 import { settings } from "../settings";
 import { probeAllShards } from "../shards/health";
 import { dueUsageAggregation } from "../usage/service";
+import { sweepWebhooks } from "../webhooks/deliver";
+import { applyWebhookRetention } from "../webhooks/retention";
 import { startFanOut } from "./fan-out";
 
 /** Work a cron starts, off the request path; `at` is the cron's scheduled time. */
@@ -37,6 +39,8 @@ export const SCHEDULE = {
       (db, env) => sweepRelay(db, env),
       // A guarded flag whose tenant's requests went bad is rolled back for that tenant.
       (db, _, at) => checkFlagGuards(db, at),
+      // A webhook attempt whose queue message was lost (or whose consumer died) is queued again.
+      (db, env) => sweepWebhooks(env, db),
     ],
   },
   probeShards: { cron: "*/5 * * * *", jobs: [probeAllShards] },
@@ -60,7 +64,7 @@ export const SCHEDULE = {
   // Trial tenants nobody has used for ARCHIVE_INACTIVE_DAYS are archived to R2, a page per message.
   archival: { cron: "0 2 * * *", jobs: [(_, env, at) => startFanOut(env, dueArchivals, at)] },
   // Tenants deleted longer ago than their grace are purged, a page of tenants per queue message;
-  // dead letters older than 30 days go.
+  // dead letters older than 30 days go, and webhook messages older than WEBHOOK_RETENTION_DAYS.
   retention: {
     cron: "0 3 * * *",
     jobs: [
@@ -68,6 +72,7 @@ export const SCHEDULE = {
       (db, env) => applyEventRetention(db, env),
       (_, env, at) => startFanOut(env, duePurges, at),
       (db) => dropOldDeadLetters(db),
+      (db, env) => applyWebhookRetention(db, env),
     ],
   },
 } as const satisfies Record<string, { cron: string; jobs: readonly CronJob[] }>;
