@@ -59,6 +59,10 @@ export default defineConfig({
                 // The Worker secret that .dev.vars holds for `npm start`.
                 PLATFORM_SECRET: "test-platform-secret-0123456789abcdef",
                 AUDIT_CHECKPOINT_KEY: "test-audit-checkpoint-key-0123456789",
+                // Webhook tests deliver through the real queues to a loopback port nothing listens
+                // on (refused at once), not to a name this machine's resolver may take 5 s to refuse.
+                // The deployed value is empty (test/webhooks/config.node.test.ts).
+                WEBHOOK_ALLOW_HOSTS: "127.0.0.1:9",
                 // The scraper's bearer token for GET /metrics.
                 METRICS_TOKEN: "test-metrics-token-0123456789abcdef",
               },

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { adminKeyExists, mintAdminKey } from "./lib/admin-key.mjs";
+import { DEV_WEBHOOK_HOSTS } from "./lib/dev-webhooks.mjs";
 import { WRANGLER, WRANGLER_ENV } from "./lib/wrangler.mjs";
 import { migrateLocal } from "./migrate-local.mjs";
 
@@ -30,7 +31,18 @@ console.log(`Dev admin key: ${key}`);
 
 const dev = spawn(
   WRANGLER,
-  ["dev", "--test-scheduled", "--port", PORT, "--ip", "127.0.0.1", ...process.argv.slice(2)],
+  [
+    "dev",
+    "--test-scheduled",
+    "--port",
+    PORT,
+    "--ip",
+    "127.0.0.1",
+    // Webhooks may reach receivers on this machine (the README's example); deployed, nothing is allowed.
+    "--var",
+    `WEBHOOK_ALLOW_HOSTS:${DEV_WEBHOOK_HOSTS}`,
+    ...process.argv.slice(2),
+  ],
   {
     stdio: "inherit",
     env: WRANGLER_ENV,

@@ -35,7 +35,7 @@ const TARGET_PARAMS: Record<string, string> = {
   moveId: "move",
   shardId: "shard",
   flagKey: "flag",
-  endpointId: "webhook_endpoint",
+  endpointId: "webhook",
   messageId: "webhook_message",
 };
 

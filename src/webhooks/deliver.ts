@@ -247,7 +247,7 @@ async function recordOnEndpoint(
               {
                 type: "webhook.endpoint_disabled",
                 tenantId: endpoint.tenantId,
-                subject: "webhook_endpoint",
+                subject: "webhook",
                 dataset: tenantWebhookEndpoints,
                 // The row as the update left it: the version it wrote says the update took.
                 where: and(
@@ -390,35 +390,44 @@ export async function deliverTask(
   return result;
 }
 
-/** The webhooks queue's handler: every attempt of the batch at once, each acknowledged on its own. */
+/**
+ * A Worker invocation has at most six connections open at once; a seventh fetch waits for one to
+ * close. The batch's attempts run six at a time, so none spends its 15 s waiting for a slot.
+ */
+const PARALLEL_ATTEMPTS = 6;
+
+/** The webhooks queue's handler: six attempts of the batch at a time, each acknowledged on its own. */
 export async function consumeWebhooks(batch: MessageBatch, env: Env): Promise<void> {
   const db = controlDb(env);
-  await Promise.all(
-    batch.messages.map(async (message) => {
-      const parsed = DeliveryTask.safeParse(message.body);
-      if (!parsed.success) {
-        console.warn(
-          JSON.stringify({ level: "warn", msg: "webhooks queue message is not a delivery", id: message.id }),
-        );
-        message.ack();
-        return;
-      }
-      try {
-        await deliverTask(env, db, parsed.data);
-        message.ack();
-      } catch (error) {
-        console.error(
-          JSON.stringify({
-            level: "error",
-            msg: "webhook delivery failed to record",
-            message_id: parsed.data.message_id,
-            error: errorText(error),
-          }),
-        );
-        message.retry();
-      }
-    }),
-  );
+  const waiting = [...batch.messages];
+  const lane = async () => {
+    for (let message = waiting.shift(); message !== undefined; message = waiting.shift())
+      await consumeOne(env, db, message);
+  };
+  await Promise.all(Array.from({ length: PARALLEL_ATTEMPTS }, lane));
+}
+
+async function consumeOne(env: Env, db: ControlDb, message: Message): Promise<void> {
+  const parsed = DeliveryTask.safeParse(message.body);
+  if (!parsed.success) {
+    console.warn(JSON.stringify({ level: "warn", msg: "webhooks queue message is not a delivery", id: message.id }));
+    message.ack();
+    return;
+  }
+  try {
+    await deliverTask(env, db, parsed.data);
+    message.ack();
+  } catch (error) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "webhook delivery failed to record",
+        message_id: parsed.data.message_id,
+        error: errorText(error),
+      }),
+    );
+    message.retry();
+  }
 }
 
 /** A pending message this far past its due time lost its queue message (or its consumer died). */

@@ -324,7 +324,7 @@ export async function sendTestEvent(
     tenant_id: tenantId,
     seq: null,
     type: TEST_EVENT_TYPE,
-    subject: { type: "webhook_endpoint", id: endpointId },
+    subject: { type: "webhook", id: endpointId },
     data: { endpoint_id: endpointId },
     occurred_at: new Date(now).toISOString(),
     request_id: emit.origin.requestId,

@@ -101,9 +101,9 @@ describe("the webhook target guard", () => {
     expect(refusedTarget("http://127.0.0.1:9998/", onePort)).not.toBeNull();
   });
 
-  it("is configured to allow nothing in the deployed configuration (wrangler.toml)", () => {
-    expect(env.WEBHOOK_ALLOW_HOSTS).toBe("");
-    expect(targetPolicy(env).allowHosts).toEqual([]);
+  it("reads the allow-list the Worker is given (the tests' admits one loopback port)", () => {
+    expect(targetPolicy(env).allowHosts).toEqual(["127.0.0.1:9"]);
+    expect(refusedTarget("http://127.0.0.1:9/", targetPolicy(env))).toBeNull();
     expect(refusedTarget("http://127.0.0.1:8787/", targetPolicy(env))).not.toBeNull();
   });
 });

@@ -1,0 +1,1 @@
+export declare const DEV_WEBHOOK_HOSTS: string;
