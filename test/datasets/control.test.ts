@@ -17,7 +17,6 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { deadLetters } from "../../src/dead-letters/table";
 import { outbox } from "../../src/events/outbox-table";
-import { flagOverrides } from "../../src/flags/table";
 import { reportCircuit } from "../../src/gate/circuit-report";
 import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
@@ -26,10 +25,12 @@ import { quotaTrips } from "../../src/quotas/table";
 import { METERS } from "../../src/usage/record";
 import { aggregateDay, dayOf } from "../../src/usage/store";
 import { usageRecords } from "../../src/usage/table";
+import { storedFlagOverride } from "../flags/fixture";
 import { adminKey, call, createTenant, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 import { backedUpAndRestored } from "../restores/fixture";
 import { keepSent, usageSettled } from "../usage/fixture";
+import { storedWebhookRows } from "../webhooks/fixture";
 
 const db = controlDb(env);
 const DATASETS = datasetsIn("control");
@@ -39,7 +40,7 @@ const dataset = (name: string) => DATASETS.find((d) => d.name === name) as Table
  * What each dataset holds for a tenant, read with plain SQL: its rows in order, every column as
  * D1 returns it (JSON columns as text, secret hashes included).
  */
-const ORACLE: Record<string, { sql: string; json: string[] }> = {
+const ORACLE: Record<string, { sql: string; json: string[]; booleans?: string[] }> = {
   tenant: { sql: "SELECT * FROM tenants WHERE id = ?1", json: ["limit_overrides"] },
   users: { sql: "SELECT * FROM users WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "api-keys": { sql: "SELECT * FROM api_keys WHERE tenant_id = ?1 ORDER BY id", json: ["scopes"] },
@@ -68,7 +69,17 @@ const ORACLE: Record<string, { sql: string; json: string[] }> = {
   "quota-trips": { sql: "SELECT * FROM quota_trips WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "circuit-states": { sql: "SELECT * FROM circuit_states WHERE tenant_id = ?1 ORDER BY dependency", json: [] },
   "flag-overrides": { sql: "SELECT * FROM flag_overrides WHERE tenant_id = ?1 ORDER BY flag_key", json: ["config"] },
+  "webhook-endpoints": {
+    sql: "SELECT * FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY id",
+    json: ["events"],
+    booleans: ["enabled"],
+  },
+  "webhook-messages": { sql: "SELECT * FROM webhook_messages WHERE tenant_id = ?1 ORDER BY id", json: [] },
+  "webhook-attempts": { sql: "SELECT * FROM webhook_attempts WHERE tenant_id = ?1 ORDER BY id", json: [] },
 };
+
+/** Columns of the stored rows no export holds: the keys' secret hashes, the endpoints' sealed secrets. */
+const OMITTED = ["secret_hash", "secret", "previous_secret", "circuit"];
 
 /** What purging `rows` rows two at a time returns, call by call. */
 const byTwo = (rows: number) => [...Array(Math.floor(rows / 2)).fill(2), ...(rows % 2 ? [1] : []), 0];
@@ -80,13 +91,14 @@ async function stored(name: string, tenantId: string): Promise<Record<string, un
   return results;
 }
 
-/** The stored rows as the canonical form should have them: JSON parsed, secret hashes gone. */
+/** The stored rows as the canonical form should have them: JSON parsed, booleans as such, secrets gone. */
 async function expectedRows(name: string, tenantId: string): Promise<Record<string, unknown>[]> {
   const json = ORACLE[name]?.json ?? [];
   return (await stored(name, tenantId)).map((row) => {
     const copy: Record<string, unknown> = { ...row };
     for (const column of json) copy[column] = JSON.parse(String(copy[column]));
-    delete copy.secret_hash;
+    for (const column of ORACLE[name]?.booleans ?? []) copy[column] = copy[column] === 1;
+    for (const column of OMITTED) delete copy[column];
     return copy;
   });
 }
@@ -122,6 +134,9 @@ type Fixture = {
   restoreId: string;
   deadLetterId: string;
   outboxId: number;
+  endpointId: string;
+  messageId: string;
+  attemptId: string;
 };
 
 /**
@@ -203,14 +218,8 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     trippedAt: Date.now(),
   });
   await reportCircuit(db, tenant.id, "shard", "closed", Date.now());
-  // A flag override, as PUT /v1/tenants/:id/flags/:key stores it (its event is the feed's).
-  await db.insert(flagOverrides).values({
-    tenantId: tenant.id,
-    flagKey: "dataset-flag",
-    config: { enabled: false },
-    createdAt: Date.now(),
-    updatedAt: Date.now(),
-  });
+  await storedFlagOverride(tenant.id);
+  const { endpointId, messageId: webhookMessageId, attemptId } = await storedWebhookRows(tenant.id);
   await storeSlowQueries(db, tenant.id, [
     {
       id: newId("slq"),
@@ -241,6 +250,9 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     restoreId,
     deadLetterId: letter?.id as string,
     outboxId: (held as { id: number }).id,
+    endpointId,
+    messageId: webhookMessageId,
+    attemptId,
   };
 }
 
@@ -294,6 +306,9 @@ describe("the control datasets' rows", () => {
       "quota-trips": [[`${one.tenantId}:entries:${quotaPeriod(Date.now()).id}`]],
       "circuit-states": [["shard"]],
       "flag-overrides": [["dataset-flag"]],
+      "webhook-endpoints": [[one.endpointId]],
+      "webhook-messages": [[one.messageId]],
+      "webhook-attempts": [[one.attemptId]],
     };
     expect(ids["slow-queries"]).toHaveLength(1);
     expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
@@ -421,6 +436,9 @@ describe("a tenant's control data", () => {
       1,
       1,
       1,
+      1,
+      1,
+      1,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -438,9 +456,11 @@ describe("a tenant's control data", () => {
 
     // Secret hashes are never exported: the caller brings them, here from before the purge.
     const hashes = new Map((storedBefore["api-keys"] ?? []).map((row) => [row.id, row.secret_hash]));
+    const sealed = new Map((storedBefore["webhook-endpoints"] ?? []).map((row) => [row.id, row.secret]));
     for (const d of DATASETS) {
       let rows = exported.get(d.name) ?? [];
       if (d.name === "api-keys") rows = rows.map((row) => ({ ...row, secret_hash: hashes.get(row.id) as string }));
+      if (d.name === "webhook-endpoints") rows = rows.map((row) => ({ ...row, secret: sealed.get(row.id) as string }));
       for (let i = 0; i < rows.length; i += 2) {
         expect(await importControlRows(db, d, subject.tenantId, rows.slice(i, i + 2))).toBe(
           rows.slice(i, i + 2).length,
@@ -477,6 +497,9 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "webhook-attempts": [1, 0],
+      "webhook-messages": [1, 0],
+      "webhook-endpoints": [1, 0],
       "flag-overrides": [1, 0],
       "circuit-states": [1, 0],
       "quota-trips": [1, 0],

@@ -49,6 +49,9 @@ describe("the dataset registry", () => {
       "usage_hourly",
       "usage_records",
       "users",
+      "webhook_attempts",
+      "webhook_endpoints",
+      "webhook_messages",
     ]);
   });
 
@@ -163,6 +166,9 @@ describe("the dataset registry", () => {
       "quota-trips",
       "circuit-states",
       "flag-overrides",
+      "webhook-endpoints",
+      "webhook-messages",
+      "webhook-attempts",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

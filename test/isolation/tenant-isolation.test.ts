@@ -99,6 +99,17 @@ async function tenantWithData(admin: string): Promise<Fixture> {
     body: { enabled: false },
   });
   expect([flag.status, override.status]).toEqual([201, 200]);
+  // A webhook endpoint with one message (a test event).
+  const endpoint = await call(`/v1/tenants/${tenant.id}/webhooks`, {
+    method: "POST",
+    key: key.secret,
+    body: { url: "http://127.0.0.1:9/hook", events: ["entry.*"] },
+  });
+  const message = await call(`/v1/tenants/${tenant.id}/webhooks/${endpoint.json.id}/test`, {
+    method: "POST",
+    key: key.secret,
+  });
+  expect([endpoint.status, message.status]).toEqual([201, 202]);
   return {
     tenantId: tenant.id,
     key: key.secret,
@@ -111,12 +122,19 @@ async function tenantWithData(admin: string): Promise<Fixture> {
       backupId,
       restoreId,
       flagKey,
+      endpointId: endpoint.json.id,
+      messageId: message.json.id,
     },
   };
 }
 
 /** A body the route would accept, so the 404 cannot come from validation failing first. */
-const validBodies: Record<string, unknown> = { entries: { data: { x: 1 }, tags: [] }, users: { role: "MEMBER" } };
+const validBodies: Record<string, unknown> = {
+  entries: { data: { x: 1 }, tags: [] },
+  users: { role: "MEMBER" },
+  webhooks: { enabled: false },
+  recover: { since: "2026-01-01T00:00:00Z" },
+};
 
 function fill(path: string, tenantId: string, ids: Record<string, string>) {
   return path.replace(/:(\w+)/g, (_, name: string) => {
@@ -164,7 +182,9 @@ describe("tenant isolation", () => {
   // override of it stays out of the tenant's view (asserted below), but the flag answers 200.
   const withResource = tenantScoped.filter((r) => /:(?!tenantId)\w+/.test(r.path) && !r.path.includes(":flagKey"));
   const bodyFor = (method: string, path: string) =>
-    method === "GET" || method === "DELETE" ? undefined : validBodies[path.split("/").at(-2) as string];
+    method === "GET" || method === "DELETE"
+      ? undefined
+      : (validBodies[path.split("/").at(-1) as string] ?? validBodies[path.split("/").at(-2) as string]);
 
   it.each(withResource)(
     "$method $path answers 404 when the caller's own tenant path names another tenant's resource",
@@ -195,5 +215,9 @@ describe("tenant isolation", () => {
     expect(seenByA.json).toMatchObject({ override: null, effective: { enabled: true } });
     const seenByB = await call(`/v1/tenants/${b.tenantId}/flags/${b.ids.flagKey}`, { key: b.key });
     expect(seenByB.json.override).toEqual({ enabled: false });
+    const endpoint = await call(`/v1/tenants/${b.tenantId}/webhooks/${b.ids.endpointId}`, { key: b.key });
+    expect(endpoint.json).toMatchObject({ enabled: true, events: ["entry.*"] });
+    const messages = await call(`/v1/tenants/${b.tenantId}/webhooks/${b.ids.endpointId}/messages`, { key: b.key });
+    expect(messages.json.data.map((m: { id: string }) => m.id)).toEqual([b.ids.messageId]);
   });
 });

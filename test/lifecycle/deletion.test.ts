@@ -11,7 +11,6 @@ import { controlDb } from "../../src/db/client";
 import { storeDeadLetter } from "../../src/dead-letters/service";
 import { entryData } from "../../src/entries/dataset";
 import { outbox } from "../../src/events/outbox-table";
-import { flagOverrides } from "../../src/flags/table";
 import { reportCircuit } from "../../src/gate/circuit-report";
 import { quotaPeriod } from "../../src/gate/quota-period";
 import { newId } from "../../src/http/ids";
@@ -25,10 +24,12 @@ import { getShard, listShards } from "../../src/shards/service";
 import { tenants } from "../../src/tenants/table";
 import { METERS } from "../../src/usage/record";
 import { aggregateDay, dayOf } from "../../src/usage/store";
+import { storedFlagOverride } from "../flags/fixture";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 import { backedUpAndRestored } from "../restores/fixture";
 import { keepSent, usageSettled } from "../usage/fixture";
+import { storedWebhookRows } from "../webhooks/fixture";
 
 // DELETE /v1/tenants/:id, POST …/restore and the purge: soft deletion with a grace period, then
 // every dataset of the registry emptied of the tenant.
@@ -94,14 +95,8 @@ async function populatedTenant() {
     trippedAt: now,
   });
   await reportCircuit(db, tenant.id, "shard", "open", now);
-  // A flag override, as PUT /v1/tenants/:id/flags/:key stores it (its event is the feed's).
-  await db.insert(flagOverrides).values({
-    tenantId: tenant.id,
-    flagKey: "dataset-flag",
-    config: { enabled: false },
-    createdAt: Date.now(),
-    updatedAt: Date.now(),
-  });
+  await storedFlagOverride(tenant.id);
+  await storedWebhookRows(tenant.id);
   return { tenant, key };
 }
 
