@@ -4,6 +4,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { controlDb } from "../../src/db/client";
 import { newId } from "../../src/http/ids";
 import { tenants } from "../../src/tenants/table";
+import { fanOut } from "../../src/webhooks/fanout";
+import { createEndpoint } from "../../src/webhooks/service";
+import { webhookAttempts } from "../../src/webhooks/table";
 import { adminKey, call, captureConsole, createTenant, expectProblem, tenantKey } from "../helpers";
 
 // The dead-letter queue's consumer stores what it receives; GET /v1/admin/dead-letters lists it
@@ -94,6 +97,33 @@ describe("an event that exhausted its retries", () => {
     expect(letter).toMatchObject({ source: "events", kind: null, tenant_id: tenantId });
     const replayed = await call(`/v1/admin/dead-letters/${letter.id}/replay`, { method: "POST", key: admin });
     expect(replayed.status, replayed.text).toBe(200);
+  });
+});
+
+describe("a webhook attempt that exhausted its retries", () => {
+  it("is stored as the tenant's, from the webhooks queue, and replays to it", async () => {
+    const tenant = await createTenant(admin);
+    const { endpoint } = await createEndpoint(env, db, tenant.id, { url: "http://127.0.0.1:9/hook", events: ["*"] });
+    // A message whose first attempt was never queued (kept here instead of sent).
+    const body = { id: "evt_dlq_000000000001", tenant_id: tenant.id, type: "entry.created" };
+    const kept: unknown[] = [];
+    await fanOut(env, db, tenant.id, [{ ...body, body }], async (tasks) => {
+      kept.push(...tasks.map((t) => t.task));
+    });
+    const [task] = kept as { message_id: string }[];
+    await env.DEAD_LETTER_QUEUE.send(task);
+    const [letter] = await waitForDeadLetter(`source=webhooks&tenant_id=${tenant.id}`);
+    expect(letter).toMatchObject({ source: "webhooks", kind: null, tenant_id: tenant.id, body: task });
+    const replayed = await call(`/v1/admin/dead-letters/${letter.id}/replay`, { method: "POST", key: admin });
+    expect(replayed.status, replayed.text).toBe(200);
+    // The webhooks queue's consumer makes the attempt.
+    const deadline = Date.now() + 15_000;
+    while (
+      !(await db.query.webhookAttempts.findFirst({ where: eq(webhookAttempts.messageId, task?.message_id as string) }))
+    ) {
+      if (Date.now() > deadline) throw new Error(`the replayed attempt never ran (endpoint ${endpoint.id})`);
+      await scheduler.wait(50);
+    }
   });
 });
 
