@@ -112,6 +112,19 @@ const expectations = [
   ],
   [/"override":\{"enabled":false\}/, "the tenant set its kill switch"],
   [/"value":false,"reason":"DISABLED"/, "OFREP answers DISABLED once the tenant's kill switch is set"],
+  [/^\{"id":"whk_\w+","events":\["entry\.\*"\],"enabled":true,"secret":"whsec_"\}$/m, "a webhook endpoint was created"],
+  [
+    /^verified entry\.created evt_\w+ \{"title":"hooked"\}$/m,
+    "the receiver verified the delivery with the official library",
+  ],
+  [
+    /^\{"event_type":"entry\.created","status":"delivered","attempts":1,"last_status_code":204\}$/m,
+    "the message is delivered",
+  ],
+  [
+    /"status":422,"type":"\S+\/webhook-target-refused","detail":"\S+ cannot receive webhooks: 169\.254\.169\.254 is link-local/,
+    "the guard refused the metadata address",
+  ],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {

@@ -114,11 +114,21 @@ async function responseStart(response: Response): Promise<string> {
   return new TextDecoder().decode(bytes);
 }
 
-/** The secrets signing now: the current one, and the one before while its 24 h last. */
+/** Sealed under another PLATFORM_SECRET than this Worker's (it was changed): rotate the endpoint's secret. */
+class SecretUnreadable extends Error {}
+
+/**
+ * The secrets signing now: the current one, and the one before while its 24 h last (left out if
+ * it was sealed under a PLATFORM_SECRET since changed, which is why the endpoint was rotated).
+ */
 export async function signingSecrets(env: Env, endpoint: WebhookEndpoint, now: number): Promise<string[]> {
-  const secrets = [await openSecret(env, endpoint.id, endpoint.secret)];
+  const current = await openSecret(env, endpoint.id, endpoint.secret).catch(() => {
+    throw new SecretUnreadable("the endpoint's secret cannot be opened (PLATFORM_SECRET changed?): rotate it");
+  });
+  const secrets = [current];
   if (endpoint.previousSecret !== null && endpoint.previousUntil !== null && endpoint.previousUntil > now) {
-    secrets.push(await openSecret(env, endpoint.id, endpoint.previousSecret));
+    const previous = await openSecret(env, endpoint.id, endpoint.previousSecret).catch(() => null);
+    if (previous !== null) secrets.push(previous);
   }
   return secrets;
 }
@@ -145,12 +155,14 @@ async function attempt(
     return { statusCode: null, durationMs: 0, response: null, error: `target refused: ${refused}`, retryAfter: null };
   }
   const timestamp = Math.floor(now / 1000);
-  const signature = await signatureHeader(
-    await signingSecrets(env, endpoint, now),
-    message.eventId,
-    timestamp,
-    message.payload,
-  );
+  let secrets: string[];
+  try {
+    secrets = await signingSecrets(env, endpoint, now);
+  } catch (error) {
+    if (!(error instanceof SecretUnreadable)) throw error;
+    return { statusCode: null, durationMs: 0, response: null, error: error.message, retryAfter: null };
+  }
+  const signature = await signatureHeader(secrets, message.eventId, timestamp, message.payload);
   const started = Date.now();
   try {
     const response = await send(

@@ -324,6 +324,29 @@ describe("webhook delivery", () => {
     expect(last.headers["webhook-signature"]).not.toContain(new Webhook(old).sign(id, new Date(ts * 1000), last.body));
   });
 
+  it("fails an attempt whose sealed secret does not open (sealed for another endpoint, or under another PLATFORM_SECRET) until a rotation", async () => {
+    const { tenant, endpoint, publish } = await setup();
+    // A sealed secret is bound to its endpoint's id: copied onto this one, it does not open.
+    const other = await createEndpoint(env, db, tenant.id, { url: "https://other.example.com/", events: ["user.*"] });
+    await db
+      .update(webhookEndpoints)
+      .set({ secret: other.endpoint.secret })
+      .where(eq(webhookEndpoints.id, endpoint.id));
+    const { send, received } = receiver(() => new Response("ok"));
+    const first = await publish();
+    expect((await run(first.tasks[0] as DeliveryTask, { send })).result).toBe("retrying");
+    expect(received).toHaveLength(0);
+    const [attempt] = await attemptsOf((first.tasks[0] as DeliveryTask).message_id);
+    expect(attempt?.error).toContain("secret cannot be opened");
+    const { secret } = await rotateSecret(env, db, tenant.id, endpoint.id);
+    const second = await publish();
+    expect((await run(second.tasks[0] as DeliveryTask, { send })).result).toBe("delivered");
+    // Signed with the new secret alone: the unreadable one before it signs nothing.
+    const got = received[0] as Received;
+    expect(got.headers["webhook-signature"]?.split(" ")).toHaveLength(1);
+    expect(new Webhook(secret).verify(got.body, got.headers)).toEqual(second.body);
+  });
+
   it("queues again a message whose attempt was lost, through the real queue (the minute sweep)", async () => {
     // A loopback port nothing listens on (the tests' allow-list admits it): refused at once.
     const { publish } = await setup(["*"], "http://127.0.0.1:9/hook");
