@@ -61,6 +61,10 @@ export const ENDPOINT_CIRCUIT: CircuitConfig = {
   probeTimeoutMs: CLAIM_MS,
 };
 
+/** The endpoint's circuit as last saved (a new endpoint's is closed). */
+const breakerOf = (endpoint: WebhookEndpoint) =>
+  endpoint.circuit ? CircuitBreaker.restore(endpoint.circuit, ENDPOINT_CIRCUIT) : new CircuitBreaker(ENDPOINT_CIRCUIT);
+
 /** The HTTP exchange; tests pass a receiver of their own, the Worker uses fetch. */
 export type Send = (request: Request) => Promise<Response>;
 
@@ -224,9 +228,7 @@ async function recordOnEndpoint(
   for (let i = 0; i < ENDPOINT_WRITE_TRIES; i++) {
     const endpoint = await db.query.webhookEndpoints.findFirst({ where: eq(webhookEndpoints.id, endpointId) });
     if (!endpoint) return;
-    const breaker = endpoint.circuit
-      ? CircuitBreaker.restore(endpoint.circuit, ENDPOINT_CIRCUIT)
-      : new CircuitBreaker(ENDPOINT_CIRCUIT);
+    const breaker = breakerOf(endpoint);
     breaker.record(now, failed, probe);
     const failingSince =
       failed === true ? (endpoint.failingSince ?? now) : failed === false ? null : endpoint.failingSince;
@@ -284,9 +286,7 @@ async function recordOnEndpoint(
 
 /** Takes a circuit's permission for one call, saving a probe it hands out. */
 async function permitOnEndpoint(db: ControlDb, endpoint: WebhookEndpoint, now: number) {
-  const breaker = endpoint.circuit
-    ? CircuitBreaker.restore(endpoint.circuit, ENDPOINT_CIRCUIT)
-    : new CircuitBreaker(ENDPOINT_CIRCUIT);
+  const breaker = breakerOf(endpoint);
   const permit = breaker.permit(now);
   if (!permit.permitted || permit.probe === null) return permit;
   const [saved] = await db
