@@ -32,6 +32,7 @@ import { moveRoutes } from "./moves/routes";
 import { reportStorageQuota } from "./quotas/middleware";
 import { restoreRoutes } from "./restores/routes";
 import { shardRoutes } from "./shards/routes";
+import { streamRoutes } from "./stream/routes";
 import { tenantRoutes } from "./tenants/routes";
 import { usageRoutes } from "./usage/routes";
 import { userRoutes } from "./users/routes";
@@ -94,6 +95,7 @@ export function createApp() {
   app.route("/v1/tenants/:tenantId/invoice-preview", invoiceRoutes);
   app.route("/v1/tenants/:tenantId/flags", tenantFlagRoutes);
   app.route("/v1/tenants/:tenantId/webhooks", webhookRoutes);
+  app.route("/v1/tenants/:tenantId/stream", streamRoutes);
   app.route("/v1/flags", flagRoutes);
   app.route("/ofrep/v1", ofrepRoutes);
   app.route("/v1/audit", platformAuditRoutes);

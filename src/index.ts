@@ -7,6 +7,7 @@ import { consumeUsage } from "./usage/consumer";
 import { consumeWebhooks } from "./webhooks/deliver";
 
 export { AuthThrottle } from "../durable-objects/auth-throttle";
+export { StreamHub } from "../durable-objects/stream-hub";
 export { TenantGate } from "../durable-objects/tenant-gate";
 
 const app = createApp();

@@ -46,6 +46,7 @@ async function lookUp(c: Context<AppEnv>, prefix: string) {
 export const authenticate = (options: AuthenticateOptions = {}) => {
   const readKey = options.readKey ?? bearer;
   return createMiddleware<AppEnv>(async (c, next) => {
+    if (routeMetaOf(c)?.ticket) return next();
     const presented = readKey((name) => c.req.header(name));
     if (!presented) {
       throw new AppError("unauthenticated", "Send an API key as `Authorization: Bearer <key>`", {

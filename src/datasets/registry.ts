@@ -12,6 +12,7 @@ import { moveHistory } from "../moves/dataset";
 import { quotaTripRecords } from "../quotas/dataset";
 import { restoreHistory } from "../restores/dataset";
 import { shardRegistration } from "../shards/dataset";
+import { tenantStreamTickets } from "../stream/dataset";
 import { tenantRow } from "../tenants/dataset";
 import { usageDays, usageHours, usageRecordIds } from "../usage/dataset";
 import { tenantUsers } from "../users/dataset";
@@ -47,6 +48,7 @@ export const DATASETS: readonly Dataset[] = [
   tenantWebhookEndpoints,
   tenantWebhookMessages,
   tenantWebhookAttempts,
+  tenantStreamTickets,
   entryData,
   entryTagIndex,
   eventFeed,

@@ -3,8 +3,10 @@ import { z } from "zod";
 import { type ControlDb, controlDb } from "../db/client";
 import { errorText } from "../db/errors";
 import { purging } from "../lifecycle/state";
+import { publishToStream } from "../stream/publish";
 import { fanOut, type PublishedEvent } from "../webhooks/fanout";
 import { type EventCursor, eventCursors } from "./cursor-table";
+import type { FeedEvent } from "./event";
 
 // The events queue's consumer in this Worker: it proves the feed end to end by keeping, per
 // tenant, how far delivery has got. Deliveries come at least once and in any order; the cursor
@@ -101,6 +103,7 @@ export async function recordDeliveries(db: ControlDb, tenantId: string, seqs: re
 /**
  * The events queue's handler: each tenant's deliveries in one cursor write, then one webhook
  * message per subscribed endpoint (src/webhooks/fanout.ts), acknowledged once both are written
+ * (the tenant's stream hub gets them too, best effort: src/stream/publish.ts)
  * and retried (redelivered) when either fails; both are idempotent. A message that is not an
  * event is logged and acknowledged: a retry would not change it.
  */
@@ -125,6 +128,11 @@ export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void
       try {
         await recordDeliveries(db, tenantId, seqs);
         await fanOut(env, db, tenantId, events);
+        await publishToStream(
+          env,
+          tenantId,
+          events.map((event) => event.body as FeedEvent),
+        );
         for (const message of messages) message.ack();
       } catch (error) {
         console.error(

@@ -1,5 +1,9 @@
 import { systemActor } from "../auth/actor";
+import { controlDb } from "../db/client";
 import { tenantChanged } from "../gate/client";
+import { loadRoute } from "../routing/route";
+import { CLOSE_KEY_REVOKED, CLOSE_TENANT_GONE } from "../stream/connection";
+import { hubOf } from "../stream/protocol";
 import { type DomainEventType, type Emit, emitter, type Listener } from "./domain";
 import type { ChangeOrigin } from "./event";
 
@@ -25,8 +29,30 @@ const gateInvalidation: Listener = {
   },
 };
 
+/**
+ * A tenant's stream connections close when what opened them no longer holds: the key that asked
+ * for the ticket revoked, the tenant deleted, archived or no longer ACTIVE.
+ */
+const streamClosure: Listener = {
+  name: "stream-closure",
+  types: new Set<DomainEventType>(["key.revoked", "tenant.deleted", "tenant.archived", "tenant.updated"]),
+  handle: async (env, event) => {
+    if (event.tenantId === null) return;
+    const hub = hubOf(env, event.tenantId);
+    if (event.type === "key.revoked") {
+      await hub.closeConnections(CLOSE_KEY_REVOKED, "the key was revoked", event.keyId);
+      return;
+    }
+    if (event.type === "tenant.updated") {
+      const route = await loadRoute(controlDb(env), event.tenantId);
+      if (route?.status === "ACTIVE") return;
+    }
+    await hub.closeConnections(CLOSE_TENANT_GONE, "the tenant is not active");
+  },
+};
+
 /** Every in-process listener of domain events. */
-export const LISTENERS: readonly Listener[] = [gateInvalidation];
+export const LISTENERS: readonly Listener[] = [gateInvalidation, streamClosure];
 
 /**
  * The Emit of this Worker: domain events go to LISTENERS. A request's names the request and its

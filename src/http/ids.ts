@@ -21,7 +21,8 @@ export const newId = (
     | "use"
     | "whk"
     | "msg"
-    | "atm",
+    | "atm"
+    | "stk",
 ) => `${prefix}_${ulid()}`;
 
 export const ID_PATTERN = /^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/;

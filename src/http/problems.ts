@@ -200,6 +200,21 @@ export const PROBLEMS = {
     title: "This optional work is paused while the platform sheds load",
     detail: "A degrade switch pauses this work (GET /v1/admin/degradation); retry after Retry-After",
   },
+  "stream-ticket-invalid": {
+    status: 401,
+    title: "The stream ticket is invalid, spent or expired",
+    detail: "A stream ticket opens one connection within 60 s of being issued; ask POST …/stream/tickets for a new one",
+  },
+  "upgrade-required": {
+    status: 426,
+    title: "This resource is a WebSocket",
+    detail: "Open this URL as a WebSocket (Upgrade: websocket)",
+  },
+  "stream-connection-limit": {
+    status: 429,
+    title: "The tenant has its plan's number of stream connections open",
+    detail: "Close a connection of the tenant's, or change the plan; see Retry-After",
+  },
   "webhook-target-refused": {
     status: 422,
     title: "The URL may not receive webhooks",

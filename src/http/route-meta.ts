@@ -36,6 +36,11 @@ export type RouteMeta = {
    * route answers 409 tenant-archived (with how to rehydrate) or tenant-restoring.
    */
   dormantTenant?: boolean;
+  /**
+   * Authenticated by a single-use ticket in its query instead of a key (a WebSocket a browser
+   * opens): authentication leaves it to its handler, which spends the ticket for its tenant.
+   */
+  ticket?: true;
 };
 
 const META = Symbol("route meta");

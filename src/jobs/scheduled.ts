@@ -15,6 +15,7 @@ import { moveTenantsToTheirPools, resumeStalledMoves } from "../moves/service";
 import { resumeStalledRestores } from "../restores/job";
 import { settings } from "../settings";
 import { probeAllShards } from "../shards/health";
+import { dropOldTickets } from "../stream/service";
 import { dueUsageAggregation } from "../usage/service";
 import { sweepWebhooks } from "../webhooks/deliver";
 import { applyWebhookRetention } from "../webhooks/retention";
@@ -50,6 +51,7 @@ export const SCHEDULE = {
     cron: "17 * * * *",
     jobs: [
       (db) => purgeExpiredIdempotencyRecords(db),
+      (db) => dropOldTickets(db),
       moveTenantsToTheirPools,
       (db, env) => expireArchives(db, env),
       (db, env, at) => applyMetricsRetention(db, settings(env).metricsRetentionMs, at),

@@ -16,6 +16,8 @@ export const plans = sqliteTable("plans", {
   auditRetentionDays: integer("audit_retention_days").notNull().default(30),
   /** Completed backups a tenant keeps; a new one beyond this deletes the oldest. */
   backupsKept: integer("backups_kept").notNull().default(5),
+  /** Realtime stream connections the tenant may hold open at once (src/stream). */
+  streamConnections: integer("stream_connections").notNull().default(10),
   /** Currency, base price and per-meter prices (src/invoices/pricing.ts); checked when read. */
   pricing: jsonText<PlanPricing>("pricing").notNull().default({ currency: "usd", base_amount: 0, meters: {} }),
   createdAt: epochMs("created_at").notNull(),

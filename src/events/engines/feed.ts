@@ -95,6 +95,17 @@ export function feedStatements(db: AnyDb, tables: Tables, engine: "sqlite" | "pg
       );
     },
 
+    /** The seq of the tenant's newest event (0: none yet): where a stream opened now starts. */
+    async newestSeq(tenantId: string): Promise<number> {
+      const [row] = await retryRead<{ seq: number | null }[]>(() =>
+        db
+          .select({ seq: max(events.seq).mapWith(Number) })
+          .from(events)
+          .where(eq(events.tenantId, tenantId)),
+      );
+      return row?.seq ?? 0;
+    },
+
     /**
      * The seq of the tenant's newest event written at or before `at` in the transaction of its
      * change (an entry write's; 0: none was), or null when the feed no longer reaches back that far
