@@ -29,6 +29,7 @@ import { storedFlagOverride } from "../flags/fixture";
 import { adminKey, call, createTenant, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 import { backedUpAndRestored } from "../restores/fixture";
+import { storedStreamTicket } from "../stream/fixture";
 import { keepSent, usageSettled } from "../usage/fixture";
 import { storedWebhookRows } from "../webhooks/fixture";
 
@@ -76,6 +77,7 @@ const ORACLE: Record<string, { sql: string; json: string[]; booleans?: string[] 
   },
   "webhook-messages": { sql: "SELECT * FROM webhook_messages WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "webhook-attempts": { sql: "SELECT * FROM webhook_attempts WHERE tenant_id = ?1 ORDER BY id", json: [] },
+  "stream-tickets": { sql: "SELECT * FROM stream_tickets WHERE tenant_id = ?1 ORDER BY id", json: ["types"] },
 };
 
 /** Columns of the stored rows no export holds: the keys' secret hashes, the endpoints' sealed secrets. */
@@ -137,6 +139,7 @@ type Fixture = {
   endpointId: string;
   messageId: string;
   attemptId: string;
+  ticketId: string;
 };
 
 /**
@@ -220,6 +223,7 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
   await reportCircuit(db, tenant.id, "shard", "closed", Date.now());
   await storedFlagOverride(tenant.id);
   const { endpointId, messageId: webhookMessageId, attemptId } = await storedWebhookRows(tenant.id);
+  const ticketId = await storedStreamTicket(tenant.id);
   await storeSlowQueries(db, tenant.id, [
     {
       id: newId("slq"),
@@ -253,6 +257,7 @@ async function populate({ move }: { move: boolean }): Promise<Fixture> {
     endpointId,
     messageId: webhookMessageId,
     attemptId,
+    ticketId,
   };
 }
 
@@ -309,6 +314,7 @@ describe("the control datasets' rows", () => {
       "webhook-endpoints": [[one.endpointId]],
       "webhook-messages": [[one.messageId]],
       "webhook-attempts": [[one.attemptId]],
+      "stream-tickets": [[one.ticketId]],
     };
     expect(ids["slow-queries"]).toHaveLength(1);
     expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
@@ -439,6 +445,7 @@ describe("a tenant's control data", () => {
       1,
       1,
       1,
+      1,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -457,10 +464,14 @@ describe("a tenant's control data", () => {
     // Secret hashes are never exported: the caller brings them, here from before the purge.
     const hashes = new Map((storedBefore["api-keys"] ?? []).map((row) => [row.id, row.secret_hash]));
     const sealed = new Map((storedBefore["webhook-endpoints"] ?? []).map((row) => [row.id, row.secret]));
+    const ticketHashes = new Map((storedBefore["stream-tickets"] ?? []).map((row) => [row.id, row.secret_hash]));
     for (const d of DATASETS) {
       let rows = exported.get(d.name) ?? [];
       if (d.name === "api-keys") rows = rows.map((row) => ({ ...row, secret_hash: hashes.get(row.id) as string }));
       if (d.name === "webhook-endpoints") rows = rows.map((row) => ({ ...row, secret: sealed.get(row.id) as string }));
+      if (d.name === "stream-tickets") {
+        rows = rows.map((row) => ({ ...row, secret_hash: ticketHashes.get(row.id) as string }));
+      }
       for (let i = 0; i < rows.length; i += 2) {
         expect(await importControlRows(db, d, subject.tenantId, rows.slice(i, i + 2))).toBe(
           rows.slice(i, i + 2).length,
@@ -497,6 +508,7 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "stream-tickets": [1, 0],
       "webhook-attempts": [1, 0],
       "webhook-messages": [1, 0],
       "webhook-endpoints": [1, 0],

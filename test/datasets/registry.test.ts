@@ -44,6 +44,7 @@ describe("the dataset registry", () => {
       "tenant_moves",
       "quota_trips",
       "tenant_restores",
+      "stream_tickets",
       "tenants",
       "usage_daily",
       "usage_hourly",
@@ -169,6 +170,7 @@ describe("the dataset registry", () => {
       "webhook-endpoints",
       "webhook-messages",
       "webhook-attempts",
+      "stream-tickets",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

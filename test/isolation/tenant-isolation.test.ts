@@ -14,10 +14,18 @@ import { adminKey, call, createTenant, expectProblem, tenantKey } from "../helpe
  * Walks the app's own route table, so a tenant-scoped route added later is probed without anyone
  * remembering to add it here. A route with a path parameter this file has no fixture for fails.
  * The /v1 routes only: a download link (/downloads) takes no key, its signature covers its path
- * (test/exports/routes.test.ts probes it with other tenants' paths and ids).
+ * (test/exports/routes.test.ts probes it with other tenants' paths and ids). Nor the stream's
+ * WebSocket, which takes a ticket, not a key: a ticket opens its own tenant's stream alone
+ * (test/stream/routes.test.ts, and below).
  */
 const tenantScoped = createApp()
-  .routes.filter((r) => r.method !== "ALL" && r.path.startsWith("/v1/") && r.path.includes(":tenantId"))
+  .routes.filter(
+    (r) =>
+      r.method !== "ALL" &&
+      r.path.startsWith("/v1/") &&
+      r.path.includes(":tenantId") &&
+      !(r.method === "GET" && r.path.replace(/\/$/, "").endsWith("/stream")),
+  )
   .map((r) => ({ method: r.method, path: r.path.replace(/\/$/, "") }))
   .filter((r, i, all) => all.findIndex((o) => o.method === r.method && o.path === r.path) === i);
 
@@ -218,6 +226,12 @@ describe("tenant isolation", () => {
     const endpoint = await call(`/v1/tenants/${b.tenantId}/webhooks/${b.ids.endpointId}`, { key: b.key });
     expect(endpoint.json).toMatchObject({ enabled: true, events: ["entry.*"] });
     const messages = await call(`/v1/tenants/${b.tenantId}/webhooks/${b.ids.endpointId}/messages`, { key: b.key });
+    // b's stream ticket opens nothing on a's path.
+    const ticket = await call(`/v1/tenants/${b.tenantId}/stream/tickets`, { method: "POST", key: b.key });
+    const opened = await call(`/v1/tenants/${a.tenantId}/stream?ticket=${ticket.json.ticket}`, {
+      headers: { Upgrade: "websocket" },
+    });
+    expectProblem(opened, 401, "stream-ticket-invalid");
     expect(messages.json.data.map((m: { id: string }) => m.id)).toEqual([b.ids.messageId]);
   });
 });

@@ -28,6 +28,7 @@ import { storedFlagOverride } from "../flags/fixture";
 import { adminKey, call, createTenant, expectProblem, settled, tenantKey } from "../helpers";
 import { startMove, waitForMove } from "../moves/fixture";
 import { backedUpAndRestored } from "../restores/fixture";
+import { storedStreamTicket } from "../stream/fixture";
 import { keepSent, usageSettled } from "../usage/fixture";
 import { storedWebhookRows } from "../webhooks/fixture";
 
@@ -97,6 +98,7 @@ async function populatedTenant() {
   await reportCircuit(db, tenant.id, "shard", "open", now);
   await storedFlagOverride(tenant.id);
   await storedWebhookRows(tenant.id);
+  await storedStreamTicket(tenant.id);
   return { tenant, key };
 }
 
