@@ -125,6 +125,12 @@ const expectations = [
     /"status":422,"type":"\S+\/webhook-target-refused","detail":"\S+ cannot receive webhooks: 169\.254\.169\.254 is link-local/,
     "the guard refused the metadata address",
   ],
+  [/^ready from evt_\w+$/m, "the stream client connected with a ticket"],
+  [
+    /^entry\.created entry\/ent_\w+ seq \d+\nentry\.created entry\/ent_\w+ seq \d+$/m,
+    "the stream client got both entries' events, in order",
+  ],
+  [/^\{"active":0,"opened":1,"limit":25\}$/m, "the stream's counters"],
 ];
 const failed = expectations.filter(([pattern]) => !pattern.test(run.stdout));
 if (run.status !== 0 || failed.length > 0) {
