@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { controlDb } from "../src/db/client";
 import { eventId, type FeedEvent } from "../src/events/event";
 import {
   acknowledge,
@@ -15,6 +16,10 @@ import {
 } from "../src/stream/connection";
 import { feedAfter, newestSeq } from "../src/stream/feed";
 import { type ConnectRequest, type HubStats, ZERO_STATS } from "../src/stream/protocol";
+import { reportCounters } from "../src/stream/service";
+
+/** A hub reports its counters this long after a change (a burst of changes makes one report). */
+const REPORT_DELAY_MS = 2_000;
 
 /**
  * One per tenant (`idFromName(tenantId)`): the tenant's realtime stream connections, accepted
@@ -46,6 +51,19 @@ export class StreamHub extends DurableObject<Env> {
     const stats = (await this.ctx.storage.get<HubStats>("stats")) ?? { ...ZERO_STATS };
     stats[field] += by;
     await this.ctx.storage.put("stats", stats);
+    await this.reportSoon();
+  }
+
+  /** Reports the counters to the control database shortly, once for a burst of changes. */
+  private async reportSoon() {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + REPORT_DELAY_MS);
+  }
+
+  override async alarm() {
+    const tenantId = await this.ctx.storage.get<string>("tenant");
+    if (tenantId === undefined) return;
+    const now = Date.now();
+    await reportCounters(controlDb(this.env), tenantId, await this.stats(), now);
   }
 
   private send(ws: WebSocket, messages: ServerMessage[]) {
@@ -104,6 +122,7 @@ export class StreamHub extends DurableObject<Env> {
     const state = newConnection(crypto.randomUUID(), connect.tenantId, connect.keyId, connect.types, from, Date.now());
     this.buffers.set(state.id, newBuffers());
     server.serializeAttachment(state);
+    await this.ctx.storage.put("tenant", connect.tenantId);
     await this.count("opened");
     const start = from > 0 ? eventId(connect.tenantId, from) : null;
     this.send(server, [{ kind: "ready", connection_id: state.id, last_event_id: start, window: WINDOW }]);
@@ -201,6 +220,7 @@ export class StreamHub extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number) {
     const state = this.state(ws);
     if (state) this.buffers.delete(state.id);
+    await this.reportSoon();
     // The client's close, answered (1005: it gave no code, which may not be sent back).
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");

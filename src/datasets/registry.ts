@@ -12,7 +12,7 @@ import { moveHistory } from "../moves/dataset";
 import { quotaTripRecords } from "../quotas/dataset";
 import { restoreHistory } from "../restores/dataset";
 import { shardRegistration } from "../shards/dataset";
-import { tenantStreamTickets } from "../stream/dataset";
+import { tenantStreamCounters, tenantStreamTickets } from "../stream/dataset";
 import { tenantRow } from "../tenants/dataset";
 import { usageDays, usageHours, usageRecordIds } from "../usage/dataset";
 import { tenantUsers } from "../users/dataset";
@@ -49,6 +49,7 @@ export const DATASETS: readonly Dataset[] = [
   tenantWebhookMessages,
   tenantWebhookAttempts,
   tenantStreamTickets,
+  tenantStreamCounters,
   entryData,
   entryTagIndex,
   eventFeed,

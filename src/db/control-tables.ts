@@ -14,7 +14,7 @@ export { plans } from "../plans/table";
 export { quotaTrips } from "../quotas/table";
 export { tenantRestores } from "../restores/table";
 export { placementCursors, shards } from "../shards/table";
-export { streamTickets } from "../stream/table";
+export { streamCounters, streamTickets } from "../stream/table";
 export { tenants } from "../tenants/table";
 export { usageDaily, usageHourly, usageRecords } from "../usage/table";
 export { users } from "../users/table";

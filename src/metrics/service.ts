@@ -1,6 +1,7 @@
 import type { ControlDb } from "../db/client";
 import { degraded } from "../flags/degradation";
 import { settings } from "../settings";
+import { platformCounters } from "../stream/service";
 import { addCell, type Cell, emptyCell, GATE_DECISIONS, MINUTE_MS, minuteOf } from "./cell";
 import { Exposition, STATUS_CLASSES, sumBy } from "./exposition";
 import { BUCKETS_MS, quantile } from "./histogram";
@@ -141,6 +142,32 @@ export async function platformExposition(db: ControlDb, env: Env, now = Date.now
       const [tenant, decision] = key.split(" ") as [string, string];
       return { labels: { tenant, decision }, value: cell.count };
     }),
+  );
+  // The realtime stream, as the tenants' hubs last reported (a few seconds after each change).
+  const stream = await platformCounters(db);
+  out.gauge("edge_tenancy_stream_connections", "Realtime stream connections open.", [
+    { labels: {}, value: stream.active },
+  ]);
+  out.counter("edge_tenancy_stream_connections_opened_total", "Realtime stream connections opened.", [
+    { labels: {}, value: stream.opened },
+  ]);
+  out.counter(
+    "edge_tenancy_stream_connections_refused_total",
+    "Realtime stream connections refused at the tenant's plan's limit.",
+    [{ labels: {}, value: stream.refused }],
+  );
+  out.counter(
+    "edge_tenancy_stream_connections_dropped_total",
+    "Realtime stream connections the platform closed (resync, revoked key, tenant gone, bad message).",
+    [{ labels: {}, value: stream.dropped }],
+  );
+  out.counter("edge_tenancy_stream_resyncs_total", "Realtime stream clients sent resync: too far behind.", [
+    { labels: {}, value: stream.resyncs },
+  ]);
+  out.counter(
+    "edge_tenancy_stream_coalesced_total",
+    "Updates held for a realtime stream client behind and replaced by a later one of the same subject.",
+    [{ labels: {}, value: stream.coalesced }],
   );
   return out.text();
 }

@@ -1,5 +1,5 @@
 import type { TableDataset } from "../datasets/dataset";
-import { streamTickets } from "./table";
+import { streamCounters, streamTickets } from "./table";
 
 /** Tickets for the tenant's event stream, without their secrets' hashes. */
 export const tenantStreamTickets = {
@@ -10,4 +10,15 @@ export const tenantStreamTickets = {
   tenantKey: "tenantId",
   orderKey: ["id"],
   omit: ["secretHash"],
+} satisfies TableDataset;
+
+export const tenantStreamCounters = {
+  name: "stream-counters",
+  home: "control",
+  description:
+    "The tenant's stream counters as its hub last reported them: open, opened, refused, dropped, resyncs, coalesced",
+  tables: { sqlite: streamCounters },
+  tenantKey: "tenantId",
+  orderKey: ["tenantId"],
+  version: "reportedAt",
 } satisfies TableDataset;

@@ -1,10 +1,11 @@
 import { Buffer } from "node:buffer";
-import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
 import { newId } from "../http/ids";
 import { sha256Hex } from "../keys/secret";
 import { plans } from "../plans/table";
-import { streamTickets } from "./table";
+import type { HubStats } from "./protocol";
+import { streamCounters, streamTickets } from "./table";
 
 /** A ticket opens one connection, within this long of being issued. */
 export const TICKET_MS = 60_000;
@@ -69,4 +70,33 @@ export async function dropOldTickets(db: ControlDb, now = Date.now()): Promise<n
     .where(lt(streamTickets.expiresAt, now - 86_400_000))
     .returning({ id: streamTickets.id });
   return dropped.length;
+}
+
+/** Stores a hub's counters, unless a later report is there already (reports may race). */
+export async function reportCounters(
+  db: ControlDb,
+  tenantId: string,
+  stats: HubStats & { active: number },
+  at: number,
+) {
+  const row = { tenantId, ...stats, reportedAt: at };
+  await db
+    .insert(streamCounters)
+    .values(row)
+    .onConflictDoUpdate({ target: streamCounters.tenantId, set: row, setWhere: lt(streamCounters.reportedAt, at) });
+}
+
+/** Every tenant's counters added up, for /metrics. */
+export async function platformCounters(db: ControlDb) {
+  const [row] = await db
+    .select({
+      active: sql<number>`coalesce(sum(${streamCounters.active}), 0)`,
+      opened: sql<number>`coalesce(sum(${streamCounters.opened}), 0)`,
+      refused: sql<number>`coalesce(sum(${streamCounters.refused}), 0)`,
+      dropped: sql<number>`coalesce(sum(${streamCounters.dropped}), 0)`,
+      resyncs: sql<number>`coalesce(sum(${streamCounters.resyncs}), 0)`,
+      coalesced: sql<number>`coalesce(sum(${streamCounters.coalesced}), 0)`,
+    })
+    .from(streamCounters);
+  return row ?? { active: 0, opened: 0, refused: 0, dropped: 0, resyncs: 0, coalesced: 0 };
 }

@@ -1,4 +1,4 @@
-import { index, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { epochMs, jsonText } from "../db/columns";
 import { tenants } from "../tenants/table";
 
@@ -32,3 +32,18 @@ export const streamTickets = sqliteTable(
 );
 
 export type StreamTicket = typeof streamTickets.$inferSelect;
+
+/**
+ * Each tenant's stream counters as its hub last reported them (a few seconds after a change), so
+ * /metrics can add them up without asking every hub. A report older than the row is ignored.
+ */
+export const streamCounters = sqliteTable("stream_counters", {
+  tenantId: text("tenant_id").primaryKey(),
+  active: integer("active").notNull(),
+  opened: integer("opened").notNull(),
+  refused: integer("refused").notNull(),
+  dropped: integer("dropped").notNull(),
+  resyncs: integer("resyncs").notNull(),
+  coalesced: integer("coalesced").notNull(),
+  reportedAt: epochMs("reported_at").notNull(),
+});

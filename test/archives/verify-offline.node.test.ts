@@ -71,7 +71,7 @@ describe("the offline archive verifier", () => {
   it("accepts the downloaded export", async () => {
     const result = await offline(zip, "intact.zip");
     expect(result.code).toBe(0);
-    expect(result.out).toMatch(/^ok: export exp_\w+ of tenant ten_\w+ \(offline-\d+\), format 1, 28 files, \d+ rows/);
+    expect(result.out).toMatch(/^ok: export exp_\w+ of tenant ten_\w+ \(offline-\d+\), format 1, 29 files, \d+ rows/);
   });
 
   it("refuses a flipped byte in a file's compressed data (CRC-32)", async () => {

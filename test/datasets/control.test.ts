@@ -78,6 +78,7 @@ const ORACLE: Record<string, { sql: string; json: string[]; booleans?: string[] 
   "webhook-messages": { sql: "SELECT * FROM webhook_messages WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "webhook-attempts": { sql: "SELECT * FROM webhook_attempts WHERE tenant_id = ?1 ORDER BY id", json: [] },
   "stream-tickets": { sql: "SELECT * FROM stream_tickets WHERE tenant_id = ?1 ORDER BY id", json: ["types"] },
+  "stream-counters": { sql: "SELECT * FROM stream_counters WHERE tenant_id = ?1", json: [] },
 };
 
 /** Columns of the stored rows no export holds: the keys' secret hashes, the endpoints' sealed secrets. */
@@ -315,6 +316,7 @@ describe("the control datasets' rows", () => {
       "webhook-messages": [[one.messageId]],
       "webhook-attempts": [[one.attemptId]],
       "stream-tickets": [[one.ticketId]],
+      "stream-counters": [[one.tenantId]],
     };
     expect(ids["slow-queries"]).toHaveLength(1);
     expect(ids["usage-record-ids"].length).toBeGreaterThanOrEqual(3);
@@ -446,6 +448,7 @@ describe("a tenant's control data", () => {
       1,
       1,
       1,
+      1,
     ]);
 
     for (const d of [...DATASETS].reverse()) {
@@ -508,6 +511,7 @@ describe("a tenant's control data", () => {
       }
     }
     expect(counts).toEqual({
+      "stream-counters": [1, 0],
       "stream-tickets": [1, 0],
       "webhook-attempts": [1, 0],
       "webhook-messages": [1, 0],

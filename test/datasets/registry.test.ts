@@ -44,6 +44,7 @@ describe("the dataset registry", () => {
       "tenant_moves",
       "quota_trips",
       "tenant_restores",
+      "stream_counters",
       "stream_tickets",
       "tenants",
       "usage_daily",
@@ -171,6 +172,7 @@ describe("the dataset registry", () => {
       "webhook-messages",
       "webhook-attempts",
       "stream-tickets",
+      "stream-counters",
     ]);
     expect(datasetsIn("shard").map((dataset) => dataset.name)).toEqual([
       "entries",

@@ -240,6 +240,22 @@ describe("the realtime stream", () => {
     const refused = await open((await ticket(base, key)).url);
     expect(refused.status).toBe(429);
     expect((await call(`${base}/stats`, { key })).json).toMatchObject({ active: 25, refused: 1, limit: 25 });
+    // The hub reports its counters a moment later; /metrics adds every tenant's up.
+    const deadline = Date.now() + 10_000;
+    let row: { active: number; refused: number } | null = null;
+    while (Date.now() < deadline) {
+      row = await env.CONTROL_DB.prepare("SELECT active, refused FROM stream_counters WHERE tenant_id = ?")
+        .bind(tenant.id)
+        .first<{ active: number; refused: number }>();
+      if (row?.active === 25) break;
+      await scheduler.wait(100);
+    }
+    expect(row).toEqual({ active: 25, refused: 1 });
+    const metrics = await call("/metrics", { key: admin });
+    expect(Number(/^edge_tenancy_stream_connections (\d+)$/m.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(25);
+    expect(
+      Number(/^edge_tenancy_stream_connections_refused_total (\d+)$/m.exec(metrics.text)?.[1]),
+    ).toBeGreaterThanOrEqual(1);
     for (const client of clients) client.ws.close(1000);
   }, 60_000);
 });
