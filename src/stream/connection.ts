@@ -1,5 +1,5 @@
 import type { FeedEvent } from "../events/event";
-import { subscribed } from "../webhooks/model";
+import { subscribed } from "../events/patterns";
 
 // One stream connection's flow control, kept apart from the socket so it can be tested alone.
 // The client acknowledges what it has processed ({"kind":"ack","last_event_id":…}). While more

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { EventPattern } from "../events/patterns";
 import { degraded } from "../flags/degradation";
 import { errorResponses, iso, problemResponseOf, TenantParams, Timestamp } from "../http/api";
 import { defineRoute } from "../http/define-route";
@@ -6,7 +7,6 @@ import { json } from "../http/openapi-helpers";
 import { AppError } from "../http/problems";
 import { createRouter } from "../http/router";
 import { loadRoute } from "../routing/route";
-import { EventPattern } from "../webhooks/model";
 import { RESUME_LIMIT, WINDOW } from "./connection";
 import { type ConnectRequest, hubOf } from "./protocol";
 import { connectionLimit, issueTicket, redeemTicket, TICKET_MS } from "./service";

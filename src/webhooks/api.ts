@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { EventPatterns } from "../events/patterns";
 import { idSchema, iso, TenantParams, Timestamp, TimestampInput } from "../http/api";
-import { EventPatterns } from "./model";
 import type { WebhookAttempt, WebhookEndpoint, WebhookMessage } from "./table";
 
 const EndpointId = idSchema("whk", "whk_01JD8X5Q3M2V7T6R4N9K0B1C2D");

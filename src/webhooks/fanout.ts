@@ -1,8 +1,8 @@
 import { and, eq } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { subscribed } from "../events/patterns";
 import { newId } from "../http/ids";
 import { type DeliveryTask, type Enqueue, queueTasks } from "./deliver";
-import { subscribed } from "./model";
 import { webhookEndpoints, webhookMessages } from "./table";
 
 /** What the fan-out reads of a published event; the whole event is the body sent. */

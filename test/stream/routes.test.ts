@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CLOSE_KEY_REVOKED, CLOSE_RESYNC, CLOSE_TENANT_GONE, RESUME_LIMIT, WINDOW } from "../../src/stream/connection";
@@ -138,6 +139,24 @@ describe("the realtime stream", () => {
     const stats = await call(`${base}/stats`, { key });
     expect(stats.json).toMatchObject({ active: 1, coalesced: 19 });
     slow.ws.close(1000);
+  }, 60_000);
+
+  it("resyncs a client that was behind when the hub lost what it held (evicted from memory)", async () => {
+    const { tenant, key, base } = await setup();
+    const entry = await write(tenant.id, key, { n: 0 });
+    await settled(tenant.id);
+    const slow = await connect((await ticket(base, key)).url);
+    for (let n = 1; n <= WINDOW + 2; n++) await write(tenant.id, key, { n }, entry.id);
+    await settled(tenant.id);
+    await slow.until("the window", () => (slow.events().length >= WINDOW ? true : undefined));
+    // As after hibernation: the sockets and their attachments stay, the memory is new.
+    await runInDurableObject(env.STREAM_HUB.get(env.STREAM_HUB.idFromName(tenant.id)), (hub) => {
+      (hub as unknown as { buffers: Map<string, unknown> }).buffers.clear();
+    });
+    await write(tenant.id, key, { n: "after" }, entry.id);
+    await slow.until("the close", () => slow.closed ?? undefined);
+    expect(slow.closed?.code).toBe(CLOSE_RESYNC);
+    expect(slow.messages.at(-1)).toMatchObject({ kind: "resync", reason: expect.stringContaining("lost") });
   }, 60_000);
 
   it("closes with resync when it cannot resume: the feed no longer holds what came after last_event_id", async () => {
