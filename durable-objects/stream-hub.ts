@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { controlDb } from "../src/db/client";
-import { eventId, type FeedEvent } from "../src/events/event";
+import { eventId, type FeedEvent, seqOfEventId } from "../src/events/event";
 import {
   acknowledge,
   type Buffers,
@@ -46,10 +46,16 @@ export class StreamHub extends DurableObject<Env> {
     return fresh;
   }
 
-  private async count(field: keyof HubStats, by = 1) {
-    if (by === 0) return;
-    const stats = (await this.ctx.storage.get<HubStats>("stats")) ?? { ...ZERO_STATS };
-    stats[field] += by;
+  private async storedStats(): Promise<HubStats> {
+    return (await this.ctx.storage.get<HubStats>("stats")) ?? { ...ZERO_STATS };
+  }
+
+  /** Adds to the counters in one write, and has them reported. */
+  private async count(changes: Partial<HubStats>) {
+    const entries = Object.entries(changes).filter(([, by]) => by !== 0) as [keyof HubStats, number][];
+    if (entries.length === 0) return;
+    const stats = await this.storedStats();
+    for (const [field, by] of entries) stats[field] += by;
     await this.ctx.storage.put("stats", stats);
     await this.reportSoon();
   }
@@ -75,8 +81,7 @@ export class StreamHub extends DurableObject<Env> {
     this.send(ws, [{ kind: "resync", reason, last_event_id: last }]);
     ws.close(CLOSE_RESYNC, "resync");
     this.buffers.delete(state.id);
-    await this.count("resyncs");
-    await this.count("dropped");
+    await this.count({ resyncs: 1, dropped: 1 });
   }
 
   /** Hands `events` (after `seenSeq`, gapless) to the connection; false when it was closed. */
@@ -88,7 +93,7 @@ export class StreamHub extends DurableObject<Env> {
     }
     const outcome = offer(state, buffers, events);
     this.send(ws, outcome.send);
-    await this.count("coalesced", outcome.coalesced);
+    await this.count({ coalesced: outcome.coalesced });
     if (outcome.resync !== null) {
       await this.resync(ws, state, outcome.resync);
       return false;
@@ -104,7 +109,7 @@ export class StreamHub extends DurableObject<Env> {
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
     }
     if (this.ctx.getWebSockets().length >= connect.limit) {
-      await this.count("refused");
+      await this.count({ refused: 1 });
       return Response.json({ refused: "limit", limit: connect.limit }, { status: 429 });
     }
     const newest = await newestSeq(this.env, connect.tenantId);
@@ -123,7 +128,7 @@ export class StreamHub extends DurableObject<Env> {
     this.buffers.set(state.id, newBuffers());
     server.serializeAttachment(state);
     await this.ctx.storage.put("tenant", connect.tenantId);
-    await this.count("opened");
+    await this.count({ opened: 1 });
     const start = from > 0 ? eventId(connect.tenantId, from) : null;
     this.send(server, [{ kind: "ready", connection_id: state.id, last_event_id: start, window: WINDOW }]);
     if (connect.afterSeq !== null && connect.afterSeq < newest && backlog.length === 0) {
@@ -197,15 +202,16 @@ export class StreamHub extends DurableObject<Env> {
         kind?: string;
         last_event_id?: string;
       };
-      const match = parsed.kind === "ack" ? /_(\d{12})$/.exec(parsed.last_event_id ?? "") : null;
-      if (match && parsed.last_event_id === eventId(state.tenantId, Number(match[1]))) seq = Number(match[1]);
+      if (parsed.kind === "ack" && typeof parsed.last_event_id === "string") {
+        seq = seqOfEventId(state.tenantId, parsed.last_event_id);
+      }
     } catch {
       seq = null;
     }
     if (seq === null) {
       ws.close(CLOSE_BAD_MESSAGE, 'expected {"kind":"ack","last_event_id":"evt_…"}');
       this.buffers.delete(state.id);
-      await this.count("dropped");
+      await this.count({ dropped: 1 });
       return;
     }
     const buffers = this.buffersOf(state);
@@ -242,12 +248,11 @@ export class StreamHub extends DurableObject<Env> {
       if (state) this.buffers.delete(state.id);
       ws.close(code, reason);
     }
-    await this.count("dropped", sockets.length);
+    await this.count({ dropped: sockets.length });
     return sockets.length;
   }
 
   async stats(): Promise<HubStats & { active: number }> {
-    const stats = (await this.ctx.storage.get<HubStats>("stats")) ?? { ...ZERO_STATS };
-    return { ...stats, active: this.ctx.getWebSockets().length };
+    return { ...(await this.storedStats()), active: this.ctx.getWebSockets().length };
   }
 }

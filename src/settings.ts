@@ -29,7 +29,8 @@ type NumericVars =
   | "JOB_RETRY_DELAY_SECONDS"
   | "METRICS_TOP_TENANTS"
   | "METRICS_RETENTION_DAYS"
-  | "SLOW_QUERY_MS";
+  | "SLOW_QUERY_MS"
+  | "WEBHOOK_RETENTION_DAYS";
 
 export const settings = (env: Partial<Record<NumericVars, string>>) => {
   const gateMaxStalenessMs = positive(env.GATE_MAX_STALENESS_MS, 1_000);
@@ -57,6 +58,8 @@ export const settings = (env: Partial<Record<NumericVars, string>>) => {
     metricsRetentionMs: positive(env.METRICS_RETENTION_DAYS, 8) * 86_400_000,
     // Shard calls at least this slow are logged for GET /v1/shards/:id/slow-queries (0 logs every call).
     slowQueryMs: nonNegative(env.SLOW_QUERY_MS, 500),
+    // Webhook messages and their attempts are kept this long after their last change.
+    webhookRetentionMs: positive(env.WEBHOOK_RETENTION_DAYS, 30) * 86_400_000,
     // A soft-deleted tenant can be restored this long; the daily purge removes it after.
     deletionGraceMs: positive(env.TENANT_DELETION_GRACE_DAYS, 30) * 86_400_000,
     // A trial tenant whose trial has ended and whose keys nobody has used this long is archived.

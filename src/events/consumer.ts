@@ -109,7 +109,7 @@ export async function recordDeliveries(db: ControlDb, tenantId: string, seqs: re
  */
 export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void> {
   const db = controlDb(env);
-  const byTenant = new Map<string, { messages: Message[]; seqs: number[]; events: PublishedEvent[] }>();
+  const byTenant = new Map<string, { messages: Message[]; events: (PublishedEvent & { seq: number })[] }>();
   for (const message of batch.messages) {
     const parsed = Delivered.safeParse(message.body);
     if (!parsed.success) {
@@ -117,16 +117,19 @@ export async function consumeEvents(batch: MessageBatch, env: Env): Promise<void
       message.ack();
       continue;
     }
-    const group = byTenant.get(parsed.data.tenant_id) ?? { messages: [], seqs: [], events: [] };
+    const group = byTenant.get(parsed.data.tenant_id) ?? { messages: [], events: [] };
     group.messages.push(message);
-    group.seqs.push(parsed.data.seq);
     group.events.push({ ...parsed.data, body: message.body });
     byTenant.set(parsed.data.tenant_id, group);
   }
   await Promise.all(
-    [...byTenant].map(async ([tenantId, { messages, seqs, events }]) => {
+    [...byTenant].map(async ([tenantId, { messages, events }]) => {
       try {
-        await recordDeliveries(db, tenantId, seqs);
+        await recordDeliveries(
+          db,
+          tenantId,
+          events.map((event) => event.seq),
+        );
         await fanOut(env, db, tenantId, events);
         await publishToStream(
           env,

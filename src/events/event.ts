@@ -58,6 +58,12 @@ export type FeedEvent = {
 export const eventId = (tenantId: string, seq: number) =>
   `evt_${tenantId.replace(/^ten_/, "")}_${String(seq).padStart(12, "0")}`;
 
+/** The seq of `id` when it is an event id of the tenant's (as `eventId` writes them), else null. */
+export function seqOfEventId(tenantId: string, id: string): number | null {
+  const match = /_([0-9]{12})$/.exec(id);
+  return match && id === eventId(tenantId, Number(match[1])) ? Number(match[1]) : null;
+}
+
 /** The public form of a feed row. */
 export const feedEvent = (row: EventRow): FeedEvent => ({
   id: eventId(row.tenantId, row.seq),

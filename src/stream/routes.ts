@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { seqOfEventId } from "../events/event";
 import { EventPattern } from "../events/patterns";
 import { degraded } from "../flags/degradation";
 import { errorResponses, iso, problemResponseOf, TenantParams, Timestamp } from "../http/api";
@@ -52,12 +53,6 @@ const StatsSchema = z
     limit: z.number().int().openapi({ description: "Connections the tenant's plan allows at once" }),
   })
   .openapi("StreamStats");
-
-/** The seq of an event id of this tenant's, or null when it is another tenant's. */
-function seqOf(tenantId: string, id: string): number | null {
-  const match = /^evt_([0-9A-Z]{26})_([0-9]{12})$/.exec(id);
-  return match && `ten_${match[1]}` === tenantId ? Number(match[2]) : null;
-}
 
 /** Mounted at /v1/tenants/:tenantId/stream. */
 export const streamRoutes = createRouter()
@@ -124,7 +119,7 @@ export const streamRoutes = createRouter()
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         throw new AppError("upgrade-required", "Open this URL as a WebSocket", { headers: { Upgrade: "websocket" } });
       }
-      const afterSeq = last_event_id === undefined ? null : seqOf(tenantId, last_event_id);
+      const afterSeq = last_event_id === undefined ? null : seqOfEventId(tenantId, last_event_id);
       if (last_event_id !== undefined && afterSeq === null) {
         throw new AppError("validation-error", "last_event_id is not an event of this tenant", {
           extensions: { errors: [{ path: "query.last_event_id", message: "not an event of this tenant" }] },

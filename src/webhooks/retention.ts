@@ -1,8 +1,8 @@
 import { and, inArray, lt, ne } from "drizzle-orm";
 import type { ControlDb } from "../db/client";
+import { settings } from "../settings";
 import { webhookAttempts, webhookMessages } from "./table";
 
-const DAY_MS = 86_400_000;
 const PAGE = 90;
 
 /**
@@ -10,8 +10,7 @@ const PAGE = 90;
  * pending ones stay however old, as their delivery is not over. Returns the messages dropped.
  */
 export async function applyWebhookRetention(db: ControlDb, env: Env, now = Date.now()): Promise<number> {
-  const days = Number(env.WEBHOOK_RETENTION_DAYS ?? "30");
-  const before = now - (Number.isFinite(days) && days > 0 ? days : 30) * DAY_MS;
+  const before = now - settings(env).webhookRetentionMs;
   let dropped = 0;
   for (;;) {
     const old = await db

@@ -72,9 +72,10 @@ export async function createEndpoint(
   if (why !== null) throw badSecret(why);
   const id = newId("whk");
   const now = Date.now();
-  const [[count]] = await db.batch([
-    db.select({ n: sql<number>`count(*)` }).from(webhookEndpoints).where(eq(webhookEndpoints.tenantId, tenantId)),
-  ]);
+  const [count] = await db
+    .select({ n: sql<number>`count(*)` })
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.tenantId, tenantId));
   if ((count?.n ?? 0) >= MAX_ENDPOINTS) {
     throw new AppError("conflict", `a tenant has at most ${MAX_ENDPOINTS} webhook endpoints; delete one first`);
   }
