@@ -102,8 +102,9 @@ describe("the realtime stream", () => {
     entries.ws.close(1000);
   });
 
-  it("resumes after last_event_id with what the client missed", async () => {
-    const { tenant, key, base } = await setup();
+  it.each(["d1-shared-0", "pg-0"])("resumes after last_event_id with what the client missed (%s)", async (shard) => {
+    const { tenant, key, base } = await setup({ shard_id: shard });
+    expect(tenant.shard_id).toBe(shard);
     const a = await write(tenant.id, key, { n: 1 });
     await write(tenant.id, key, { n: 2 });
     await write(tenant.id, key, { n: 3 });
@@ -178,6 +179,15 @@ describe("the realtime stream", () => {
     expect(client.events()).toEqual([]);
     expect((await call(`${base}/stats`, { key })).json).toMatchObject({ resyncs: 1, dropped: 1 });
     expect(RESUME_LIMIT).toBe(1000);
+  });
+
+  it("a ticket shown twice at once opens one connection", async () => {
+    const { key, base } = await setup();
+    const { url } = await ticket(base, key);
+    const answers = await Promise.all([open(url), open(url), open(url)]);
+    expect(answers.map((res) => res.status).sort()).toEqual([101, 401, 401]);
+    for (const res of answers) res.webSocket?.accept();
+    for (const res of answers) res.webSocket?.close(1000);
   });
 
   it("tickets: single use, for their tenant, within 60 s; the key's revocation closes its connections", async () => {
